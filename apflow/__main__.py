@@ -1,0 +1,3 @@
+from apflow.cli import main
+
+main()

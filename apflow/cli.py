@@ -1,0 +1,150 @@
+"""The `apflow` command: a thin layer over the services."""
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from apflow.config import Settings
+from apflow.engine.problems import InvalidDiagram
+
+
+def _core():
+    from apflow.services.app import Apflow
+
+    return Apflow(Settings.from_env())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main():
+    """apflow: BPMN workflows for alternative provision placements.
+
+    The database comes from APFLOW_DATABASE_URL (default: a SQLite file under instance/).
+    """
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--threads", default=8, show_default=True, type=int, help="Worker threads.")
+@click.option("--scheduler/--no-scheduler", default=None,
+              help="Fire timers in this process (default: yes, unless APFLOW_RUN_SCHEDULER=false; use --no-scheduler when `apflow scheduler` runs separately).")
+def serve(host, port, threads, scheduler):
+    """Run the web application (browser pages and the JSON API)."""
+    from waitress import serve as waitress_serve
+
+    from apflow.web import create_app
+
+    core = _core()
+    core.db.upgrade()
+    app = create_app(core=core, run_scheduler=scheduler)
+    click.echo(f"apflow is listening on http://{host}:{port}/ (timers fired here: {'yes' if 'apflow_scheduler' in app.extensions else 'no'})")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="apflow")
+
+
+@main.command()
+@click.option("--sweep-seconds", type=float, default=None, help="How often to look for due timers committed elsewhere (default APFLOW_SWEEP_SECONDS or 30).")
+def scheduler(sweep_seconds):
+    """Run only the timer scheduler (then start web processes with --no-scheduler)."""
+    from apflow.timers.scheduler import TimerScheduler
+
+    core = _core()
+    core.db.upgrade()
+    runner = TimerScheduler(core, sweep_seconds=sweep_seconds)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    runner.start()
+    click.echo("apflow scheduler running; Ctrl-C to stop.")
+    stop.wait()
+    runner.shutdown()
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(paths):
+    """Check .bpmn diagrams and form .json files (files or folders); print every problem or 'ok'."""
+    from apflow.services.processes import check_paths
+
+    result, _ = check_paths(_core(), list(paths))
+    if result.problems:
+        for problem in result.problems:
+            click.echo(str(problem))
+        click.echo(f"{len(result.problems)} problem(s) found.", err=True)
+        sys.exit(1)
+    click.echo("ok")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--note", default="", help="Why this version was deployed (kept with the version).")
+@click.option("--by", "by", default="cli", show_default=True, help="Who is deploying (recorded with the version).")
+def deploy(paths, note, by):
+    """Validate, then store a new version of each changed process."""
+    from apflow.services.processes import deploy_paths
+
+    core = _core()
+    core.db.upgrade()
+    try:
+        deployed = deploy_paths(core, list(paths), by=by, note=note)
+    except InvalidDiagram as err:
+        for problem in err.problems:
+            click.echo(str(problem))
+        click.echo("Nothing was deployed.", err=True)
+        sys.exit(1)
+    for item in deployed:
+        state = "deployed as version" if item.created else "unchanged, still version"
+        click.echo(f"{item.process_id}: {state} {item.version}")
+
+
+@main.group()
+def db():
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade():
+    """Create or migrate the database schema to the newest version."""
+    core = _core()
+    core.db.upgrade()
+    click.echo(f"database is up to date ({core.db.engine.url.render_as_string(hide_password=True)})")
+
+
+@main.group()
+def users():
+    """People and their roles."""
+
+
+@users.command("create")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, required=True, help="A role (repeatable): coordinator, headteacher, dsl, senco, provider, la_officer, parent, pupil, manager.")
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input (keeps it out of shell history).")
+@click.option("--display-name", default="", help="The name shown to colleagues.")
+@click.option("--email", default=None, help="E-mail address for notifications.")
+def users_create(name, roles, password_stdin, display_name, email):
+    """Create a user NAME with one or more roles."""
+    from apflow.services import users as user_service
+    from apflow.services.errors import ServiceError
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    core = _core()
+    core.db.upgrade()
+    try:
+        with core.db.session() as s:
+            user_service.create_user(s, name, password, list(roles), display_name=display_name, email=email)
+    except ServiceError as err:
+        click.echo(err.message, err=True)
+        sys.exit(1)
+    click.echo(f"created user {name} with role(s) {', '.join(sorted(set(roles)))}")
+
+
+@main.command()
+def demo():
+    """Load the demo organisation, users and diagrams (safe to run again)."""
+    from apflow.demo import load_demo
+
+    for line in load_demo(_core()):
+        click.echo(line)

@@ -1,0 +1,63 @@
+"""The one clock the whole application reads, so tests can move time instead of sleeping.
+
+SpiffWorkflow's timer events call ``datetime.now(timezone.utc)`` themselves; ``install`` points
+that module at this clock too, so engine timers and apflow agree on what time it is.
+"""
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+
+class Clock:
+    """Wall-clock time, optionally frozen or shifted for tests."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._frozen: datetime | None = None
+        self._offset = timedelta(0)
+
+    def now(self) -> datetime:
+        with self._lock:
+            if self._frozen is not None:
+                return self._frozen
+            return datetime.now(timezone.utc) + self._offset
+
+    def freeze(self, at: datetime) -> None:
+        if at.tzinfo is None:
+            raise ValueError("the clock only holds timezone-aware times")
+        with self._lock:
+            self._frozen = at.astimezone(timezone.utc)
+
+    def advance(self, delta: timedelta) -> None:
+        with self._lock:
+            if self._frozen is not None:
+                self._frozen += delta
+            else:
+                self._offset += delta
+
+    def reset(self) -> None:
+        with self._lock:
+            self._frozen = None
+            self._offset = timedelta(0)
+
+
+clock = Clock()
+
+
+class _ClockDatetime(datetime):
+    """datetime whose now() reads apflow's clock; handed to SpiffWorkflow's timer module."""
+
+    @classmethod
+    def now(cls, tz=None):
+        current = clock.now()
+        return current.astimezone(tz) if tz is not None else current.astimezone().replace(tzinfo=None)
+
+
+def install() -> None:
+    from SpiffWorkflow.bpmn.specs.event_definitions import timer
+
+    timer.datetime = _ClockDatetime
+
+
+install()

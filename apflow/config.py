@@ -1,0 +1,63 @@
+"""Settings read from APFLOW_* environment variables, with defaults that run on one machine."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class Settings:
+    database_url: str = ""
+    forms_dir: Path = ROOT / "forms"
+    bpmn_dir: Path = ROOT / "bpmn"
+    instance_dir: Path = ROOT / "instance"
+    secret_key: str = ""
+    run_scheduler: bool = True
+    sweep_seconds: float = 30.0
+    script_seconds: float = 1.0
+    max_diagram_bytes: int = 2 * 1024 * 1024
+    token_days: int = 30
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env=None, **overrides) -> "Settings":
+        env = os.environ if env is None else env
+        instance_dir = Path(env.get("APFLOW_INSTANCE_DIR", ROOT / "instance"))
+        settings = cls(
+            database_url=env.get("APFLOW_DATABASE_URL") or f"sqlite:///{instance_dir / 'apflow.sqlite3'}",
+            forms_dir=Path(env.get("APFLOW_FORMS_DIR", ROOT / "forms")),
+            bpmn_dir=Path(env.get("APFLOW_BPMN_DIR", ROOT / "bpmn")),
+            instance_dir=instance_dir,
+            secret_key=env.get("APFLOW_SECRET_KEY", ""),
+            run_scheduler=_bool(env.get("APFLOW_RUN_SCHEDULER"), True),
+            sweep_seconds=float(env.get("APFLOW_SWEEP_SECONDS", 30)),
+            script_seconds=float(env.get("APFLOW_SCRIPT_SECONDS", 1.0)),
+            max_diagram_bytes=int(env.get("APFLOW_MAX_DIAGRAM_BYTES", 2 * 1024 * 1024)),
+            token_days=int(env.get("APFLOW_TOKEN_DAYS", 30)),
+        )
+        for key, value in overrides.items():
+            setattr(settings, key, value)
+        return settings
+
+    def ensure_secret_key(self) -> str:
+        """A stable secret: from the environment, else generated once into instance/secret_key."""
+        if self.secret_key:
+            return self.secret_key
+        self.instance_dir.mkdir(parents=True, exist_ok=True)
+        path = self.instance_dir / "secret_key"
+        if not path.exists():
+            import secrets
+
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        self.secret_key = path.read_text().strip()
+        return self.secret_key

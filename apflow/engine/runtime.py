@@ -1,0 +1,216 @@
+"""Run workflows: start, restore, complete tasks, fire timers, and describe what is waiting.
+
+Every workflow this module hands out carries the sandboxed script engine, including after a
+restore: SpiffWorkflow does not serialize the script engine and would otherwise fall back to
+plain eval/exec.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimeDateEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.defaults import ManualTask, UserTask
+from SpiffWorkflow.spiff.specs.event_definitions import SignalEventDefinition
+from SpiffWorkflow.util.task import TaskState
+
+from apflow.clock import clock
+
+from .diagrams import SpecBundle, normalise_timer_expression, task_properties
+from .forms import FormRef, form_ref
+from .sandbox import SandboxedScriptEngine
+
+DUE_IN_PROPERTY = "dueIn"
+
+
+class TaskNotReady(Exception):
+    """The task is not waiting for a person (already done, cancelled, or not reached yet)."""
+
+
+@dataclass(frozen=True)
+class ReadyHumanTask:
+    id: str
+    spec_id: str
+    name: str
+    lane: str | None
+    form: FormRef
+    due_in: str | None
+    documentation: str | None
+    manual: bool
+    process_id: str
+
+
+@dataclass(frozen=True)
+class WaitingTimer:
+    task_id: str
+    spec_id: str
+    name: str
+    due_at: datetime
+    kind: str
+
+
+def _aware(value: datetime) -> datetime:
+    """A plain, timezone-aware UTC datetime (SpiffWorkflow may hand back the clock's subclass)."""
+    plain = datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
+                     value.microsecond, value.tzinfo or timezone.utc)
+    return plain.astimezone(timezone.utc)
+
+
+class WorkflowHost:
+    """Creates, restores and drives SpiffWorkflow workflows for apflow."""
+
+    def __init__(self, helpers: dict | None = None, script_seconds: float = 1.0):
+        self.script_engine = SandboxedScriptEngine(helpers=helpers or {}, max_seconds=script_seconds)
+        self.registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+        self.serializer = BpmnWorkflowSerializer(self.registry)
+        self._workflow_converter = self.registry.convert_from_dict[self.registry.typenames[BpmnWorkflow]].args[0].__self__
+
+    # -- specs -----------------------------------------------------------------------------
+    def spec_to_dict(self, bundle: SpecBundle) -> dict:
+        return {
+            "process_id": bundle.process_id,
+            "spec": self.registry.convert(bundle.spec),
+            "subprocess_specs": {name: self.registry.convert(spec) for name, spec in bundle.subprocess_specs.items()},
+        }
+
+    def spec_from_dict(self, data: dict) -> SpecBundle:
+        return SpecBundle(
+            data["process_id"],
+            self.registry.restore(data["spec"]),
+            {name: self.registry.restore(spec) for name, spec in data["subprocess_specs"].items()},
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self, bundle: SpecBundle, data: dict | None = None) -> BpmnWorkflow:
+        workflow = BpmnWorkflow(bundle.spec, bundle.subprocess_specs, script_engine=self.script_engine)
+        start = workflow.task_tree
+        start.data.update(data or {})
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update(data or {})
+        workflow.data.update(data or {})
+        workflow.do_engine_steps()
+        return workflow
+
+    def dump(self, workflow: BpmnWorkflow) -> dict:
+        """The instance's own state, without the spec (stored once per deployed version)."""
+        state = self.serializer.to_dict(workflow)
+        state.pop("spec", None)
+        state.pop("subprocess_specs", None)
+        state[self.serializer.VERSION_KEY] = self.serializer.VERSION
+        return state
+
+    def load(self, state: dict, bundle: SpecBundle) -> BpmnWorkflow:
+        state = dict(state)
+        state.pop(self.serializer.VERSION_KEY, None)
+        converter = self._workflow_converter
+        workflow = BpmnWorkflow(bundle.spec, bundle.subprocess_specs, script_engine=self.script_engine, deserializing=True)
+        workflow.tasks = converter.mapping_from_dict(state["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(state["root"]))
+        converter.set_default_attributes(workflow, state)
+        converter.subprocesses_from_dict(dict(state.get("subprocesses", {})), workflow)
+        workflow.bpmn_events = self.registry.restore(state.get("bpmn_events", []))
+        workflow.script_engine = self.script_engine
+        for sub in workflow.subprocesses.values():
+            sub.script_engine = self.script_engine
+        return workflow
+
+    # -- reading ---------------------------------------------------------------------------
+    def ready_human_tasks(self, workflow: BpmnWorkflow) -> list[ReadyHumanTask]:
+        tasks = []
+        for task in workflow.get_tasks(state=TaskState.READY):
+            spec = task.task_spec
+            if not isinstance(spec, (UserTask, ManualTask)):
+                continue
+            tasks.append(ReadyHumanTask(
+                id=str(task.id),
+                spec_id=spec.bpmn_id or spec.name,
+                name=spec.bpmn_name or spec.bpmn_id or spec.name,
+                lane=spec.lane,
+                form=form_ref(spec),
+                due_in=task_properties(spec).get(DUE_IN_PROPERTY) or None,
+                documentation=spec.documentation,
+                manual=isinstance(spec, ManualTask),
+                process_id=task.workflow.spec.name,
+            ))
+        return tasks
+
+    def waiting_timers(self, workflow: BpmnWorkflow) -> list[WaitingTimer]:
+        timers = []
+        for task in workflow.get_tasks(state=TaskState.WAITING):
+            spec = task.task_spec
+            event = getattr(spec, "event_definition", None)
+            if not isinstance(spec, CatchingEvent) or not isinstance(event, TimerEventDefinition):
+                continue
+            value = task._get_internal_data("event_value")
+            if value is None:
+                continue
+            if isinstance(event, CycleTimerEventDefinition):
+                if value.get("cycles") == 0:
+                    continue
+                due, kind = datetime.fromisoformat(value["next"]), "cycle"
+            elif isinstance(event, TimeDateEventDefinition):
+                due, kind = TimerEventDefinition.parse_time_or_duration(value), "date"
+            else:
+                due, kind = TimerEventDefinition.get_datetime(value), "duration"
+            timers.append(WaitingTimer(str(task.id), spec.bpmn_id or spec.name, spec.bpmn_name or spec.bpmn_id or spec.name, _aware(due), kind))
+        return timers
+
+    def task_data(self, workflow: BpmnWorkflow, task_id: str) -> dict:
+        return dict(self._task(workflow, task_id).data)
+
+    def current_data(self, workflow: BpmnWorkflow) -> dict:
+        """The process data as it stands: the finished workflow's data, else the latest task's."""
+        if workflow.completed:
+            return dict(workflow.data)
+        task = workflow.last_task or workflow.task_tree
+        return dict(task.data)
+
+    def is_completed(self, workflow: BpmnWorkflow) -> bool:
+        return bool(workflow.completed)
+
+    def due_time(self, workflow: BpmnWorkflow, task_id: str, due_in: str, start: datetime) -> datetime:
+        """When a task with a dueIn property is due: an ISO duration from `start`, or a date."""
+        task = self._task(workflow, task_id)
+        value = self.script_engine.evaluate(task, normalise_timer_expression(due_in))
+        if isinstance(value, datetime):
+            return _aware(value)
+        parsed = TimerEventDefinition.parse_time_or_duration(str(value))
+        if isinstance(parsed, datetime):
+            return _aware(parsed)
+        return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
+
+    # -- acting ----------------------------------------------------------------------------
+    def complete(self, workflow: BpmnWorkflow, task_id: str, data: dict) -> None:
+        task = self._task(workflow, task_id)
+        if task.state != TaskState.READY or not isinstance(task.task_spec, (UserTask, ManualTask)):
+            raise TaskNotReady(task_id)
+        task.set_data(**data)
+        task.run()
+        workflow.do_engine_steps()
+
+    def fire_timers(self, workflow: BpmnWorkflow) -> None:
+        workflow.refresh_waiting_tasks()
+        workflow.do_engine_steps()
+
+    def signal(self, workflow: BpmnWorkflow, name: str) -> None:
+        workflow.send_event(BpmnEvent(SignalEventDefinition(name)))
+        workflow.do_engine_steps()
+
+    def _task(self, workflow: BpmnWorkflow, task_id: str):
+        try:
+            task = workflow.get_task_from_id(UUID(str(task_id)))
+        except (ValueError, KeyError, TypeError):
+            task = None
+        if task is None:
+            raise TaskNotReady(task_id)
+        return task

@@ -1,0 +1,198 @@
+"""Check diagrams and forms before they can run: the checks behind `apflow validate`, deploy and the editor.
+
+Everything the engine would evaluate is compiled here with the same sandbox the runtime uses,
+so a diagram that passes cannot be rejected later for a construct the sandbox refuses.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimeDateEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.specs.ExclusiveChoice import ExclusiveChoice
+from SpiffWorkflow.specs.MultiChoice import MultiChoice
+from SpiffWorkflow.spiff.specs.defaults import ManualTask, UserTask
+
+from apflow.roles import ROLES, role_for_lane
+
+from . import sandbox
+from .diagrams import ParsedDiagrams, SpecBundle, parse_sources, task_properties
+from .forms import SCHEMA_PROPERTY, UI_PROPERTY, check_form_source, read_form_files
+from .problems import InvalidDiagram, Problem
+from .runtime import DUE_IN_PROPERTY
+from .xml import DEFAULT_MAX_BYTES
+
+FORMLESS_PROPERTY = "formless"
+ROLE_LIST = ", ".join(f"'{title}'" for title in ROLES.values())
+
+
+@dataclass
+class Checked:
+    """The outcome of validation: parsed diagrams (when they parsed), forms they use, and problems."""
+    parsed: ParsedDiagrams | None
+    forms: dict[str, bytes] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def collect(paths: list[Path]) -> tuple[dict[str, bytes], dict[str, bytes], list[Problem]]:
+    """BPMN and form JSON files named by paths (files or folders), keyed by file name."""
+    bpmn: dict[str, bytes] = {}
+    forms: dict[str, bytes] = {}
+    problems: list[Problem] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.suffix in {".bpmn", ".json"} and p.is_file())
+        elif path.is_file():
+            files = [path]
+        else:
+            problems.append(Problem(str(path), None, "No such file or folder.", "Check the path."))
+            continue
+        for file in files:
+            if file.suffix == ".bpmn":
+                bpmn[file.name] = file.read_bytes()
+            elif file.suffix == ".json":
+                forms[file.name] = file.read_bytes()
+            else:
+                problems.append(Problem(str(file), None, "Only .bpmn diagrams and .json forms can be checked.", "Pass .bpmn or .json files, or a folder holding them."))
+    return bpmn, forms, problems
+
+
+def check(bpmn_sources: dict[str, bytes], forms_dir: Path, extra_forms: dict[str, bytes] | None = None,
+          max_bytes: int = DEFAULT_MAX_BYTES) -> Checked:
+    """Every problem with these diagrams and the forms they name (resolved in forms_dir)."""
+    problems: list[Problem] = []
+    for name, data in sorted((extra_forms or {}).items()):
+        problems += check_form_source(name, data, ui=_is_ui_schema(name, data))
+    if not bpmn_sources:
+        return Checked(None, {}, problems)
+    try:
+        parsed = parse_sources(bpmn_sources, max_bytes)
+    except InvalidDiagram as err:
+        return Checked(None, {}, problems + err.problems)
+    form_names: dict[str, tuple[str, bool]] = {}
+    for process_id in parsed.process_ids:
+        filename = parsed.process_files[process_id]
+        bundle = parsed.bundle(process_id)
+        problems += _check_bundle(bundle, filename, form_names)
+    form_sources, missing = read_form_files(forms_dir, set(form_names))
+    problems += missing
+    for name, data in form_sources.items():
+        problems += check_form_source(name, data, ui=form_names[name][1])
+    return Checked(parsed, form_sources, _unique(problems))
+
+
+def _is_ui_schema(name: str, data: bytes) -> bool:
+    return "uischema" in name.lower() or name.lower().endswith(".ui.json")
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    seen, result = set(), []
+    for problem in problems:
+        if problem not in seen:
+            seen.add(problem)
+            result.append(problem)
+    return result
+
+
+def _code_problems(filename: str, element: str, what: str, source: str | None, mode: str) -> list[Problem]:
+    if source is None or not str(source).strip():
+        return []
+    return [Problem(filename, element, f"The {what} is refused: {message}",
+                    "Rewrite it using plain expressions on process data and the documented helper functions.")
+            for message in sandbox.check(str(source), mode)]
+
+
+def _check_bundle(bundle: SpecBundle, filename: str, form_names: dict[str, tuple[str, bool]]) -> list[Problem]:
+    problems: list[Problem] = []
+    for task_spec in bundle.task_specs():
+        element = getattr(task_spec, "bpmn_id", None)
+        if element is None:
+            continue  # engine-internal joins and splits
+        label = f"'{task_spec.bpmn_name or element}'"
+        problems += _code_problems(filename, element, f"script of {label}", getattr(task_spec, "script", None), "exec")
+        problems += _code_problems(filename, element, f"pre-script of {label}", getattr(task_spec, "prescript", None), "exec")
+        problems += _code_problems(filename, element, f"post-script of {label}", getattr(task_spec, "postscript", None), "exec")
+        if isinstance(task_spec, MultiChoice):
+            for condition, target in task_spec.cond_task_specs:
+                expression = condition.args[0] if condition is not None else None
+                problems += _code_problems(filename, element, f"condition towards '{target}'", expression, "eval")
+            if isinstance(task_spec, ExclusiveChoice) and task_spec.default_task_spec is None:
+                problems.append(Problem(filename, element,
+                                        f"The gateway {label} has no default flow, so a case that matches none of its conditions would stop the placement.",
+                                        "Mark one outgoing flow as the default flow."))
+        event = getattr(task_spec, "event_definition", None)
+        if isinstance(event, TimerEventDefinition):
+            problems += _check_timer(filename, element, label, event)
+        properties = task_properties(task_spec)
+        if DUE_IN_PROPERTY in properties:
+            problems += _check_iso_or_code(filename, element, f"dueIn of {label}", properties[DUE_IN_PROPERTY], "duration")
+        if isinstance(task_spec, (UserTask, ManualTask)):
+            problems += _check_human_task(task_spec, filename, element, label, properties, form_names)
+    return problems
+
+
+def _check_timer(filename, element, label, event) -> list[Problem]:
+    if isinstance(event, CycleTimerEventDefinition):
+        kind = "cycle"
+    elif isinstance(event, TimeDateEventDefinition):
+        kind = "date"
+    else:
+        kind = "duration"
+    return _check_iso_or_code(filename, element, f"timer of {label}", event.expression, kind)
+
+
+def _check_iso_or_code(filename, element, what, expression, kind) -> list[Problem]:
+    from .diagrams import normalise_timer_expression
+
+    text = normalise_timer_expression(expression or "")
+    if not text:
+        return [Problem(filename, element, f"The {what} is empty.", "Give an ISO 8601 value such as P5D, or a helper such as school_days(5).")]
+    problems = _code_problems(filename, element, what, text, "eval")
+    if problems:
+        return problems
+    if text[0] in "'\"":
+        value = text[1:-1]
+        try:
+            if kind == "cycle":
+                TimerEventDefinition.parse_iso_recurring_interval(value)
+            elif kind == "duration":
+                TimerEventDefinition.parse_iso_duration(value)
+            else:
+                TimerEventDefinition.parse_time_or_duration(value)
+        except Exception:
+            examples = {"cycle": "R3/P1W", "duration": "P5D or PT4H", "date": "2027-01-15T09:00:00Z"}
+            return [Problem(filename, element, f"The {what} '{value}' is not a valid ISO 8601 {kind}.",
+                            f"Write it like {examples[kind]}.")]
+    return []
+
+
+def _check_human_task(task_spec, filename, element, label, properties, form_names) -> list[Problem]:
+    problems: list[Problem] = []
+    if not task_spec.lane:
+        problems.append(Problem(filename, element, f"The task {label} is not in a lane, so nobody would see it in their inbox.",
+                                f"Put it in a lane named after a role: {ROLE_LIST}."))
+    elif role_for_lane(task_spec.lane) is None:
+        problems.append(Problem(filename, element, f"The lane '{task_spec.lane}' of task {label} names no known role.",
+                                f"Rename the lane to one of {ROLE_LIST}."))
+    if isinstance(task_spec, ManualTask):
+        return problems
+    schema = properties.get(SCHEMA_PROPERTY)
+    ui = properties.get(UI_PROPERTY)
+    formless = str(properties.get(FORMLESS_PROPERTY, "")).lower() == "true"
+    if schema:
+        form_names.setdefault(schema, (element, False))
+    elif not formless:
+        problems.append(Problem(filename, element, f"The user task {label} has no form.",
+                                f"Add the property {SCHEMA_PROPERTY} naming a JSON Schema in forms/, or the property {FORMLESS_PROPERTY}=true."))
+    if ui:
+        form_names.setdefault(ui, (element, True))
+    return problems

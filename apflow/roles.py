@@ -1,0 +1,43 @@
+"""The roles people hold (DOMAIN.md's role table); BPMN lanes are named after them."""
+from __future__ import annotations
+
+ROLES: dict[str, str] = {
+    "coordinator": "AP Coordinator",
+    "headteacher": "Headteacher",
+    "dsl": "DSL",
+    "senco": "SENCo",
+    "provider": "Provider staff",
+    "la_officer": "LA officer",
+    "parent": "Parent",
+    "pupil": "Pupil",
+    "manager": "Manager",
+}
+
+_ALIASES = {
+    "designated safeguarding lead": "dsl",
+    "senco / head of year": "senco",
+    "head of year": "senco",
+    "provider": "provider",
+    "tutor": "provider",
+    "learning mentor": "provider",
+    "parent / carer": "parent",
+    "parent/carer": "parent",
+    "carer": "parent",
+}
+
+
+def role_for_lane(lane: str | None) -> str | None:
+    """The role slug a lane name stands for, or None when the lane names no known role."""
+    if not lane:
+        return None
+    key = " ".join(lane.strip().lower().split())
+    if key in ROLES:
+        return key
+    for slug, title in ROLES.items():
+        if title.lower() == key:
+            return slug
+    return _ALIASES.get(key)
+
+
+def role_title(slug: str) -> str:
+    return ROLES.get(slug, slug)

@@ -1,0 +1,1 @@
+"""Use cases: what people and the scheduler do, each in one transaction."""

@@ -1,0 +1,50 @@
+"""The application object: settings, database, workflow host and spec cache, shared by web, CLI and scheduler."""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from datetime import datetime
+
+from apflow.config import Settings
+from apflow.engine.diagrams import SpecBundle
+from apflow.engine.runtime import WorkflowHost
+from apflow.store.db import Database
+from apflow.store.models import ProcessVersion
+
+
+class Apflow:
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or Settings.from_env()
+        self.db = Database(self.settings.database_url)
+        self.host = WorkflowHost(helpers=self.script_helpers(), script_seconds=self.settings.script_seconds)
+        self._specs: OrderedDict[int, SpecBundle] = OrderedDict()
+        self._specs_lock = threading.Lock()
+        self._timer_listeners = []
+
+    def script_helpers(self) -> dict:
+        """Functions diagrams may call in scripts, conditions and timer expressions."""
+        return {}
+
+    def bundle(self, version: ProcessVersion) -> SpecBundle:
+        """The parsed spec of a deployed version; built once per process and kept (versions never change)."""
+        with self._specs_lock:
+            bundle = self._specs.get(version.id)
+            if bundle is not None:
+                self._specs.move_to_end(version.id)
+                return bundle
+        bundle = self.host.spec_from_dict(version.spec)
+        with self._specs_lock:
+            self._specs[version.id] = bundle
+            while len(self._specs) > 256:
+                self._specs.popitem(last=False)
+        return bundle
+
+    def on_timer_scheduled(self, listener) -> None:
+        """Call listener(due_at) whenever a transaction commits a pending timer, so the scheduler can re-arm."""
+        self._timer_listeners.append(listener)
+
+    def timers_scheduled(self, due_times: list[datetime]) -> None:
+        if due_times:
+            earliest = min(due_times)
+            for listener in list(self._timer_listeners):
+                listener(earliest)

@@ -1,0 +1,446 @@
+"""Running placements: start an instance, complete a task, fire timers, retry after an error.
+
+Each action is one transaction: lock the instance, restore the workflow, act, run engine steps,
+then write the new state with its derived rows (ready human tasks, pending timers, events).
+If anything fails, nothing of the step is kept and the error is recorded on the instance.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from apflow.clock import clock
+from apflow.engine.forms import Form
+from apflow.engine.runtime import TaskNotReady
+from apflow.roles import role_for_lane
+from apflow.store.db import lock_instance
+from apflow.store.models import Event, HumanTask, Instance, PendingTimer, ProcessVersion, User
+
+from . import permissions
+from .errors import Conflict, Invalid, NotFound, ServiceError, WorkflowFailed
+from .processes import latest_version
+
+log = logging.getLogger(__name__)
+TIMER_RETRY_BACKOFF = [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2)]
+SYSTEM = "system"
+
+
+@dataclass
+class Actor:
+    """Who acts: a person, or the scheduler (user None)."""
+    user: User | None
+    name: str
+
+    @classmethod
+    def of(cls, user: User | None) -> "Actor":
+        return cls(user, user.username if user else "scheduler")
+
+    @property
+    def id(self):
+        return self.user.id if self.user else None
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+def task_dict(task: HumanTask, users: dict[int, str] | None = None) -> dict:
+    users = users or {}
+    return {
+        "id": task.id,
+        "name": task.name,
+        "lane": task.lane,
+        "role": task.role,
+        "state": task.state,
+        "due_at": task.due_at.isoformat() if task.due_at else None,
+        "assignee": users.get(task.assignee_id) if task.assignee_id else None,
+        "instance_id": task.instance_id,
+        "process_id": task.process_id,
+        "created_at": task.created_at.isoformat(),
+        "completed_at": task.completed_at.isoformat() if task.completed_at else None,
+        "completed_by": users.get(task.completed_by) if task.completed_by else None,
+        "documentation": task.documentation,
+    }
+
+
+def _usernames(session, ids) -> dict[int, str]:
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
+
+
+def list_ready_tasks(app, user: User, instance_id: int | None = None) -> list[dict]:
+    with app.db.session() as session:
+        query = select(HumanTask).where(HumanTask.state == "ready", permissions.visible_task_filter(user))
+        if instance_id is not None:
+            query = query.where(HumanTask.instance_id == instance_id)
+        query = query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at)
+        tasks = list(session.scalars(query))
+        names = _usernames(session, [t.assignee_id for t in tasks] + [t.completed_by for t in tasks])
+        return [task_dict(t, names) for t in tasks]
+
+
+def _visible_task(session, user: User, task_id: str) -> HumanTask:
+    task = session.get(HumanTask, str(task_id))
+    if task is None or not permissions.can(user, "task.view", task, session):
+        raise NotFound(f"There is no task {task_id} that you can see.")
+    return task
+
+
+def get_task(app, user: User, task_id: str) -> dict:
+    with app.db.session() as session:
+        task = _visible_task(session, user, task_id)
+        instance = session.get(Instance, task.instance_id)
+        form = _form(instance.version, task)
+        result = task_dict(task, _usernames(session, [task.assignee_id, task.completed_by]))
+        data = {}
+        if task.state == "ready":
+            workflow = app.host.load(instance.state, app.bundle(instance.version))
+            data = app.host.task_data(workflow, task.id)
+        result["form"] = {"schema": form.schema, "ui_schema": form.ui_schema} if form else None
+        result["data"] = form.prefill(data) if form else {}
+        return result
+
+
+def _form(version: ProcessVersion, task: HumanTask) -> Form | None:
+    if not task.form_schema:
+        return None
+    schema = version.forms.get(task.form_schema)
+    if schema is None:
+        return None
+    return Form(schema, version.forms.get(task.form_ui_schema) if task.form_ui_schema else None)
+
+
+def instance_dict(app, session, instance: Instance) -> dict:
+    workflow = app.host.load(instance.state, app.bundle(instance.version))
+    return {
+        "id": instance.id,
+        "process_id": instance.process_id,
+        "process_name": instance.version.name,
+        "version": instance.version.version,
+        "status": instance.status,
+        "created_at": instance.created_at.isoformat(),
+        "updated_at": instance.updated_at.isoformat(),
+        "started_by": _usernames(session, [instance.started_by]).get(instance.started_by),
+        "data": app.host.current_data(workflow),
+        "error": None if instance.error_message is None else {
+            "message": instance.error_message, "at": instance.error_at.isoformat(),
+            "action": (instance.error_action or {}).get("kind"),
+        },
+    }
+
+
+def _visible_instance(session, user: User, instance_id: int) -> Instance:
+    instance = session.get(Instance, instance_id)
+    if instance is None or not permissions.can(user, "instance.view", instance, session):
+        raise NotFound(f"There is no instance {instance_id} that you can see.")
+    return instance
+
+
+def get_instance(app, user: User, instance_id: int) -> dict:
+    with app.db.session() as session:
+        return instance_dict(app, session, _visible_instance(session, user, instance_id))
+
+
+def list_events(app, user: User, instance_id: int) -> list[dict]:
+    with app.db.session() as session:
+        _visible_instance(session, user, instance_id)
+        events = session.scalars(select(Event).where(Event.instance_id == instance_id).order_by(Event.id))
+        return [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "kind": e.kind, "task_id": e.task_id,
+                 "task_name": e.task_name, "detail": e.detail} for e in events]
+
+
+# -- acting ----------------------------------------------------------------------------------
+
+def start_instance(app, user: User, process_id: str, data: dict | None) -> dict:
+    if data is not None and not isinstance(data, dict):
+        raise Invalid("`data` must be a JSON object.", {"data": ["Send an object of names to values."]})
+    actor = Actor.of(user)
+    with app.db.session() as session:
+        version = latest_version(session, process_id)
+        permissions.require(user, "instance.start", version)
+        bundle = app.bundle(version)
+        try:
+            workflow = app.host.start(bundle, dict(data or {}))
+        except ServiceError:
+            raise
+        except Exception as err:  # the diagram failed before the instance existed: nothing to keep
+            raise WorkflowFailed(f"The process could not start: {_explain(err)}", {"process_id": process_id}) from err
+        now = clock.now()
+        instance = Instance(process_version_id=version.id, process_id=process_id, status="running", state={},
+                            started_by=user.id, created_at=now, updated_at=now)
+        instance.version = version
+        session.add(instance)
+        session.flush()
+        _event(session, instance, actor, "instance_started", detail={"version": version.version, "keys_after": sorted(data or {})})
+        due = _persist(app, session, instance, workflow, actor, before={})
+        result = instance_dict(app, session, instance)
+    app.timers_scheduled(due)
+    return result
+
+
+def complete_task(app, user: User, task_id: str, data) -> dict:
+    if not isinstance(data, dict):
+        raise Invalid("`data` must be a JSON object of form fields.", {"data": ["Send an object of field names to values."]})
+    instance_id = _instance_of_task(app, user, task_id)
+    return _step(app, instance_id, Actor.of(user),
+                 {"kind": "complete", "task_id": str(task_id), "data": data, "user_id": user.id})
+
+
+def retry(app, user: User, instance_id: int) -> dict:
+    """Run again the action that failed on this instance (a manager's call, e.g. after a fix)."""
+    with app.db.session() as session:
+        instance = session.get(Instance, instance_id)
+        if instance is None:
+            raise NotFound(f"There is no instance {instance_id}.")
+        permissions.require(user, "instance.retry", instance)
+        action = instance.error_action
+        if not action:
+            raise Conflict("This instance has no failed action to retry.")
+    if action["kind"] == "timer":
+        with app.db.session() as session:
+            lock_instance(session, instance_id)
+            for timer in session.scalars(select(PendingTimer).where(PendingTimer.instance_id == instance_id)):
+                timer.retry_at = None
+                timer.attempts = 0
+        fired = fire_instance_timers(app, instance_id, retried_by=user.username)
+        if not fired:
+            raise Conflict("No timer of this instance is due any more, so there was nothing to retry.")
+        return get_instance(app, user, instance_id)
+    with app.db.session() as session:
+        original = session.get(User, action.get("user_id")) if action.get("user_id") else None
+    return _step(app, instance_id, Actor.of(original), dict(action), retried_by=user.username)
+
+
+def _instance_of_task(app, user: User, task_id: str) -> int:
+    # Read in its own short transaction: the step's transaction must start with the lock.
+    with app.db.session() as session:
+        return _visible_task(session, user, task_id).instance_id
+
+
+def _step(app, instance_id: int, actor: Actor, action: dict, retried_by: str | None = None) -> dict:
+    try:
+        with app.db.session() as session:
+            if not lock_instance(session, instance_id):
+                raise NotFound(f"There is no instance {instance_id}.")
+            instance = session.get(Instance, instance_id, populate_existing=True)
+            task = session.get(HumanTask, action["task_id"], populate_existing=True)
+            _check_can_complete(session, actor, task)
+            form = _form(instance.version, task)
+            if form is not None:
+                errors = form.errors(action["data"])
+                if errors:
+                    raise Invalid("Some answers need correcting; the task is still open.", {"fields": errors})
+            elif action["data"]:
+                raise Invalid("This task has no form, so it takes no data.", {"fields": {k: ["This task has no form fields."] for k in action["data"]}})
+            workflow = app.host.load(instance.state, app.bundle(instance.version))
+            before = app.host.current_data(workflow)
+            try:
+                app.host.complete(workflow, task.id, action["data"])
+            except TaskNotReady:
+                raise Conflict("This task is no longer waiting for an answer: the process has moved on without it.") from None
+            task.completed_by = actor.id
+            detail = {"retried_by": retried_by} if retried_by else {}
+            _event(session, instance, actor, "task_completed", task=task, detail=detail, before=before, after=action["data"])
+            due = _persist(app, session, instance, workflow, actor, before=before, completed_task=task.id)
+            result = {"task": task_dict(task, _usernames(session, [task.completed_by])), "instance": instance_dict(app, session, instance)}
+            result["next_tasks"] = [task_dict(t) for t in session.scalars(select(HumanTask).where(
+                HumanTask.instance_id == instance_id, HumanTask.state == "ready"))]
+    except StaleDataError:
+        raise Conflict("Someone else changed this placement at the same moment; reload and try again.") from None
+    except ServiceError:
+        raise
+    except Exception as err:
+        message = _explain(err)
+        _record_error(app, instance_id, actor, message, action)
+        raise WorkflowFailed(
+            f"The process could not move on: {message}. Nothing was changed and your answers were kept; "
+            "a manager can see the error on the placement and retry it once the process is fixed.",
+            {"instance_id": instance_id}) from err
+    app.timers_scheduled(due)
+    return result
+
+
+def _check_can_complete(session, actor: Actor, task: HumanTask | None) -> None:
+    if task is None:
+        raise NotFound("There is no such task.")
+    if task.state != "ready":
+        who = _usernames(session, [task.completed_by]).get(task.completed_by) if task.completed_by else None
+        when = task.completed_at.strftime("%d %b %Y %H:%M") if task.completed_at else None
+        if task.state == "completed" and who:
+            raise Conflict(f"This task was already completed by {who} at {when} UTC; your answers were not applied.")
+        raise Conflict(f"This task is {task.state} and can no longer be completed.")
+    if actor.user is not None:
+        permissions.require(actor.user, "task.complete", task, session)
+
+
+# -- timers ----------------------------------------------------------------------------------
+
+def next_due_at(app) -> datetime | None:
+    with app.db.session() as session:
+        return session.scalar(select(func.min(func.coalesce(PendingTimer.retry_at, PendingTimer.due_at))))
+
+
+def fire_due_timers(app, limit: int = 1000) -> int:
+    """Fire every timer that is due, instance by instance; returns how many instances moved on."""
+    fired = 0
+    while fired < limit:
+        instance_id = _claim_due_instance(app)
+        if instance_id is None:
+            break
+        if fire_instance_timers(app, instance_id):
+            fired += 1
+    return fired
+
+
+def _due(now):
+    return func.coalesce(PendingTimer.retry_at, PendingTimer.due_at) <= now
+
+
+def _claim_due_instance(app) -> int | None:
+    with app.db.session() as session:
+        query = select(PendingTimer.instance_id).where(_due(clock.now())).order_by(
+            func.coalesce(PendingTimer.retry_at, PendingTimer.due_at)).limit(1)
+        return session.scalar(query)
+
+
+def fire_instance_timers(app, instance_id: int, retried_by: str | None = None) -> bool:
+    """Fire the due timers of one instance. On PostgreSQL an instance another scheduler holds is skipped."""
+    actor = Actor(None, "scheduler")
+    try:
+        with app.db.session() as session:
+            if app.db.is_sqlite:
+                if not lock_instance(session, instance_id):
+                    return False
+            else:
+                locked = session.scalar(select(Instance.id).where(Instance.id == instance_id)
+                                        .with_for_update(skip_locked=True))
+                if locked is None:
+                    return False
+            now = clock.now()
+            due = list(session.scalars(select(PendingTimer).where(PendingTimer.instance_id == instance_id, _due(now))))
+            if not due:
+                return False  # another scheduler fired them first
+            instance = session.get(Instance, instance_id, populate_existing=True)
+            workflow = app.host.load(instance.state, app.bundle(instance.version))
+            before = app.host.current_data(workflow)
+            app.host.fire_timers(workflow)
+            for timer in due:
+                _event(session, instance, actor, "timer_fired", detail={
+                    "timer": timer.spec_id, "name": timer.name, "due_at": timer.due_at.isoformat(),
+                    "late_seconds": round((now - timer.due_at).total_seconds(), 3),
+                    **({"retried_by": retried_by} if retried_by else {})})
+            scheduled = _persist(app, session, instance, workflow, actor, before=before)
+    except Exception as err:
+        message = _explain(err)
+        _record_error(app, instance_id, actor, message, {"kind": "timer"}, timer_failed=True)
+        log.error("timer of instance %s failed: %s", instance_id, message)
+        return False
+    app.timers_scheduled(scheduled)
+    return True
+
+
+# -- writing the derived rows ----------------------------------------------------------------
+
+def _persist(app, session, instance: Instance, workflow, actor: Actor, before: dict, completed_task: str | None = None) -> list[datetime]:
+    """Write state and every row derived from it; returns the due times of timers now pending."""
+    host = app.host
+    now = clock.now()
+    instance.state = host.dump(workflow)
+    instance.status = "completed" if host.is_completed(workflow) else "running"
+    instance.updated_at = now
+    instance.error_message = instance.error_at = instance.error_action = None
+
+    ready = {t.id: t for t in host.ready_human_tasks(workflow)}
+    rows = {t.id: t for t in session.scalars(select(HumanTask).where(
+        HumanTask.instance_id == instance.id, HumanTask.state == "ready"))}
+    for task_id, row in rows.items():
+        if task_id in ready:
+            continue
+        row.state = "completed" if task_id == completed_task else "cancelled"
+        row.completed_at = now
+        if row.state == "cancelled":
+            row.completed_by = None
+            _event(session, instance, actor, "task_cancelled", task=row)
+    for task_id, task in ready.items():
+        if task_id in rows:
+            continue
+        due_at = host.due_time(workflow, task_id, task.due_in, now) if task.due_in else None
+        row = HumanTask(id=task_id, instance_id=instance.id, process_id=task.process_id, spec_id=task.spec_id,
+                        name=task.name, lane=task.lane, role=role_for_lane(task.lane), form_schema=task.form.schema_file,
+                        form_ui_schema=task.form.ui_file, documentation=task.documentation, state="ready",
+                        created_at=now, due_at=due_at)
+        session.add(row)
+        _event(session, instance, actor, "task_ready", task=row, detail={"role": row.role, "due_at": due_at.isoformat() if due_at else None})
+
+    waiting = {t.task_id: t for t in host.waiting_timers(workflow)}
+    existing = {t.id: t for t in session.scalars(select(PendingTimer).where(PendingTimer.instance_id == instance.id))}
+    gone = [timer_id for timer_id in existing if timer_id not in waiting]
+    if gone:
+        session.execute(delete(PendingTimer).where(PendingTimer.id.in_(gone)))
+    for timer_id, timer in waiting.items():
+        row = existing.get(timer_id)
+        if row is None:
+            session.add(PendingTimer(id=timer_id, instance_id=instance.id, spec_id=timer.spec_id, name=timer.name,
+                                     kind=timer.kind, due_at=timer.due_at, attempts=0))
+        elif row.due_at != timer.due_at:
+            row.due_at, row.attempts, row.retry_at, row.last_error = timer.due_at, 0, None, None
+
+    if instance.status == "completed":
+        _event(session, instance, actor, "instance_completed", before=before, after=host.current_data(workflow))
+    session.flush()
+    return [t.due_at for t in waiting.values()]
+
+
+def _event(session, instance: Instance, actor: Actor, kind: str, task: HumanTask | None = None,
+           detail: dict | None = None, before: dict | None = None, after: dict | None = None) -> None:
+    detail = dict(detail or {})
+    if before is not None and after is not None:
+        detail["keys_before"] = sorted(before)
+        detail["keys_after"] = sorted(set(before) | set(after))
+        detail["changed"] = sorted(k for k in after if k not in before or before[k] != after[k])
+    session.add(Event(instance_id=instance.id, at=clock.now(), actor_id=actor.id, actor=actor.name, kind=kind,
+                      task_id=task.id if task else None, task_name=task.name if task else None, detail=detail))
+
+
+def _record_error(app, instance_id: int, actor: Actor, message: str, action: dict, timer_failed: bool = False) -> None:
+    """Note the failure on the instance in a transaction of its own; the failed step left nothing behind."""
+    try:
+        with app.db.session() as session:
+            if not lock_instance(session, instance_id):
+                return
+            instance = session.get(Instance, instance_id, populate_existing=True)
+            now = clock.now()
+            instance.error_message, instance.error_at, instance.error_action = message, now, action
+            instance.status = "error"
+            if timer_failed:
+                for timer in session.scalars(select(PendingTimer).where(PendingTimer.instance_id == instance_id, _due(now))):
+                    backoff = TIMER_RETRY_BACKOFF[min(timer.attempts, len(TIMER_RETRY_BACKOFF) - 1)]
+                    timer.attempts += 1
+                    timer.retry_at = now + backoff
+                    timer.last_error = message
+            _event(session, instance, actor, "error", detail={"message": message, "action": action.get("kind"),
+                                                            "task_id": action.get("task_id")})
+    except Exception:  # the original error matters more than a failure to record it
+        log.exception("could not record the error on instance %s", instance_id)
+
+
+def _explain(err: BaseException) -> str:
+    """A one-line account of an engine failure, naming the diagram element where SpiffWorkflow says."""
+    parts = []
+    seen = set()
+    current = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = str(current).strip()
+        task_spec = getattr(current, "task_spec", None) or getattr(getattr(current, "task", None), "task_spec", None)
+        where = getattr(task_spec, "bpmn_name", None) or getattr(task_spec, "bpmn_id", None)
+        if where and f"'{where}'" not in " ".join(parts):
+            parts.append(f"at '{where}'")
+        if text and text not in parts:
+            parts.append(text)
+        current = getattr(current, "exception", None) or current.__cause__
+    return " - ".join(parts) or err.__class__.__name__

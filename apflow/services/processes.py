@@ -1,0 +1,128 @@
+"""Deployed processes: validate and deploy diagrams as immutable versions, list them."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from apflow.clock import clock
+from apflow.engine import validate as checks
+from apflow.engine.problems import InvalidDiagram, Problem
+from apflow.store.models import Instance, ProcessVersion
+
+from .errors import Invalid, NotFound
+
+
+@dataclass
+class Deployed:
+    process_id: str
+    version: int
+    created: bool
+    version_id: int
+
+
+def check_paths(app, paths: list[Path]) -> tuple[checks.Checked, dict[str, bytes]]:
+    bpmn, forms, problems = checks.collect(paths)
+    result = checks.check(bpmn, app.settings.forms_dir, forms, app.settings.max_diagram_bytes)
+    result.problems = problems + result.problems
+    if not bpmn and not forms and not problems:
+        result.problems.append(Problem(", ".join(map(str, paths)), None, "No .bpmn or .json files found.", "Name diagram files or folders holding them."))
+    return result, bpmn
+
+
+def deploy_paths(app, paths: list[Path], by: str, note: str = "") -> list[Deployed]:
+    result, bpmn = check_paths(app, paths)
+    if result.problems:
+        raise InvalidDiagram(result.problems)
+    return deploy_checked(app, result, by, note)
+
+
+def deploy_sources(app, bpmn: dict[str, bytes], by: str, note: str = "") -> list[Deployed]:
+    result = checks.check(bpmn, app.settings.forms_dir, None, app.settings.max_diagram_bytes)
+    if result.problems:
+        raise InvalidDiagram(result.problems)
+    return deploy_checked(app, result, by, note)
+
+
+def deploy_checked(app, result: checks.Checked, by: str, note: str) -> list[Deployed]:
+    """Store a new version of each process whose files or forms changed; an unchanged one is left alone."""
+    parsed = result.parsed
+    deployed: list[Deployed] = []
+    with app.db.session() as session:
+        for process_id in parsed.process_ids:
+            bundle = parsed.bundle(process_id)
+            form_sources = {name: data for name, data in result.forms.items() if name in _form_names(bundle)}
+            digest = parsed.version_hash(process_id, form_sources)
+            latest = _latest(session, process_id)
+            if latest is not None and latest.content_hash == digest:
+                deployed.append(Deployed(process_id, latest.version, False, latest.id))
+                continue
+            files = sorted({parsed.process_files[p] for p in [process_id, *parsed.called_processes(process_id)] if p in parsed.process_files})
+            start = next((ts for ts in bundle.spec.task_specs.values()
+                          if type(ts).__name__ == "StartEvent" and getattr(ts, "bpmn_id", None)), None)
+            version = ProcessVersion(
+                process_id=process_id,
+                name=parsed.process_names.get(process_id, process_id),
+                version=(latest.version + 1) if latest else 1,
+                content_hash=digest,
+                source_file=parsed.process_files[process_id],
+                sources={name: parsed.sources[name].decode("utf-8") for name in files},
+                spec=app.host.spec_to_dict(bundle),
+                forms={name: json.loads(data) for name, data in form_sources.items()},
+                start_lane=getattr(start, "lane", None),
+                deployed_at=clock.now(),
+                deployed_by=by,
+                note=note,
+            )
+            session.add(version)
+            session.flush()
+            deployed.append(Deployed(process_id, version.version, True, version.id))
+    return deployed
+
+
+def _form_names(bundle) -> set[str]:
+    from apflow.engine.diagrams import task_properties
+    from apflow.engine.forms import SCHEMA_PROPERTY, UI_PROPERTY
+
+    names = set()
+    for task_spec in bundle.task_specs():
+        props = task_properties(task_spec)
+        names.update(v for k, v in props.items() if k in {SCHEMA_PROPERTY, UI_PROPERTY} and v)
+    return names
+
+
+def _latest(session, process_id: str) -> ProcessVersion | None:
+    return session.scalar(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
+                          .order_by(ProcessVersion.version.desc()).limit(1))
+
+
+def latest_version(session, process_id: str) -> ProcessVersion:
+    version = _latest(session, process_id)
+    if version is None:
+        raise NotFound(f"No process '{process_id}' is deployed. Deploy it with `apflow deploy`, or check the id in GET /api/v1/processes.")
+    return version
+
+
+def list_processes(session) -> list[dict]:
+    counts = dict(session.execute(select(Instance.process_version_id, func.count()).where(Instance.status != "completed")
+                                  .group_by(Instance.process_version_id)).all())
+    processes: dict[str, dict] = {}
+    for version in session.scalars(select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version.desc())):
+        entry = processes.setdefault(version.process_id, {"id": version.process_id, "name": version.name,
+                                                           "latest_version": version.version, "versions": []})
+        entry["versions"].append({
+            "version": version.version, "content_hash": version.content_hash, "deployed_at": version.deployed_at.isoformat(),
+            "deployed_by": version.deployed_by, "note": version.note, "source_file": version.source_file,
+            "active_instances": counts.get(version.id, 0),
+        })
+    return list(processes.values())
+
+
+def problems_payload(problems: list[Problem]) -> list[dict]:
+    return [p.as_dict() for p in problems]
+
+
+def invalid_from(err: InvalidDiagram) -> Invalid:
+    return Invalid("The diagram has problems; nothing was deployed.", {"problems": problems_payload(err.problems)})

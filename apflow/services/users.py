@@ -1,0 +1,116 @@
+"""People: accounts, roles, passwords (Argon2id), lockout after repeated failures, API tokens."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select
+
+from apflow.clock import clock
+from apflow.roles import ROLES
+from apflow.store.models import ApiToken, Organisation, User, UserOrganisation, UserRole
+
+from .errors import Invalid, TooManyAttempts, Unauthorized
+
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+MIN_PASSWORD_LENGTH = 10
+_hasher = PasswordHasher()
+# Verifying against a dummy hash when the user does not exist keeps the response time the same,
+# so timing does not reveal which usernames exist.
+_DUMMY_HASH = _hasher.hash("not a real password, only for timing")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_new_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.",
+                      {"password": [f"Use at least {MIN_PASSWORD_LENGTH} characters."]})
+
+
+def create_user(session, username: str, password: str, roles: list[str], display_name: str = "",
+                email: str | None = None, organisations: list[str] | None = None) -> User:
+    username = username.strip()
+    if not username or len(username) > 80 or any(c.isspace() for c in username):
+        raise Invalid("A username is 1 to 80 characters with no spaces.", {"username": ["Choose a username without spaces."]})
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        raise Invalid(f"Unknown role(s): {', '.join(unknown)}. Roles are: {', '.join(ROLES)}.", {"roles": unknown})
+    check_new_password(password)
+    if session.scalar(select(User).where(User.username == username)):
+        raise Invalid(f"A user named '{username}' already exists.", {"username": ["Already taken."]})
+    user = User(username=username, display_name=display_name or username, email=email,
+                password_hash=hash_password(password), created_at=clock.now(), active=True, failed_logins=0)
+    user.roles = [UserRole(role=r) for r in sorted(set(roles))]
+    session.add(user)
+    session.flush()
+    for name in organisations or []:
+        org = session.scalar(select(Organisation).where(Organisation.name == name))
+        if org is None:
+            raise Invalid(f"No organisation named '{name}'.")
+        session.add(UserOrganisation(user_id=user.id, organisation_id=org.id))
+    return user
+
+
+def authenticate(session, username: str, password: str) -> User:
+    """The user with these credentials; counts failures and locks the account after too many."""
+    user = session.scalar(select(User).where(User.username == (username or "").strip()))
+    now = clock.now()
+    if user is None or not user.active:
+        _verify(_DUMMY_HASH, password or "")
+        raise Unauthorized("Wrong username or password.")
+    if user.locked_until and user.locked_until > now:
+        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+        raise TooManyAttempts(f"Too many failed attempts: this account is locked for {minutes} more minute(s). Try again later or ask a manager to reset your password.")
+    if not _verify(user.password_hash, password or ""):
+        user.failed_logins += 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.locked_until = now + LOCKOUT
+            user.failed_logins = 0
+        raise Unauthorized("Wrong username or password.")
+    user.failed_logins = 0
+    user.locked_until = None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session, user: User, days: int) -> str:
+    token = secrets.token_urlsafe(32)
+    now = clock.now()
+    session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token), created_at=now,
+                         expires_at=now + timedelta(days=days), revoked=False))
+    return token
+
+
+def user_for_token(session, token: str) -> User | None:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    if row is None or row.revoked or row.expires_at <= clock.now():
+        return None
+    user = session.get(User, row.user_id)
+    return user if user is not None and user.active else None
+
+
+def get_user(session, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def user_by_name(session, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username))

@@ -1,0 +1,1 @@
+"""Timers: the scheduler that fires pending timers when they fall due."""

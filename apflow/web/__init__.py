@@ -1,0 +1,37 @@
+"""The Flask application: JSON API under /api/v1 and the browser pages."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from apflow.config import Settings
+from apflow.services.app import Apflow
+
+from . import api, auth, pages
+
+
+def create_app(settings: Settings | None = None, core: Apflow | None = None, run_scheduler: bool | None = None) -> Flask:
+    core = core or Apflow(settings)
+    settings = core.settings
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.ensure_secret_key(),
+        MAX_CONTENT_LENGTH=settings.max_diagram_bytes * 3,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["apflow"] = core
+    auth.init_app(app)
+    app.register_blueprint(api.bp, url_prefix="/api/v1")
+    app.register_blueprint(pages.bp)
+    api.register_error_handlers(app)
+    if run_scheduler if run_scheduler is not None else settings.run_scheduler:
+        from apflow.timers.scheduler import TimerScheduler
+
+        scheduler = TimerScheduler(core)
+        scheduler.start()
+        app.extensions["apflow_scheduler"] = scheduler
+    logging.basicConfig(level=logging.INFO)
+    return app

@@ -1,0 +1,164 @@
+"""The JSON API (/api/v1): thin handlers that turn requests into service calls.
+
+Errors are always JSON: {"error": {"code", "message", "details"}}.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from apflow.engine.problems import InvalidDiagram
+from apflow.services import instances, permissions, processes, users
+from apflow.services.errors import Invalid, ServiceError
+
+from .auth import api_user, core
+from .openapi import openapi_document
+
+bp = Blueprint("api", __name__)
+log = logging.getLogger(__name__)
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if body is None:
+        raise Invalid("Send a JSON object in the request body with Content-Type: application/json.")
+    if not isinstance(body, dict):
+        raise Invalid("The request body must be a JSON object.")
+    return body
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
+
+
+@bp.post("/tokens")
+def create_token():
+    body = _body()
+    app = core()
+    with app.db.session() as s:
+        try:
+            user = users.authenticate(s, str(body.get("username", "")), str(body.get("password", "")))
+        except ServiceError:
+            s.commit()  # keep the failed-attempt count even though the request fails
+            raise
+        token = users.issue_token(s, user, app.settings.token_days)
+    return jsonify({"token": token, "expires_in_days": app.settings.token_days}), 201
+
+
+@bp.get("/me")
+def me():
+    user = api_user()
+    return jsonify({"username": user.username, "display_name": user.display_name, "roles": sorted(user.role_names)})
+
+
+@bp.get("/processes")
+def list_processes():
+    api_user()
+    with core().db.session() as s:
+        return jsonify({"processes": processes.list_processes(s)})
+
+
+@bp.post("/processes")
+def deploy():
+    """Deploy diagrams sent as {"files": {"name.bpmn": "<xml>"}, "note": "..."} (managers only)."""
+    user = api_user()
+    permissions.require(user, "process.deploy")
+    files, note = _diagram_files(_body())
+    try:
+        deployed = processes.deploy_sources(core(), files, by=user.username, note=note)
+    except InvalidDiagram as err:
+        raise processes.invalid_from(err) from None
+    return jsonify({"deployed": [d.__dict__ for d in deployed]}), 201
+
+
+@bp.post("/processes/validate")
+def validate():
+    user = api_user()
+    permissions.require(user, "process.deploy")
+    files, _ = _diagram_files(_body())
+    from apflow.engine.validate import check
+
+    result = check(files, core().settings.forms_dir, None, core().settings.max_diagram_bytes)
+    return jsonify({"ok": result.ok, "problems": processes.problems_payload(result.problems)})
+
+
+def _diagram_files(body: dict) -> tuple[dict[str, bytes], str]:
+    files = body.get("files")
+    if not isinstance(files, dict) or not files or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+        raise Invalid('Send {"files": {"name.bpmn": "<bpmn xml>"}}.', {"files": ["An object of file names to BPMN XML text."]})
+    if not all(name.endswith(".bpmn") and "/" not in name and "\\" not in name for name in files):
+        raise Invalid("File names must end in .bpmn and contain no folders.", {"files": list(files)})
+    return {name: text.encode("utf-8") for name, text in files.items()}, str(body.get("note", ""))[:2000]
+
+
+@bp.post("/processes/<process_id>/instances")
+def start_instance(process_id):
+    user = api_user()
+    body = _body()
+    return jsonify(instances.start_instance(core(), user, process_id, body.get("data") or {})), 201
+
+
+@bp.get("/tasks")
+def list_tasks():
+    user = api_user()
+    instance = request.args.get("instance")
+    if instance is not None and not instance.isdigit():
+        raise Invalid("`instance` must be an instance id (a whole number).", {"instance": ["Not a number."]})
+    return jsonify({"tasks": instances.list_ready_tasks(core(), user, int(instance) if instance else None)})
+
+
+@bp.get("/tasks/<task_id>")
+def get_task(task_id):
+    return jsonify(instances.get_task(core(), api_user(), task_id))
+
+
+@bp.post("/tasks/<task_id>/complete")
+def complete_task(task_id):
+    user = api_user()
+    body = _body()
+    return jsonify(instances.complete_task(core(), user, task_id, body.get("data", {})))
+
+
+@bp.get("/instances/<int:instance_id>")
+def get_instance(instance_id):
+    return jsonify(instances.get_instance(core(), api_user(), instance_id))
+
+
+@bp.get("/instances/<int:instance_id>/events")
+def instance_events(instance_id):
+    return jsonify({"events": instances.list_events(core(), api_user(), instance_id)})
+
+
+@bp.post("/instances/<int:instance_id>/retry")
+def retry_instance(instance_id):
+    return jsonify(instances.retry(core(), api_user(), instance_id))
+
+
+def _error(status: int, code: str, message: str, details=None):
+    response = jsonify({"error": {"code": code, "message": message, "details": details if details is not None else {}}})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="apflow"'
+    return response
+
+
+def register_error_handlers(app) -> None:
+    @app.errorhandler(ServiceError)
+    def service_error(err: ServiceError):
+        return _error(err.status, err.code, err.message, err.details)
+
+    @app.errorhandler(HTTPException)
+    def http_error(err: HTTPException):
+        if not request.path.startswith("/api/"):
+            return err
+        return _error(err.code or 500, (err.name or "error").lower().replace(" ", "_"), err.description or err.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(err: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if not request.path.startswith("/api/"):
+            return "Something went wrong on our side; it has been logged. Please try again.", 500
+        return _error(500, "internal_error", "Something went wrong on our side; it has been logged. Please try again.")

@@ -1,0 +1,92 @@
+"""The OpenAPI 3.1 description of /api/v1, served at /api/v1/openapi.json."""
+from __future__ import annotations
+
+from apflow import __version__
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str = "OK") -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERRORS = {str(code): {"$ref": f"#/components/responses/{name}"} for code, name in
+          [(400, "BadRequest"), (401, "Unauthorized"), (403, "Forbidden"), (404, "NotFound")]}
+
+
+def _op(summary: str, responses: dict, body: dict | None = None, params: list | None = None, public: bool = False) -> dict:
+    op = {"summary": summary, "responses": {**responses, **ERRORS}}
+    if body:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    if params:
+        op["parameters"] = params
+    if public:
+        op["security"] = []
+    return op
+
+
+def _path_param(name: str, type_: str = "string") -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": type_}}
+
+
+def openapi_document() -> dict:
+    data_body = {"type": "object", "properties": {"data": {"type": "object"}}}
+    files_body = {"type": "object", "required": ["files"], "properties": {
+        "files": {"type": "object", "additionalProperties": {"type": "string"}, "description": "file name -> BPMN XML"},
+        "note": {"type": "string"}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "apflow API", "version": __version__,
+                 "description": "Run alternative provision placement workflows. Authenticate with a bearer token from POST /tokens, or a browser session (writes then need the X-CSRF-Token header)."},
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}, {"session": []}],
+        "paths": {
+            "/tokens": {"post": _op("Exchange a username and password for an API token", {
+                "201": _json({"type": "object", "properties": {"token": {"type": "string"}, "expires_in_days": {"type": "integer"}}}, "Created"),
+                "429": {"$ref": "#/components/responses/TooManyAttempts"}},
+                {"type": "object", "required": ["username", "password"], "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}, public=True)},
+            "/me": {"get": _op("The calling user and their roles", {"200": _json({"type": "object"})})},
+            "/processes": {
+                "get": _op("Deployed processes with their versions", {"200": _json({"type": "object", "properties": {"processes": {"type": "array", "items": _ref("Process")}}})}),
+                "post": _op("Deploy BPMN diagrams (managers); unchanged processes are not re-versioned",
+                            {"201": _json({"type": "object"}, "Created"), "422": {"$ref": "#/components/responses/Invalid"}}, files_body)},
+            "/processes/validate": {"post": _op("Check BPMN diagrams without deploying (managers)", {"200": _json({"type": "object", "properties": {"ok": {"type": "boolean"}, "problems": {"type": "array", "items": _ref("Problem")}}})}, files_body)},
+            "/processes/{process_id}/instances": {"post": _op("Start an instance of the newest version", {
+                "201": _json(_ref("Instance"), "Created"), "422": {"$ref": "#/components/responses/Invalid"}}, data_body, [_path_param("process_id")])},
+            "/tasks": {"get": _op("Ready tasks the caller may see, soonest due first", {"200": _json({"type": "object", "properties": {"tasks": {"type": "array", "items": _ref("Task")}}})},
+                                  params=[{"name": "instance", "in": "query", "required": False, "schema": {"type": "integer"}}])},
+            "/tasks/{task_id}": {"get": _op("One task with its form (JSON Schema and UI schema) and current answers", {"200": _json(_ref("TaskWithForm"))}, params=[_path_param("task_id")])},
+            "/tasks/{task_id}/complete": {"post": _op("Complete a task with form data, validated against its form", {
+                "200": _json({"type": "object"}), "409": {"$ref": "#/components/responses/Conflict"}, "422": {"$ref": "#/components/responses/Invalid"}},
+                data_body, [_path_param("task_id")])},
+            "/instances/{instance_id}": {"get": _op("One instance: status, version, data, last error", {"200": _json(_ref("Instance"))}, params=[_path_param("instance_id", "integer")])},
+            "/instances/{instance_id}/events": {"get": _op("The instance's history, oldest first", {"200": _json({"type": "object", "properties": {"events": {"type": "array", "items": _ref("Event")}}})}, params=[_path_param("instance_id", "integer")])},
+            "/instances/{instance_id}/retry": {"post": _op("Retry the action that failed on an instance (managers)", {"200": _json(_ref("Instance")), "409": {"$ref": "#/components/responses/Conflict"}}, params=[_path_param("instance_id", "integer")])},
+            "/openapi.json": {"get": _op("This document", {"200": _json({"type": "object"})}, public=True)},
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}, "session": {"type": "apiKey", "in": "cookie", "name": "session"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message", "details"], "properties": {
+                    "code": {"type": "string"}, "message": {"type": "string"}, "details": {}}}}},
+                "Problem": {"type": "object", "properties": {"file": {"type": "string"}, "element": {"type": ["string", "null"]}, "message": {"type": "string"}, "fix": {"type": "string"}}},
+                "Process": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "latest_version": {"type": "integer"}, "versions": {"type": "array", "items": {"type": "object"}}}},
+                "Task": {"type": "object", "required": ["id", "name", "lane", "due_at", "assignee", "instance_id"], "properties": {
+                    "id": {"type": "string"}, "name": {"type": "string"}, "lane": {"type": ["string", "null"]}, "role": {"type": ["string", "null"]},
+                    "state": {"type": "string"}, "due_at": {"type": ["string", "null"], "format": "date-time"}, "assignee": {"type": ["string", "null"]},
+                    "instance_id": {"type": "integer"}, "process_id": {"type": "string"}}},
+                "TaskWithForm": {"allOf": [_ref("Task"), {"type": "object", "properties": {
+                    "form": {"type": ["object", "null"], "properties": {"schema": {"type": "object"}, "ui_schema": {"type": "object"}}}, "data": {"type": "object"}}}]},
+                "Instance": {"type": "object", "properties": {"id": {"type": "integer"}, "process_id": {"type": "string"}, "version": {"type": "integer"},
+                                                                "status": {"type": "string", "enum": ["running", "completed", "error"]}, "data": {"type": "object"}, "error": {"type": ["object", "null"]}}},
+                "Event": {"type": "object", "properties": {"id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"}, "actor": {"type": "string"},
+                                                             "kind": {"type": "string"}, "task_id": {"type": ["string", "null"]}, "task_name": {"type": ["string", "null"]}, "detail": {"type": "object"}}},
+            },
+            "responses": {name: _json(_ref("Error"), desc) for name, desc in [
+                ("BadRequest", "The request could not be read"), ("Unauthorized", "Not signed in or bad token"), ("Forbidden", "Not allowed for your role"),
+                ("NotFound", "No such thing that you can see"), ("Conflict", "Already done, or no longer possible"),
+                ("Invalid", "Data does not fit; details holds per-field errors"), ("TooManyAttempts", "Account locked after repeated failures")]},
+        },
+    }
