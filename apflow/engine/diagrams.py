@@ -123,6 +123,12 @@ def parse_sources(sources: dict[str, bytes], max_bytes: int = DEFAULT_MAX_BYTES)
         except InvalidDiagram as err:
             problems.extend(err.problems)
             continue
+        reserved = tree.xpath("//*[@id='Start' or @id='End']")
+        if reserved:
+            problems += [Problem(name, node.get("id"),
+                                 f"The id '{node.get('id')}' is reserved by the engine and would silently replace its own start or end step.",
+                                 f"Rename the element, e.g. to '{node.get('id')}Event_1'.") for node in reserved]
+            continue
         before = set(parser.process_parsers)
         try:
             parser.add_bpmn_xml(tree, filename=name)

@@ -95,15 +95,20 @@ class Form:
                 missing = [name for name in err.validator_value if name not in (err.instance or {})]
                 for name in missing:
                     title = self.schema["properties"].get(name, {}).get("title", name)
-                    errors.setdefault(name, []).append(f"{title} is required.")
+                    _add(errors, name, f"{title} is required.")
                 continue
             path = [str(p) for p in err.absolute_path]
-            field_name = ".".join(path)
-            errors.setdefault(field_name, []).append(_plain_message(err, self.schema))
+            _add(errors, ".".join(path), _plain_message(err, self.schema))
         return errors
 
     def prefill(self, data: dict) -> dict:
         return {key: data[key] for key in self.fields if key in data}
+
+
+def _add(errors: dict[str, list[str]], field_name: str, message: str) -> None:
+    messages = errors.setdefault(field_name, [])
+    if message not in messages:
+        messages.append(message)
 
 
 def _plain_message(err, schema) -> str:

@@ -199,7 +199,7 @@ class WorkflowHost:
         workflow.do_engine_steps()
 
     def fire_timers(self, workflow: BpmnWorkflow) -> None:
-        workflow.refresh_waiting_tasks()
+        workflow.refresh_timers()
         workflow.do_engine_steps()
 
     def signal(self, workflow: BpmnWorkflow, name: str) -> None:

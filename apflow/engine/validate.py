@@ -5,6 +5,7 @@ so a diagram that passes cannot be rejected later for a construct the sandbox re
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from .runtime import DUE_IN_PROPERTY
 from .xml import DEFAULT_MAX_BYTES
 
 FORMLESS_PROPERTY = "formless"
+_LOOKS_LIKE_ISO = re.compile(r"^(P|PT|R\d*)\d", re.IGNORECASE)
 ROLE_LIST = ", ".join(f"'{title}'" for title in ROLES.values())
 
 
@@ -159,6 +161,9 @@ def _check_iso_or_code(filename, element, what, expression, kind) -> list[Proble
     problems = _code_problems(filename, element, what, text, "eval")
     if problems:
         return problems
+    if _LOOKS_LIKE_ISO.match(text):
+        return [Problem(filename, element, f"The {what} '{text}' looks like an ISO 8601 value but is not a valid one.",
+                        "Write a duration like P5D, PT4H or P1DT12H, a date like 2027-01-15T09:00:00Z, or a cycle like R3/P1W.")]
     if text[0] in "'\"":
         value = text[1:-1]
         try:

@@ -229,22 +229,16 @@ def _step(app, instance_id: int, actor: Actor, action: dict, retried_by: str | N
             instance = session.get(Instance, instance_id, populate_existing=True)
             task = session.get(HumanTask, action["task_id"], populate_existing=True)
             _check_can_complete(session, actor, task)
-            form = _form(instance.version, task)
-            if form is not None:
-                errors = form.errors(action["data"])
-                if errors:
-                    raise Invalid("Some answers need correcting; the task is still open.", {"fields": errors})
-            elif action["data"]:
-                raise Invalid("This task has no form, so it takes no data.", {"fields": {k: ["This task has no form fields."] for k in action["data"]}})
             workflow = app.host.load(instance.state, app.bundle(instance.version))
+            answers = _checked_answers(_form(instance.version, task), app.host.task_data(workflow, task.id), action["data"])
             before = app.host.current_data(workflow)
             try:
-                app.host.complete(workflow, task.id, action["data"])
+                app.host.complete(workflow, task.id, answers)
             except TaskNotReady:
                 raise Conflict("This task is no longer waiting for an answer: the process has moved on without it.") from None
             task.completed_by = actor.id
             detail = {"retried_by": retried_by} if retried_by else {}
-            _event(session, instance, actor, "task_completed", task=task, detail=detail, before=before, after=action["data"])
+            _event(session, instance, actor, "task_completed", task=task, detail=detail, before=before, after=answers)
             due = _persist(app, session, instance, workflow, actor, before=before, completed_task=task.id)
             result = {"task": task_dict(task, _usernames(session, [task.completed_by])), "instance": instance_dict(app, session, instance)}
             result["next_tasks"] = [task_dict(t) for t in session.scalars(select(HumanTask).where(
@@ -262,6 +256,22 @@ def _step(app, instance_id: int, actor: Actor, action: dict, retried_by: str | N
             {"instance_id": instance_id}) from err
     app.timers_scheduled(due)
     return result
+
+
+def _checked_answers(form: Form | None, task_data: dict, submitted: dict) -> dict:
+    """The answers to store: the form's fields as they stand, updated by what was submitted.
+
+    Fields the caller leaves out keep their current value, so an API client may send only what it changes.
+    """
+    if form is None:
+        if submitted:
+            raise Invalid("This task has no form, so it takes no data.", {"fields": {k: ["This task has no form fields."] for k in submitted}})
+        return {}
+    answers = {**form.prefill(task_data), **submitted}
+    errors = form.errors(answers)
+    if errors:
+        raise Invalid("Some answers need correcting; the task is still open.", {"fields": errors})
+    return answers
 
 
 def _check_can_complete(session, actor: Actor, task: HumanTask | None) -> None:

@@ -1,0 +1,583 @@
+"""The script engine for uploaded (untrusted) diagrams: every script, condition and timer expression
+runs as RestrictedPython with extra AST rules, a time/step budget and caps on the size of what it builds.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import copy
+import functools
+import operator
+import re
+import time
+
+from RestrictedPython import RestrictingNodeTransformer, compile_restricted_eval, compile_restricted_exec
+from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
+from RestrictedPython.transformer import IOPERATOR_TO_STR
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+
+HELP = "use the helper functions listed in docs/authoring.md"
+MAX_SOURCE_CHARS = 100_000
+MAX_INT_BITS = 32_768      # big-int division is quadratic and runs in C, where no time check can reach
+MAX_STEPS = 5_000_000      # a deterministic twin of the time limit
+TOTAL_SIZE_FACTOR = 20     # a run may build at most this many times max_size in total
+
+FORBIDDEN_CALLS = frozenset({
+    'open', 'compile', 'getattr', 'setattr', 'delattr', 'hasattr', 'globals', 'locals', 'vars', 'type',
+    'object', 'super', 'input', 'breakpoint', 'iter', 'dir', 'help', 'exit', 'quit', 'memoryview',
+    'bytearray', 'classmethod', 'staticmethod', 'property', 'format', '__import__'})
+_PADDING = "it can build huge strings; use f-strings or + instead"
+FORBIDDEN_ATTRS = {
+    'format': "use f-strings or + instead", 'format_map': "use f-strings or + instead",
+    'ljust': _PADDING, 'rjust': _PADDING, 'center': _PADDING, 'zfill': _PADDING, 'expandtabs': _PADDING,
+    'translate': _PADDING, 'maketrans': _PADDING, 'to_bytes': "it can build huge values",
+    'mro': "it exposes Python internals"}
+ALLOWED_BUILTINS = {f.__name__: f for f in (
+    len, min, max, sorted, any, all, abs, round, int, float, bool, list, dict, set, tuple,
+    enumerate, zip, reversed)}
+NEW_VALUE_BUILTINS = frozenset({'list', 'dict', 'set', 'tuple', 'sorted'})
+EXCEPTIONS = {name: getattr(builtins, name) for name in (
+    'Exception', 'ArithmeticError', 'AssertionError', 'AttributeError', 'IndexError', 'KeyError',
+    'LookupError', 'NameError', 'OverflowError', 'RuntimeError', 'TypeError', 'ValueError',
+    'ZeroDivisionError')}
+SIZED = (str, bytes, list, tuple, dict, set, frozenset)
+SEQUENCES = (str, bytes, list, tuple)
+BINOP_SYMBOLS = {ast.Add: '+', ast.Sub: '-', ast.Mult: '*', ast.Div: '/', ast.FloorDiv: '//', ast.Mod: '%',
+                 ast.Pow: '**', ast.LShift: '<<', ast.RShift: '>>', ast.BitOr: '|', ast.BitXor: '^',
+                 ast.BitAnd: '&', ast.MatMult: '@'}
+_NAMES = {'+': 'add', '-': 'sub', '*': 'mul', '/': 'truediv', '//': 'floordiv', '%': 'mod', '**': 'pow',
+          '<<': 'lshift', '>>': 'rshift', '|': 'or_', '^': 'xor', '&': 'and_', '@': 'matmul'}
+OPS = {sym: getattr(operator, name) for sym, name in _NAMES.items()}
+INPLACE_OPS = {sym: getattr(operator, 'i' + name.rstrip('_')) for sym, name in _NAMES.items()}
+# Methods that change their list/dict/set, refused where only reading makes sense (conditions, timers).
+MUTATORS = frozenset({'append', 'extend', 'insert', 'remove', 'pop', 'clear', 'sort', 'reverse', 'update',
+                      'setdefault', 'popitem', 'add', 'discard', 'difference_update',
+                      'intersection_update', 'symmetric_difference_update'})
+COPIERS = frozenset({'copy', 'union', 'intersection', 'difference', 'symmetric_difference'})
+
+
+class SandboxViolation(Exception):
+    """A diagram script tried something the sandbox does not allow; str() explains it to the author."""
+
+
+class SandboxLimitExceeded(SandboxViolation):
+    """A diagram script ran too long or tried to build too large a value."""
+
+
+class _Policy(RestrictingNodeTransformer):
+    """RestrictedPython's rules plus ours; also rewrites the tree so the run can be metered."""
+
+    def _call(self, name, *args, like=None):
+        node = ast.Call(func=ast.Name(name, ast.Load()), args=list(args), keywords=[])
+        return ast.copy_location(node, like) if like is not None else node
+
+    def _ticked(self, expr):
+        # `_tick_() or expr` is expr, evaluated after a budget check.
+        return ast.copy_location(ast.BoolOp(op=ast.Or(), values=[self._call('_tick_', like=expr), expr]), expr)
+
+    def _tick_first(self, node):
+        node.body.insert(0, ast.copy_location(ast.Expr(self._call('_tick_', like=node)), node))
+        return node
+
+    def visit_Import(self, node):
+        self.error(node, f"imports are not allowed in diagram scripts; {HELP}")
+        return node
+
+    visit_ImportFrom = visit_Import
+
+    def visit_ClassDef(self, node):
+        self.error(node, "class definitions are not allowed in diagram scripts; use dicts and functions instead")
+        return node
+
+    def visit_Yield(self, node):
+        self.error(node, "generators (yield) are not allowed in diagram scripts; build and return a list instead")
+        return node
+
+    visit_YieldFrom = visit_Yield
+
+    def visit_Attribute(self, node):
+        if node.attr in FORBIDDEN_ATTRS:
+            self.error(node, f'".{node.attr}" is not allowed in diagram scripts; {FORBIDDEN_ATTRS[node.attr]}')
+        if not isinstance(node.ctx, ast.Load):
+            self.error(node, f'changing attributes ("….{node.attr} = …") is not allowed in diagram scripts; '
+                             'keep values in variables or dicts instead')
+        return super().visit_Attribute(node)
+
+    def visit_Call(self, node):
+        if isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_CALLS:
+            self.error(node, f'"{node.func.id}()" is not available in diagram scripts; {HELP}')
+        node = super().visit_Call(node)
+        node.func = self._ticked(node.func)
+        return node
+
+    def visit_Compare(self, node):
+        return self._ticked(super().visit_Compare(node))
+
+    def visit_BinOp(self, node):
+        node = super().visit_BinOp(node)
+        return self._call('_binop_', ast.Constant(BINOP_SYMBOLS[type(node.op)]), node.left, node.right, like=node)
+
+    def visit_AugAssign(self, node):
+        target = node.target
+        if isinstance(target, ast.Subscript) and not isinstance(target.slice, ast.Slice):
+            # RestrictedPython refuses `d[k] += 1`; we allow it through a guarded helper.
+            args = [self.visit(target.value), self.visit(target.slice),
+                    ast.Constant(IOPERATOR_TO_STR[type(node.op)]), self.visit(node.value)]
+            return ast.copy_location(ast.Expr(self._call('_augitem_', *args, like=node)), node)
+        return super().visit_AugAssign(node)
+
+    def visit_For(self, node):
+        return self._tick_first(super().visit_For(node))
+
+    def visit_While(self, node):
+        return self._tick_first(super().visit_While(node))
+
+    def visit_FunctionDef(self, node):
+        return self._tick_first(super().visit_FunctionDef(node))
+
+    def visit_Lambda(self, node):
+        node = super().visit_Lambda(node)
+        node.body = self._ticked(node.body)
+        return node
+
+    def _display(self, node, unpacks):
+        # [*a, *b] and {**a, **b} copy in C; measure what they built.
+        return self._call('_sized_', node, like=node) if unpacks else node
+
+    def visit_List(self, node):
+        node = super().visit_List(node)
+        return self._display(node, isinstance(node.ctx, ast.Load) and any(isinstance(e, ast.Starred) for e in node.elts))
+
+    visit_Tuple = visit_List
+
+    def visit_Set(self, node):
+        node = super().visit_Set(node)
+        return self._display(node, any(isinstance(e, ast.Starred) for e in node.elts))
+
+    def visit_Dict(self, node):
+        node = super().visit_Dict(node)
+        return self._display(node, None in node.keys)
+
+    def visit_FormattedValue(self, node):
+        node = super().visit_FormattedValue(node)
+        spec = node.format_spec or ast.Constant('')
+        node.value = self._call('_format_', node.value, ast.Constant(node.conversion), spec, like=node.value)
+        node.conversion, node.format_spec = -1, None
+        return node
+
+    def visit_Module(self, node):
+        return ast.fix_missing_locations(super().visit_Module(node))
+
+    def visit_Expression(self, node):
+        return ast.fix_missing_locations(super().visit_Expression(node))
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile(source: str, mode: str):
+    """(code or None, problems) for source compiled exactly as the runtime runs it."""
+    if len(source) > MAX_SOURCE_CHARS:
+        return None, (f"the script is longer than {MAX_SOURCE_CHARS:,} characters; split it into smaller tasks",)
+    try:
+        tree = ast.parse(source, '<string>', mode)
+        compiler = compile_restricted_exec if mode == 'exec' else compile_restricted_eval
+        result = compiler(tree, filename='<string>', policy=_Policy)
+    except SyntaxError as err:
+        return None, (f"Line {err.lineno}: Python syntax error: {err.msg}",)
+    except (ValueError, TypeError, RecursionError, MemoryError) as err:
+        return None, (f"the script could not be read ({err.__class__.__name__}); simplify it",)
+    return result.code, tuple(result.errors)
+
+
+def check(source: str, mode: str) -> list[str]:
+    """mode 'exec' (scripts) or 'eval' (conditions, timer expressions). Compile exactly as the runtime would;
+    return plain-English problems ([] = ok). Never executes anything."""
+    if mode not in ('exec', 'eval'):
+        raise ValueError(f"mode must be 'exec' or 'eval', not {mode!r}")
+    if not isinstance(source, str):
+        return ["the script must be text"]
+    return list(_compile(source, mode)[1])
+
+
+def _measure(value, limit):
+    """(rough length as JSON/text, is plain JSON data); stops counting once past limit, so shared
+    references (a = [b] * 1000 ...) cannot make it walk forever."""
+    size, plain, stack = 0, True, [value]
+    while stack and size <= limit:
+        v = stack.pop()
+        kind = type(v)
+        if kind is str:
+            size += len(v) + 2
+        elif v is None or kind is bool or kind is float:
+            size += 5
+        elif kind is int:
+            size += v.bit_length() // 3 + 1
+        elif kind is list or kind is tuple:
+            size += 2 * len(v) + 2
+            stack.extend(v)
+        elif kind is dict:
+            size += 4 * len(v) + 2
+            plain = plain and all(type(k) in (str, int, float, bool) or k is None for k in v)
+            stack.extend(v.values())
+            stack.extend(v)
+        else:
+            plain = False
+            if isinstance(v, (list, tuple, dict, set, frozenset)):
+                size += 2 * len(v) + 2
+                stack.extend(v)
+            else:
+                size += len(v) if isinstance(v, (str, bytes)) else 64
+    return size, plain
+
+
+class _Printer:
+    """Stands in for print(): output is discarded, writing to files is refused."""
+
+    def __init__(self, run):
+        self.run = run
+
+    def _call_print(self, *objects, **kwargs):
+        self.run.tick()
+        if kwargs.get('file') is not None:
+            self.run.fail(SandboxViolation("print(file=...) is not allowed in diagram scripts"))
+
+    def __call__(self):
+        return ''
+
+
+class _ListWriter:
+    """What `lst[...] = value` writes through, so slice assignment cannot grow a list without limit."""
+
+    def __init__(self, run, target):
+        self.run, self.target = run, target
+
+    def __setitem__(self, key, value):
+        if isinstance(key, slice):
+            value = list(self.run.getiter(value))
+            self.run.need(len(self.target) + len(value), "the list")
+        self.target[key] = value
+
+    def __delitem__(self, key):
+        del self.target[key]
+
+
+class _Run:
+    """Budget and guards for one execution; a fresh one per call keeps threads apart."""
+
+    def __init__(self, env, read_only):
+        self.max_size, self.max_seconds, self.max_steps = env.max_size, env.max_seconds, env.max_steps
+        self.read_only = read_only
+        self.deadline = time.monotonic() + env.max_seconds
+        self.steps = self.built = 0
+        self.failure = None
+        self.real_types = {}
+
+    def fail(self, exc):
+        # Remembered, so a script that catches the error still fails when it ends.
+        if self.failure is None:
+            self.failure = exc
+        raise exc
+
+    def tick(self):
+        if self.failure is not None:
+            raise type(self.failure)(*self.failure.args)
+        self.steps += 1
+        if self.steps > self.max_steps:
+            self.fail(SandboxLimitExceeded(f"the script did more than {self.max_steps:,} steps and was stopped; "
+                                           "check for loops that never end"))
+        if time.monotonic() > self.deadline:
+            self.fail(SandboxLimitExceeded(f"the script ran for more than {self.max_seconds:g} s and was stopped; "
+                                           "check for loops that never end"))
+
+    def need(self, size, what):
+        if size > self.max_size:
+            self.fail(SandboxLimitExceeded(f"{what} would hold more than {self.max_size:,} items or characters; "
+                                           "work with smaller values"))
+
+    def need_bits(self, bits, what):
+        if bits > MAX_INT_BITS:
+            self.fail(SandboxLimitExceeded(f"{what} would be a number of more than {MAX_INT_BITS:,} bits; "
+                                           "work with smaller numbers"))
+
+    def charge(self, value, what="a value"):
+        """Check a freshly built value and count it towards the run's total."""
+        if isinstance(value, SIZED):
+            self.need(len(value), what)
+            self.built += len(value)
+            if self.built > TOTAL_SIZE_FACTOR * self.max_size:
+                self.fail(SandboxLimitExceeded(f"the script built more than {TOTAL_SIZE_FACTOR * self.max_size:,} "
+                                               "items or characters in total; work with smaller values"))
+        elif isinstance(value, int):
+            self.need_bits(value.bit_length(), what)
+        return value
+
+    def binop(self, op, a, b, inplace=False):
+        self.tick()
+        what = f'"{op}"'
+        if op == '%' and isinstance(a, (str, bytes)):
+            self.fail(SandboxViolation('"%" string formatting is not allowed in diagram scripts; use f-strings instead'))
+        ints = isinstance(a, int) and isinstance(b, int)
+        if op == '*':
+            seq, n = (a, b) if isinstance(b, int) else (b, a)
+            if ints:
+                self.need_bits(a.bit_length() + b.bit_length(), what)
+            elif isinstance(seq, SEQUENCES) and isinstance(n, int):
+                self.need(len(seq) * max(n, 0), what)
+        elif op == '+' and isinstance(a, SEQUENCES) and isinstance(b, SEQUENCES):
+            self.need(len(a) + len(b), what)
+        elif op == '**' and ints and b > 0 and abs(a) > 1:
+            self.need_bits(a.bit_length() * b, what)
+        elif op == '<<' and ints and a != 0 and b > 0:
+            self.need_bits(a.bit_length() + b, what)
+        return self.charge((INPLACE_OPS if inplace else OPS)[op](a, b), what)
+
+    def inplacevar(self, op, a, b):
+        return self.binop(op[:-1], a, b, inplace=True)
+
+    def augitem(self, target, key, op, value):
+        self.write(target)[key] = self.inplacevar(op, self.getitem(target, key), value)
+
+    def getattr(self, obj, name):
+        self.tick()
+        if not isinstance(name, str) or name.startswith('_') or name in FORBIDDEN_ATTRS:
+            self.fail(SandboxViolation(f'reading ".{name}" is not allowed in diagram scripts'))
+        obj = self.real_types.get(id(obj), obj)
+        if isinstance(obj, type):
+            # Unbound methods (str.join(...), dict.fromkeys) would skip the per-value checks below.
+            self.fail(SandboxViolation(f'reading ".{name}" of a type is not allowed in diagram scripts; '
+                                       f'call the method on a value instead, e.g. text.upper()'))
+        value = getattr(obj, name)
+        if callable(value) and isinstance(obj, SIZED):
+            return self._method(obj, name, value)
+        return value
+
+    def _method(self, obj, name, method):
+        def call(*args, **kwargs):
+            self.tick()
+            if self.read_only and name in MUTATORS and isinstance(obj, (list, dict, set)):
+                self.fail(SandboxViolation(f'".{name}()" changes data, which a condition or expression may not do'))
+            if isinstance(obj, (str, bytes)) and name == 'join' and len(args) == 1:
+                args = (list(self.getiter(args[0])),)
+                texts = [len(i) for i in args[0] if isinstance(i, (str, bytes))]
+                self.need(sum(texts) + len(obj) * max(len(args[0]) - 1, 0), '".join()"')
+            elif isinstance(obj, (str, bytes)) and name == 'replace' and len(args) >= 2:
+                old, new = args[0], args[1]
+                count = args[2] if len(args) > 2 else kwargs.get('count', -1)
+                hits = obj.count(old) if old else len(obj) + 1
+                hits = min(hits, count) if isinstance(count, int) and count >= 0 else hits
+                self.need(len(obj) + hits * max(len(new) - len(old), 0), '".replace()"')
+            result = method(*args, **kwargs)
+            if isinstance(obj, (list, dict, set)):
+                self.need(len(obj), f'".{name}()"')
+            return self.charge(result, f'".{name}()"') if isinstance(obj, (str, bytes)) or name in COPIERS else result
+        return call
+
+    def getitem(self, obj, key):
+        self.tick()
+        value = obj[key]
+        return self.charge(value) if isinstance(key, slice) else value
+
+    def getiter(self, obj):
+        iterator = iter(obj)
+
+        def ticking():
+            for item in iterator:
+                self.tick()
+                yield item
+        return ticking()
+
+    def write(self, obj):
+        if self.read_only:
+            self.fail(SandboxViolation("a condition or expression may not change data"))
+        if type(obj) is dict:
+            return obj
+        if type(obj) is list:
+            return _ListWriter(self, obj)
+        self.fail(SandboxViolation(f"items of a {type(obj).__name__} cannot be changed in diagram scripts; "
+                                   "only dicts and lists can"))
+
+    def apply(self, func, *args, **kwargs):
+        self.charge(args, "the * arguments")
+        return func(*args, **kwargs)
+
+    def format(self, value, conversion, spec):
+        self.tick()
+        for digits in re.findall(r'\d+', spec):
+            if len(digits) > 9 or int(digits) > self.max_size:
+                self.fail(SandboxLimitExceeded(f'the format "{spec[:40]}" asks for a width or precision over '
+                                               f'{self.max_size:,}; use a smaller one'))
+        if not isinstance(value, (str, int, float, bool)) and value is not None:
+            self.need(_measure(value, self.max_size)[0], "the f-string")
+        convert = {114: repr, 97: ascii, 115: str}.get(conversion)
+        return self.charge(format(convert(value) if convert else value, spec), "the f-string")
+
+    def str(self, *args, **kwargs):
+        self.tick()
+        if len(args) == 1 and not kwargs:
+            self.need(_measure(args[0], self.max_size)[0], "str()")
+        return self.charge(str(*args, **kwargs), "str()")
+
+    def range(self, *args):
+        self.tick()
+        numbers = range(*args)
+        try:
+            count = len(numbers)
+        except OverflowError:
+            count = self.max_size + 1
+        self.need(count, "range()")
+        return numbers
+
+    def sum(self, iterable, start=0):
+        items = list(self.getiter(iterable))
+        if all(isinstance(i, (int, float)) for i in items) and isinstance(start, (int, float)):
+            return self.charge(sum(items, start), "sum()")
+        total = start
+        for item in items:
+            total = self.binop('+', total, item)
+        return total
+
+    def isinstance(self, obj, kinds):
+        if isinstance(kinds, tuple):
+            kinds = tuple(self.real_types.get(id(k), k) for k in kinds)
+        return isinstance(obj, self.real_types.get(id(kinds), kinds))
+
+    def wrap(self, func, name, new_value=False):
+        # Every callable a script can reach checks the budget, even when C code (sorted, max) calls it.
+        def wrapper(*args, **kwargs):
+            self.tick()
+            result = func(*args, **kwargs)
+            return self.charge(result, f"{name}()") if new_value else result
+        wrapper.__name__ = name
+        return wrapper
+
+    def unavailable(self, name):
+        def stub(*args, **kwargs):
+            self.fail(SandboxViolation(f'"{name}()" is not available in diagram scripts; {HELP}'))
+        return stub
+
+    def namespace(self, helpers):
+        """Builtins and guard functions a compiled script expects; all names a script cannot rebind."""
+        safe = {name: self.unavailable(name) for name in FORBIDDEN_CALLS | {'eval', 'exec'}}
+        safe.update(EXCEPTIONS)
+        for name, func in ALLOWED_BUILTINS.items():
+            safe[name] = self.wrap(func, name, name in NEW_VALUE_BUILTINS)
+            self.real_types[id(safe[name])] = func
+        safe.update(str=self.str, range=self.range, sum=self.sum, isinstance=self.isinstance)
+        # Keyed by id: `safe` keeps these very objects alive for as long as the run exists.
+        self.real_types.update({id(safe['str']): str, id(safe['range']): range})
+        printer = _Printer(self)
+        ns = {name: self.wrap(func, name) for name, func in helpers.items()}
+        ns.update({
+            '__builtins__': safe, '_tick_': self.tick, '_binop_': self.binop, '_inplacevar_': self.inplacevar,
+            '_augitem_': self.augitem, '_getattr_': self.getattr, '_getitem_': self.getitem,
+            '_getiter_': self.getiter, '_write_': self.write, '_apply_': self.apply, '_format_': self.format,
+            '_sized_': self.charge, '_iter_unpack_sequence_': guarded_iter_unpack_sequence,
+            '_unpack_sequence_': guarded_unpack_sequence, '_print_': lambda _getattr_=None: printer,
+            '_print': printer})
+        return ns
+
+
+class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
+    """Runs diagram code with task data as its variables and the lead's helpers as extra globals."""
+
+    max_steps = MAX_STEPS
+
+    def __init__(self, helpers: dict | None = None, max_seconds: float = 1.0, max_size: int = 1_000_000):
+        super().__init__({})
+        self.helpers = dict(helpers or {})
+        for name, func in self.helpers.items():
+            if not name.isidentifier() or name.startswith('_') or not callable(func):
+                raise ValueError(f"helper {name!r} must be a callable with a plain name")
+        self.max_seconds, self.max_size = float(max_seconds), int(max_size)
+
+    def evaluate(self, expression, context, external_context=None):
+        code = self._code(expression, 'eval')
+        run = _Run(self, read_only=True)
+        return self._run(run, eval, code, self._namespace(run, context, external_context or {}))
+
+    def execute(self, script, context, external_context=None):
+        external_context = external_context or {}
+        clash = sorted((set(self.helpers) | set(external_context)) & set(context))
+        if clash:
+            raise SandboxViolation(f"task data field(s) {', '.join(clash)} have the same name as a helper function; "
+                                   "rename the form field(s) or variable(s)")
+        code = self._code(script, 'exec')
+        run = _Run(self, read_only=False)
+        # Scripts work on a copy, so a failed run leaves the task data exactly as it was.
+        before = {k: v for k, v in copy.deepcopy(context).items() if isinstance(k, str) and not k.startswith('_')}
+        ns = self._namespace(run, before, copy.deepcopy(external_context))
+        self._run(run, exec, code, ns)
+        updates = {}
+        for name, value in ns.items():
+            if name.startswith('_') or name in self.helpers or name in external_context:
+                continue
+            size, plain = _measure(value, self.max_size)
+            if size > self.max_size:
+                raise SandboxLimitExceeded(f'the variable "{name}" is too large to save (over {self.max_size:,} '
+                                           'characters); keep less data in it')
+            # Functions, generators and the like are dropped; values the script left untouched are kept.
+            if plain or (name in before and value is before[name]):
+                updates[name] = value
+        for name in before:
+            if name not in updates:
+                context.pop(name, None)
+        context.update(updates)
+        return True
+
+    def call_service(self, context, **kwargs):
+        raise SandboxViolation("service tasks are not supported")
+
+    @staticmethod
+    def _code(source, mode):
+        if not isinstance(source, str):
+            raise SandboxViolation("a diagram script or expression must be text")
+        code, problems = _compile(source, mode)
+        if problems:
+            raise SandboxViolation("; ".join(problems))
+        return code
+
+    def _namespace(self, run, data, external_context):
+        ns = {k: v for k, v in data.items() if isinstance(k, str) and not k.startswith('_')}
+        ns.update((k, v) for k, v in external_context.items() if isinstance(k, str) and not k.startswith('_'))
+        ns.update(run.namespace(self.helpers))
+        return ns
+
+    @staticmethod
+    def _run(run, runner, code, ns):
+        try:
+            result = runner(code, ns)
+        except SandboxViolation:
+            raise
+        except Exception as err:
+            replacement = run.failure
+            if replacement is None and isinstance(err, RecursionError):
+                replacement = SandboxLimitExceeded("functions call themselves too deeply (recursion); "
+                                                   "use a loop instead")
+            elif replacement is None and isinstance(err, MemoryError):
+                replacement = SandboxLimitExceeded("the script ran out of memory; work with smaller values")
+            if replacement is None:
+                raise
+            # Keep the script's frames so SpiffWorkflow can still report the offending line.
+            raise type(replacement)(*replacement.args).with_traceback(err.__traceback__) from None
+        if run.failure is not None:
+            raise type(run.failure)(*run.failure.args)
+        return result
+
+
+class SandboxedScriptEngine(PythonScriptEngine):
+    """PythonScriptEngine whose environment is a SandboxedEnvironment; validate() uses check(..., 'eval')."""
+
+    def __init__(self, helpers=None, max_seconds=1.0, max_size=1_000_000):
+        super().__init__(environment=SandboxedEnvironment(helpers, max_seconds, max_size))
+
+    def validate(self, expression):
+        ast.parse(expression, mode='eval')  # a plain SyntaxError first: the DMN engine relies on it
+        problems = check(expression, 'eval')
+        if problems:
+            raise SandboxViolation("; ".join(problems))
+
+    def call_service(self, task, **kwargs):
+        # The base class's error path refers to an undefined name; fail cleanly instead.
+        raise WorkflowTaskException("service tasks are not supported", task=task,
+                                    exception=SandboxViolation("service tasks are not supported"))

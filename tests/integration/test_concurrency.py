@@ -1,0 +1,59 @@
+"""Real threads racing on one instance, on SQLite and PostgreSQL: one winner, clear conflicts, no lost update."""
+import threading
+from datetime import timedelta
+
+from apflow.services import instances
+from apflow.services.errors import Conflict
+
+ANSWERS = {"decision": "decline", "rationale": "Needs can be met in school"}
+
+
+def race(functions):
+    """Run the functions at the same moment in threads; return (result or exception) for each."""
+    barrier = threading.Barrier(len(functions))
+    outcomes = [None] * len(functions)
+
+    def run(i, fn):
+        barrier.wait()
+        try:
+            outcomes[i] = fn()
+        except Exception as err:  # collected and asserted on below
+            outcomes[i] = err
+
+    threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(functions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return outcomes
+
+
+def test_two_completions_of_one_task_exactly_one_succeeds(core, people, triage):
+    started = instances.start_instance(core, people["coordinator"], "referral_triage", {"reasons": ["attendance"]})
+    [task] = instances.list_ready_tasks(core, people["coordinator"], started["id"])
+    users = [people["coordinator"], people["coordinator2"]] * 3
+    outcomes = race([lambda u=u: instances.complete_task(core, u, task["id"], ANSWERS) for u in users])
+    wins = [o for o in outcomes if isinstance(o, dict)]
+    conflicts = [o for o in outcomes if isinstance(o, Conflict)]
+    assert len(wins) == 1, outcomes
+    assert len(conflicts) == len(users) - 1, outcomes
+    assert all("already completed by" in c.message for c in conflicts)
+    events = instances.list_events(core, people["manager"], started["id"])
+    assert [e["kind"] for e in events].count("task_completed") == 1
+
+
+def test_concurrent_work_on_two_tasks_of_one_instance_loses_no_update(core, people, triage, frozen_clock):
+    started = instances.start_instance(core, people["coordinator"], "referral_triage", {"reasons": ["attendance"]})
+    frozen_clock.advance(timedelta(days=2, minutes=1))
+    instances.fire_due_timers(core)
+    [triage_task] = instances.list_ready_tasks(core, people["coordinator"], started["id"])
+    [chase_task] = instances.list_ready_tasks(core, people["headteacher"], started["id"])
+    outcomes = race([
+        lambda: instances.complete_task(core, people["coordinator"], triage_task["id"], ANSWERS),
+        lambda: instances.complete_task(core, people["headteacher"], chase_task["id"], {"outcome": "Spoke to Priya"}),
+    ])
+    assert all(isinstance(o, dict) for o in outcomes), outcomes
+    instance = instances.get_instance(core, people["manager"], started["id"])
+    assert instance["status"] == "completed"
+    events = instances.list_events(core, people["manager"], started["id"])
+    assert {e["task_name"] for e in events if e["kind"] == "task_completed"} == {"Triage referral", "Chase late triage"}

@@ -1,0 +1,151 @@
+"""Instances through the services, on SQLite and PostgreSQL: state, derived rows, events, errors."""
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from apflow.services import instances, processes
+from apflow.services.errors import Conflict, Forbidden, Invalid, NotFound, WorkflowFailed
+from apflow.store.models import Event, HumanTask, Instance, PendingTimer, ProcessVersion
+from tests.bpmn_builder import flow_diagram
+
+ANSWERS = {"decision": "accept", "rationale": "Attendance has fallen below 50% this term"}
+
+
+def start(core, user, data=None):
+    return instances.start_instance(core, user, "referral_triage", data or {"pupil_name": "Jordan T.", "reasons": ["attendance", "medical"]})
+
+
+def test_start_writes_state_ready_task_row_pending_timer_and_events(core, people, triage, frozen_clock):
+    started = start(core, people["coordinator"])
+    assert started["status"] == "running" and started["version"] == 1
+    with core.db.session() as s:
+        [task] = s.scalars(select(HumanTask)).all()
+        assert (task.name, task.role, task.state) == ("Triage referral", "coordinator", "ready")
+        assert task.due_at == frozen_clock.now() + timedelta(days=3)
+        [timer] = s.scalars(select(PendingTimer)).all()
+        assert timer.due_at == frozen_clock.now() + timedelta(days=2)
+        kinds = [e.kind for e in s.scalars(select(Event).order_by(Event.id))]
+        assert kinds == ["instance_started", "task_ready"]
+        instance = s.get(Instance, started["id"])
+        assert "spec" not in instance.state
+
+
+def test_spec_is_stored_once_per_version_not_per_instance(core, people, triage):
+    for _ in range(3):
+        start(core, people["coordinator"])
+    with core.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(ProcessVersion)) == 1
+        for instance in s.scalars(select(Instance)):
+            assert "spec" not in instance.state and "subprocess_specs" not in instance.state
+
+
+def test_completing_moves_the_workflow_on_and_logs_who_changed_which_keys(core, people, triage):
+    started = start(core, people["coordinator"])
+    [task] = instances.list_ready_tasks(core, people["coordinator"], started["id"])
+    result = instances.complete_task(core, people["coordinator"], task["id"], ANSWERS)
+    assert result["instance"]["status"] == "completed"
+    assert result["instance"]["data"]["status"] == "accepted"
+    events = instances.list_events(core, people["coordinator"], started["id"])
+    done = next(e for e in events if e["kind"] == "task_completed")
+    assert done["actor"] == "coord" and done["task_name"] == "Triage referral"
+    assert done["detail"]["changed"] == ["decision", "rationale"]
+    assert "reasons" in done["detail"]["keys_before"]
+    assert events[-1]["kind"] == "instance_completed"
+    with core.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(PendingTimer)) == 0  # boundary timer went with its task
+
+
+def test_invalid_answers_get_per_field_errors_and_the_task_stays_ready(core, people, triage):
+    started = start(core, people["coordinator"])
+    [task] = instances.list_ready_tasks(core, people["coordinator"], started["id"])
+    with pytest.raises(Invalid) as err:
+        instances.complete_task(core, people["coordinator"], task["id"], {"decision": "perhaps", "rationale": "x"})
+    assert set(err.value.details["fields"]) == {"decision", "rationale"}
+    assert [t["id"] for t in instances.list_ready_tasks(core, people["coordinator"], started["id"])] == [task["id"]]
+
+
+def test_second_completion_gets_a_conflict_naming_who_did_it(core, people, triage):
+    started = start(core, people["coordinator"])
+    [task] = instances.list_ready_tasks(core, people["coordinator"], started["id"])
+    instances.complete_task(core, people["coordinator"], task["id"], ANSWERS)
+    with pytest.raises(Conflict) as err:
+        instances.complete_task(core, people["coordinator2"], task["id"], ANSWERS)
+    assert "already completed by coord" in err.value.message
+
+
+def test_only_the_lane_role_may_complete_and_others_do_not_see_the_task(core, people, triage):
+    started = start(core, people["coordinator"])
+    [task] = instances.list_ready_tasks(core, people["coordinator"], started["id"])
+    assert instances.list_ready_tasks(core, people["parent"]) == []
+    with pytest.raises(NotFound):
+        instances.complete_task(core, people["parent"], task["id"], ANSWERS)
+    with pytest.raises(Forbidden):  # the manager sees every task but is not in the coordinator role
+        instances.complete_task(core, people["manager"], task["id"], ANSWERS)
+    with pytest.raises(NotFound):
+        instances.get_instance(core, people["parent"], started["id"])
+
+
+def test_start_is_limited_to_the_start_lane_role(core, people, triage):
+    with pytest.raises(Forbidden) as err:
+        start(core, people["headteacher"])
+    assert "AP Coordinator" in err.value.message
+
+
+def test_timer_fires_once_when_the_clock_passes_it_and_opens_the_escalation(core, people, triage, frozen_clock):
+    started = start(core, people["coordinator"])
+    assert instances.fire_due_timers(core) == 0
+    frozen_clock.advance(timedelta(days=2, seconds=1))
+    assert instances.fire_due_timers(core) == 1
+    assert instances.fire_due_timers(core) == 0
+    tasks = instances.list_ready_tasks(core, people["headteacher"], started["id"])
+    assert [t["name"] for t in tasks] == ["Chase late triage"]
+    fired = [e for e in instances.list_events(core, people["manager"], started["id"]) if e["kind"] == "timer_fired"]
+    assert len(fired) == 1 and fired[0]["detail"]["late_seconds"] == 1.0
+
+
+def test_instances_stay_on_the_version_they_started_on(core, people, triage, tmp_path):
+    old = start(core, people["coordinator"])
+    changed = (tmp_path / "referral_triage.bpmn")
+    changed.write_text(flow_diagram(pid="referral_triage", form="chase_triage.schema.json"))
+    [deployed] = processes.deploy_paths(core, [changed], by="test", note="simpler triage")
+    assert deployed.version == 2 and deployed.created
+    new = start(core, people["coordinator"])
+    assert (old["version"], new["version"]) == (1, 2)
+    [old_task] = instances.list_ready_tasks(core, people["coordinator"], old["id"])
+    assert old_task["name"] == "Triage referral"
+    [new_task] = instances.list_ready_tasks(core, people["coordinator"], new["id"])
+    assert new_task["name"] == "Check"
+    instances.complete_task(core, people["coordinator"], old_task["id"], ANSWERS)
+    assert instances.get_instance(core, people["coordinator"], old["id"])["data"]["status"] == "accepted"
+
+
+def test_deploying_an_unchanged_file_makes_no_new_version(core, triage):
+    from apflow.config import ROOT
+
+    [again] = processes.deploy_paths(core, [ROOT / "bpmn" / "referral_triage.bpmn"], by="test")
+    assert (again.version, again.created) == (1, False)
+
+
+def test_a_failing_step_changes_nothing_records_the_error_and_can_be_retried(core, people, tmp_path):
+    diagram = tmp_path / "fragile.bpmn"
+    diagram.write_text(flow_diagram(pid="fragile", script="result = 10 / divisor"))
+    processes.deploy_paths(core, [diagram], by="test")
+    started = instances.start_instance(core, people["coordinator"], "fragile", {"divisor": 0})
+    [task] = instances.list_ready_tasks(core, people["coordinator"], started["id"])
+    with core.db.session() as s:
+        before = s.get(Instance, started["id"]).state
+    with pytest.raises(WorkflowFailed) as err:
+        instances.complete_task(core, people["coordinator"], task["id"], {"outcome": "checked"})
+    assert "Work" in err.value.message and "division by zero" in err.value.message
+    with core.db.session() as s:
+        instance = s.get(Instance, started["id"])
+        assert instance.state == before
+        assert instance.status == "error" and "division by zero" in instance.error_message
+        assert instance.error_action["data"] == {"outcome": "checked"}  # the answers are kept for the retry
+        assert s.get(HumanTask, task["id"]).state == "ready"
+    assert instances.list_events(core, people["manager"], started["id"])[-1]["kind"] == "error"
+    with pytest.raises(WorkflowFailed):
+        instances.retry(core, people["manager"], started["id"])
+    with pytest.raises(Forbidden):
+        instances.retry(core, people["coordinator"], started["id"])

@@ -1,0 +1,78 @@
+"""The `apflow` command line."""
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from apflow.cli import main
+from apflow.config import ROOT
+from tests.bpmn_builder import flow_diagram
+
+
+@pytest.fixture
+def run(tmp_path):
+    env = {"APFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}", "APFLOW_INSTANCE_DIR": str(tmp_path / "instance")}
+
+    def invoke(*args, input=None):
+        return CliRunner().invoke(main, list(args), env=env, input=input, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["scheduler"], ["demo"], ["validate"], ["deploy"], ["db", "upgrade"], ["users", "create"]])
+def test_every_command_has_help(command):
+    result = subprocess.run([sys.executable, "-m", "apflow", *command, "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "Usage:" in result.stdout
+
+
+def test_validate_ok_for_the_shipped_diagrams_and_forms(run):
+    result = run("validate", str(ROOT / "bpmn"), str(ROOT / "forms"))
+    assert result.exit_code == 0 and result.output.strip() == "ok"
+
+
+def test_validate_prints_every_problem_with_file_element_and_fix(run, tmp_path):
+    bad = tmp_path / "bad.bpmn"
+    bad.write_text(flow_diagram(pid="bad", script="import os", condition="x.__class__", default=False, lane="Nobody"))
+    result = run("validate", str(bad))
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.startswith("bad.bpmn")]
+    elements = {line.split(":")[1].strip() for line in lines}
+    assert {"Task_work", "Gateway_1", "Task_check"} <= elements
+    assert all("Fix:" in line for line in lines)
+
+
+def test_validate_checks_form_files(run, tmp_path):
+    broken = tmp_path / "broken.schema.json"
+    broken.write_text('{"type": "object", "properties": {"x": {"type": "colour"}}}')
+    result = run("validate", str(broken))
+    assert result.exit_code == 1 and "broken.schema.json" in result.output
+
+
+def test_deploy_versions_only_changed_processes(run, tmp_path):
+    first = run("deploy", str(ROOT / "bpmn"), "--note", "first")
+    assert first.exit_code == 0 and "referral_triage: deployed as version 1" in first.output
+    again = run("deploy", str(ROOT / "bpmn"))
+    assert "referral_triage: unchanged, still version 1" in again.output
+    bad = tmp_path / "bad.bpmn"
+    bad.write_text(flow_diagram(pid="bad", script="import os"))
+    refused = run("deploy", str(bad))
+    assert refused.exit_code == 1 and "Nothing was deployed" in refused.output
+
+
+def test_users_create_reads_the_password_from_stdin(run):
+    result = run("users", "create", "priya", "--role", "coordinator", "--role", "manager", "--password-stdin", input="a long enough secret\n")
+    assert result.exit_code == 0, result.output
+    short = run("users", "create", "sam", "--role", "coordinator", "--password-stdin", input="short\n")
+    assert short.exit_code == 1 and "at least 10 characters" in short.output
+    unknown = run("users", "create", "kim", "--role", "wizard", "--password-stdin", input="a long enough secret\n")
+    assert unknown.exit_code == 1 and "Unknown role" in unknown.output
+
+
+def test_demo_loads_people_and_work_and_can_run_twice(run):
+    first = run("demo")
+    assert first.exit_code == 0, first.output
+    assert "user coordinator" in first.output and "referral for" in first.output
+    second = run("demo")
+    assert second.exit_code == 0 and "referral for" not in second.output
