@@ -212,7 +212,7 @@ def retry(app, user: User, instance_id: int) -> dict:
         return get_instance(app, user, instance_id)
     with app.db.session() as session:
         original = session.get(User, action.get("user_id")) if action.get("user_id") else None
-    return _step(app, instance_id, Actor.of(original), dict(action), retried_by=user.username)
+    return _step(app, instance_id, Actor.of(original), dict(action), retried_by=user.username)["instance"]
 
 
 def _instance_of_task(app, user: User, task_id: str) -> int:

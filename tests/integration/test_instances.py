@@ -149,3 +149,31 @@ def test_a_failing_step_changes_nothing_records_the_error_and_can_be_retried(cor
         instances.retry(core, people["manager"], started["id"])
     with pytest.raises(Forbidden):
         instances.retry(core, people["coordinator"], started["id"])
+
+
+def test_crash_in_the_middle_of_writing_a_step_rolls_back_whole_and_retry_finishes_it(core, people, triage, monkeypatch):
+    started = start(core, people["coordinator"])
+    [task] = instances.list_ready_tasks(core, people["coordinator"], started["id"])
+    with core.db.session() as s:
+        before = s.get(Instance, started["id"]).state
+        events_before = s.scalar(select(func.count()).select_from(Event))
+    real_persist = instances._persist
+
+    def crash_after_writing_half(app, session, instance, workflow, actor, **kwargs):
+        real_persist(app, session, instance, workflow, actor, **kwargs)  # rows are written in the session...
+        raise RuntimeError("power cut")  # ...and then the process dies before commit
+
+    monkeypatch.setattr(instances, "_persist", crash_after_writing_half)
+    with pytest.raises(WorkflowFailed) as err:
+        instances.complete_task(core, people["coordinator"], task["id"], ANSWERS)
+    assert "power cut" in err.value.message
+    with core.db.session() as s:
+        instance = s.get(Instance, started["id"])
+        assert instance.state == before and instance.status == "error"
+        assert s.get(HumanTask, task["id"]).state == "ready"
+        assert s.scalar(select(func.count()).select_from(Event)) == events_before + 1  # only the error note
+    monkeypatch.setattr(instances, "_persist", real_persist)
+    retried = instances.retry(core, people["manager"], started["id"])
+    assert retried["status"] == "completed" and retried["error"] is None
+    done = [e for e in instances.list_events(core, people["manager"], started["id"]) if e["kind"] == "task_completed"]
+    assert done[0]["actor"] == "coord" and done[0]["detail"]["retried_by"] == "boss"
