@@ -1,6 +1,7 @@
 """The `apflow` command: a thin layer over the services."""
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -24,6 +25,8 @@ def main():
 
     The database comes from APFLOW_DATABASE_URL (default: a SQLite file under instance/).
     """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 @main.command()

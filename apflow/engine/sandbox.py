@@ -20,38 +20,38 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 
 HELP = "use the helper functions listed in docs/authoring.md"
 MAX_SOURCE_CHARS = 100_000
-MAX_INT_BITS = 32_768      # big-int division is quadratic and runs in C, where no time check can reach
-MAX_STEPS = 5_000_000      # a deterministic twin of the time limit
-TOTAL_SIZE_FACTOR = 20     # a run may build at most this many times max_size in total
+MAX_INT_BITS = 32_768  # big-int division is quadratic and runs in C, where no time check can reach
+MAX_STEPS = 5_000_000  # a deterministic twin of the time limit
+TOTAL_FACTOR = 20      # one run may build at most TOTAL_FACTOR * max_size items and characters in all
 
 FORBIDDEN_CALLS = frozenset({
-    'open', 'compile', 'getattr', 'setattr', 'delattr', 'hasattr', 'globals', 'locals', 'vars', 'type',
-    'object', 'super', 'input', 'breakpoint', 'iter', 'dir', 'help', 'exit', 'quit', 'memoryview',
-    'bytearray', 'classmethod', 'staticmethod', 'property', 'format', '__import__'})
+    'eval', 'exec', 'open', 'compile', 'getattr', 'setattr', 'delattr', 'hasattr', 'globals', 'locals',
+    'vars', 'type', 'object', 'super', 'input', 'breakpoint', 'iter', 'dir', 'help', 'exit', 'quit',
+    'memoryview', 'bytearray', 'classmethod', 'staticmethod', 'property', 'format', '__import__'})
 _PADDING = "it can build huge strings; use f-strings or + instead"
 FORBIDDEN_ATTRS = {
     'format': "use f-strings or + instead", 'format_map': "use f-strings or + instead",
     'ljust': _PADDING, 'rjust': _PADDING, 'center': _PADDING, 'zfill': _PADDING, 'expandtabs': _PADDING,
     'translate': _PADDING, 'maketrans': _PADDING, 'to_bytes': "it can build huge values",
     'mro': "it exposes Python internals"}
-ALLOWED_BUILTINS = {f.__name__: f for f in (
-    len, min, max, sorted, any, all, abs, round, int, float, bool, list, dict, set, tuple,
-    enumerate, zip, reversed)}
-NEW_VALUE_BUILTINS = frozenset({'list', 'dict', 'set', 'tuple', 'sorted'})
+# name -> what the wrapper does with the result: count it as new data, count each item it yields, or nothing.
+BUILTINS = {'list': 'value', 'dict': 'value', 'set': 'value', 'tuple': 'value', 'sorted': 'value',
+            'zip': 'items', 'enumerate': 'items', 'reversed': 'items', 'len': None, 'min': None, 'max': None,
+            'any': None, 'all': None, 'abs': None, 'int': 'value', 'float': None, 'bool': None}
 EXCEPTIONS = {name: getattr(builtins, name) for name in (
     'Exception', 'ArithmeticError', 'AssertionError', 'AttributeError', 'IndexError', 'KeyError',
     'LookupError', 'NameError', 'OverflowError', 'RuntimeError', 'TypeError', 'ValueError',
     'ZeroDivisionError')}
 SIZED = (str, bytes, list, tuple, dict, set, frozenset)
 SEQUENCES = (str, bytes, list, tuple)
-BINOP_SYMBOLS = {ast.Add: '+', ast.Sub: '-', ast.Mult: '*', ast.Div: '/', ast.FloorDiv: '//', ast.Mod: '%',
-                 ast.Pow: '**', ast.LShift: '<<', ast.RShift: '>>', ast.BitOr: '|', ast.BitXor: '^',
-                 ast.BitAnd: '&', ast.MatMult: '@'}
-_NAMES = {'+': 'add', '-': 'sub', '*': 'mul', '/': 'truediv', '//': 'floordiv', '%': 'mod', '**': 'pow',
-          '<<': 'lshift', '>>': 'rshift', '|': 'or_', '^': 'xor', '&': 'and_', '@': 'matmul'}
-OPS = {sym: getattr(operator, name) for sym, name in _NAMES.items()}
-INPLACE_OPS = {sym: getattr(operator, 'i' + name.rstrip('_')) for sym, name in _NAMES.items()}
-# Methods that change their list/dict/set, refused where only reading makes sense (conditions, timers).
+CONTAINERS = (list, tuple, dict, set, frozenset, BaseException, type({}.keys()), type({}.values()),
+              type({}.items()))
+JSON_KEYS = (str, int, float, bool, type(None))
+_OPERATOR_NAMES = {'+': 'add', '-': 'sub', '*': 'mul', '/': 'truediv', '//': 'floordiv', '%': 'mod',
+                   '**': 'pow', '<<': 'lshift', '>>': 'rshift', '|': 'or_', '^': 'xor', '&': 'and_',
+                   '@': 'matmul'}
+OPS = {sym: getattr(operator, name) for sym, name in _OPERATOR_NAMES.items()}
+INPLACE_OPS = {sym: getattr(operator, 'i' + name.rstrip('_')) for sym, name in _OPERATOR_NAMES.items()}
 MUTATORS = frozenset({'append', 'extend', 'insert', 'remove', 'pop', 'clear', 'sort', 'reverse', 'update',
                       'setdefault', 'popitem', 'add', 'discard', 'difference_update',
                       'intersection_update', 'symmetric_difference_update'})
@@ -67,33 +67,38 @@ class SandboxLimitExceeded(SandboxViolation):
 
 
 class _Policy(RestrictingNodeTransformer):
-    """RestrictedPython's rules plus ours; also rewrites the tree so the run can be metered."""
+    """RestrictedPython's rules plus ours, and a rewrite that lets the run meter time and size.
 
-    def _call(self, name, *args, like=None):
-        node = ast.Call(func=ast.Name(name, ast.Load()), args=list(args), keywords=[])
-        return ast.copy_location(node, like) if like is not None else node
+    Every call, comparison, operator, loop pass and function entry checks the budget, and every
+    value put into a list/dict/set/tuple is counted, so repeated references ([s] * n, x = [x, x])
+    cannot build values whose printing, sorting or comparing would run for hours inside C code.
+    """
 
-    def _ticked(self, expr):
-        # `_tick_() or expr` is expr, evaluated after a budget check.
-        return ast.copy_location(ast.BoolOp(op=ast.Or(), values=[self._call('_tick_', like=expr), expr]), expr)
+    def _call(self, name, *args, like):
+        return ast.copy_location(ast.Call(ast.Name(name, ast.Load()), list(args), []), like)
 
-    def _tick_first(self, node):
-        node.body.insert(0, ast.copy_location(ast.Expr(self._call('_tick_', like=node)), node))
+    def _ticked(self, expr, *counted):
+        # `_tick_(...) or expr` is expr, evaluated after a budget check.
+        tick = self._call('_tick_', *(ast.Name(n, ast.Load()) for n in counted if n), like=expr)
+        return ast.copy_location(ast.BoolOp(ast.Or(), [tick, expr]), expr)
+
+    def _counted(self, node):
+        return self._call('_sized_', node, like=node)
+
+    def _refuse(self, node, message):
+        self.error(node, message)
         return node
 
     def visit_Import(self, node):
-        self.error(node, f"imports are not allowed in diagram scripts; {HELP}")
-        return node
+        return self._refuse(node, f"imports are not allowed in diagram scripts; {HELP}")
 
     visit_ImportFrom = visit_Import
 
     def visit_ClassDef(self, node):
-        self.error(node, "class definitions are not allowed in diagram scripts; use dicts and functions instead")
-        return node
+        return self._refuse(node, "class definitions are not allowed in diagram scripts; use dicts instead")
 
     def visit_Yield(self, node):
-        self.error(node, "generators (yield) are not allowed in diagram scripts; build and return a list instead")
-        return node
+        return self._refuse(node, "generators (yield) are not allowed in diagram scripts; return a list instead")
 
     visit_YieldFrom = visit_Yield
 
@@ -101,7 +106,7 @@ class _Policy(RestrictingNodeTransformer):
         if node.attr in FORBIDDEN_ATTRS:
             self.error(node, f'".{node.attr}" is not allowed in diagram scripts; {FORBIDDEN_ATTRS[node.attr]}')
         if not isinstance(node.ctx, ast.Load):
-            self.error(node, f'changing attributes ("….{node.attr} = …") is not allowed in diagram scripts; '
+            self.error(node, f'changing attributes (".{node.attr} = ...") is not allowed in diagram scripts; '
                              'keep values in variables or dicts instead')
         return super().visit_Attribute(node)
 
@@ -117,16 +122,22 @@ class _Policy(RestrictingNodeTransformer):
 
     def visit_BinOp(self, node):
         node = super().visit_BinOp(node)
-        return self._call('_binop_', ast.Constant(BINOP_SYMBOLS[type(node.op)]), node.left, node.right, like=node)
+        symbol = IOPERATOR_TO_STR[type(node.op)][:-1]
+        return self._call('_binop_', ast.Constant(symbol), node.left, node.right, like=node)
 
     def visit_AugAssign(self, node):
         target = node.target
         if isinstance(target, ast.Subscript) and not isinstance(target.slice, ast.Slice):
-            # RestrictedPython refuses `d[k] += 1`; we allow it through a guarded helper.
+            # RestrictedPython refuses `counts[k] += 1`; we allow it through a guarded helper.
             args = [self.visit(target.value), self.visit(target.slice),
                     ast.Constant(IOPERATOR_TO_STR[type(node.op)]), self.visit(node.value)]
             return ast.copy_location(ast.Expr(self._call('_augitem_', *args, like=node)), node)
         return super().visit_AugAssign(node)
+
+    def _tick_first(self, node, *counted):
+        tick = self._call('_tick_', *(ast.Name(n, ast.Load()) for n in counted if n), like=node)
+        node.body.insert(0, ast.copy_location(ast.Expr(tick), node))
+        return node
 
     def visit_For(self, node):
         return self._tick_first(super().visit_For(node))
@@ -134,31 +145,38 @@ class _Policy(RestrictingNodeTransformer):
     def visit_While(self, node):
         return self._tick_first(super().visit_While(node))
 
+    @staticmethod
+    def _star_names(args):
+        return [a.arg if a else None for a in (args.vararg, args.kwarg)]
+
     def visit_FunctionDef(self, node):
-        return self._tick_first(super().visit_FunctionDef(node))
+        return self._tick_first(super().visit_FunctionDef(node), *self._star_names(node.args))
 
     def visit_Lambda(self, node):
         node = super().visit_Lambda(node)
-        node.body = self._ticked(node.body)
+        node.body = self._ticked(node.body, *self._star_names(node.args))
         return node
 
-    def _display(self, node, unpacks):
-        # [*a, *b] and {**a, **b} copy in C; measure what they built.
-        return self._call('_sized_', node, like=node) if unpacks else node
-
     def visit_List(self, node):
-        node = super().visit_List(node)
-        return self._display(node, isinstance(node.ctx, ast.Load) and any(isinstance(e, ast.Starred) for e in node.elts))
+        node = self.node_contents_visit(node)
+        if not isinstance(getattr(node, 'ctx', ast.Load()), ast.Load) or any(
+                isinstance(e, ast.Slice) for e in getattr(node, 'elts', ())):
+            return node
+        return self._counted(node)
 
-    visit_Tuple = visit_List
+    visit_Tuple = visit_Set = visit_Dict = visit_List
 
-    def visit_Set(self, node):
-        node = super().visit_Set(node)
-        return self._display(node, any(isinstance(e, ast.Starred) for e in node.elts))
+    def visit_ListComp(self, node):
+        node = getattr(super(), f'visit_{type(node).__name__}')(node)
+        node.elt = self._counted(node.elt)
+        return node
 
-    def visit_Dict(self, node):
-        node = super().visit_Dict(node)
-        return self._display(node, None in node.keys)
+    visit_SetComp = visit_GeneratorExp = visit_ListComp
+
+    def visit_DictComp(self, node):
+        node = super().visit_DictComp(node)
+        node.key, node.value = self._counted(node.key), self._counted(node.value)
+        return node
 
     def visit_FormattedValue(self, node):
         node = super().visit_FormattedValue(node)
@@ -184,9 +202,11 @@ def _compile(source: str, mode: str):
         compiler = compile_restricted_exec if mode == 'exec' else compile_restricted_eval
         result = compiler(tree, filename='<string>', policy=_Policy)
     except SyntaxError as err:
-        return None, (f"Line {err.lineno}: Python syntax error: {err.msg}",)
+        where = f"Line {err.lineno}: " if err.lineno else ""
+        return None, (f"{where}Python syntax error: {err.msg}",)
     except (ValueError, TypeError, RecursionError, MemoryError) as err:
-        return None, (f"the script could not be read ({err.__class__.__name__}); simplify it",)
+        return None, (f"the script is nested too deeply or could not be read ({err.__class__.__name__}); "
+                      "simplify it",)
     return result.code, tuple(result.errors)
 
 
@@ -201,33 +221,31 @@ def check(source: str, mode: str) -> list[str]:
 
 
 def _measure(value, limit):
-    """(rough length as JSON/text, is plain JSON data); stops counting once past limit, so shared
-    references (a = [b] * 1000 ...) cannot make it walk forever."""
+    """(rough length as JSON/text, whether it is plain JSON data), counting shared references each
+    time they occur; it stops once past limit, so the walk itself stays cheap."""
     size, plain, stack = 0, True, [value]
     while stack and size <= limit:
         v = stack.pop()
         kind = type(v)
-        if kind is str:
-            size += len(v) + 2
-        elif v is None or kind is bool or kind is float:
-            size += 5
+        if kind is str or kind is bytes:
+            size += len(v)
+            plain = plain and kind is str
         elif kind is int:
             size += v.bit_length() // 3 + 1
-        elif kind is list or kind is tuple:
-            size += 2 * len(v) + 2
-            stack.extend(v)
-        elif kind is dict:
-            size += 4 * len(v) + 2
-            plain = plain and all(type(k) in (str, int, float, bool) or k is None for k in v)
-            stack.extend(v.values())
-            stack.extend(v)
-        else:
-            plain = False
-            if isinstance(v, (list, tuple, dict, set, frozenset)):
-                size += 2 * len(v) + 2
-                stack.extend(v)
+        elif v is None or kind is bool or kind is float:
+            size += 4
+        elif isinstance(v, CONTAINERS):
+            items = v.args if isinstance(v, BaseException) else v
+            size += 2 * len(items) + 2
+            if isinstance(v, dict):
+                plain = plain and kind is dict and size <= limit and all(type(k) in JSON_KEYS for k in v)
+                stack.extend(v.values())
             else:
-                size += len(v) if isinstance(v, (str, bytes)) else 64
+                plain = plain and kind in (list, tuple)
+            if size <= limit:
+                stack.extend(items)
+        else:
+            size, plain = size + 64, False
     return size, plain
 
 
@@ -246,8 +264,8 @@ class _Printer:
         return ''
 
 
-class _ListWriter:
-    """What `lst[...] = value` writes through, so slice assignment cannot grow a list without limit."""
+class _Writer:
+    """What `target[key] = value` writes through, so what goes in is counted and lists stay bounded."""
 
     def __init__(self, run, target):
         self.run, self.target = run, target
@@ -255,8 +273,10 @@ class _ListWriter:
     def __setitem__(self, key, value):
         if isinstance(key, slice):
             value = list(self.run.getiter(value))
-            self.run.need(len(self.target) + len(value), "the list")
-        self.target[key] = value
+        else:
+            self.run.charge(key, "the key")
+        self.target[key] = self.run.charge(value, "the item")
+        self.run.need(len(self.target), f"the {type(self.target).__name__}")
 
     def __delitem__(self, key):
         del self.target[key]
@@ -270,8 +290,9 @@ class _Run:
         self.read_only = read_only
         self.deadline = time.monotonic() + env.max_seconds
         self.steps = self.built = 0
+        self.budget = TOTAL_FACTOR * env.max_size
         self.failure = None
-        self.real_types = {}
+        self.real = {}  # id(wrapper) -> wrapped builtin, for isinstance() and attribute checks
 
     def fail(self, exc):
         # Remembered, so a script that catches the error still fails when it ends.
@@ -279,7 +300,7 @@ class _Run:
             self.failure = exc
         raise exc
 
-    def tick(self):
+    def tick(self, *counted):
         if self.failure is not None:
             raise type(self.failure)(*self.failure.args)
         self.steps += 1
@@ -289,6 +310,8 @@ class _Run:
         if time.monotonic() > self.deadline:
             self.fail(SandboxLimitExceeded(f"the script ran for more than {self.max_seconds:g} s and was stopped; "
                                            "check for loops that never end"))
+        for value in counted:
+            self.charge(value, "the arguments")
 
     def need(self, size, what):
         if size > self.max_size:
@@ -297,40 +320,47 @@ class _Run:
 
     def need_bits(self, bits, what):
         if bits > MAX_INT_BITS:
-            self.fail(SandboxLimitExceeded(f"{what} would be a number of more than {MAX_INT_BITS:,} bits; "
+            self.fail(SandboxLimitExceeded(f"{what} would give a number of more than {MAX_INT_BITS:,} bits; "
                                            "work with smaller numbers"))
 
-    def charge(self, value, what="a value"):
-        """Check a freshly built value and count it towards the run's total."""
-        if isinstance(value, SIZED):
-            self.need(len(value), what)
-            self.built += len(value)
-            if self.built > TOTAL_SIZE_FACTOR * self.max_size:
-                self.fail(SandboxLimitExceeded(f"the script built more than {TOTAL_SIZE_FACTOR * self.max_size:,} "
-                                               "items or characters in total; work with smaller values"))
-        elif isinstance(value, int):
+    def charge(self, value, what="a value", times=1):
+        """Check a value about to be built or stored (times copies of it) and count it towards the total."""
+        if isinstance(value, int):
             self.need_bits(value.bit_length(), what)
+            return value
+        if value is None or isinstance(value, float):
+            return value
+        if isinstance(value, SIZED):
+            self.need(len(value) * times, what)
+        left = self.budget - self.built
+        self.built += _measure(value, left // max(times, 1) + 1)[0] * times
+        if self.built > self.budget:
+            self.fail(SandboxLimitExceeded(f"the script built more than {self.budget:,} items and characters "
+                                           f"in all (last: {what}); work with smaller values"))
         return value
 
     def binop(self, op, a, b, inplace=False):
         self.tick()
         what = f'"{op}"'
+        function = (INPLACE_OPS if inplace else OPS)[op]
         if op == '%' and isinstance(a, (str, bytes)):
-            self.fail(SandboxViolation('"%" string formatting is not allowed in diagram scripts; use f-strings instead'))
-        ints = isinstance(a, int) and isinstance(b, int)
-        if op == '*':
-            seq, n = (a, b) if isinstance(b, int) else (b, a)
-            if ints:
+            self.fail(SandboxViolation('"%" formatting is not allowed in diagram scripts; use f-strings instead'))
+        if isinstance(a, int) and isinstance(b, int):
+            if op == '*':
                 self.need_bits(a.bit_length() + b.bit_length(), what)
-            elif isinstance(seq, SEQUENCES) and isinstance(n, int):
-                self.need(len(seq) * max(n, 0), what)
-        elif op == '+' and isinstance(a, SEQUENCES) and isinstance(b, SEQUENCES):
+            elif op == '**' and b > 0 and abs(a) > 1:
+                self.need_bits(a.bit_length() * b, what)
+            elif op == '<<' and a and b > 0:
+                self.need_bits(a.bit_length() + b, what)
+            return self.charge(function(a, b), what)
+        if op == '*' and isinstance(a, SEQUENCES + (int,)) and isinstance(b, SEQUENCES + (int,)):
+            seq, n = (a, b) if isinstance(b, int) else (b, a)
+            self.charge(seq, what, times=max(n, 0))
+            return function(a, b)
+        if op == '+' and isinstance(a, SEQUENCES) and isinstance(b, SEQUENCES):
             self.need(len(a) + len(b), what)
-        elif op == '**' and ints and b > 0 and abs(a) > 1:
-            self.need_bits(a.bit_length() * b, what)
-        elif op == '<<' and ints and a != 0 and b > 0:
-            self.need_bits(a.bit_length() + b, what)
-        return self.charge((INPLACE_OPS if inplace else OPS)[op](a, b), what)
+        result = function(a, b)
+        return self.charge(b if inplace and result is a else result, what)
 
     def inplacevar(self, op, a, b):
         return self.binop(op[:-1], a, b, inplace=True)
@@ -342,41 +372,48 @@ class _Run:
         self.tick()
         if not isinstance(name, str) or name.startswith('_') or name in FORBIDDEN_ATTRS:
             self.fail(SandboxViolation(f'reading ".{name}" is not allowed in diagram scripts'))
-        obj = self.real_types.get(id(obj), obj)
+        obj = self.real.get(id(obj), obj)
         if isinstance(obj, type):
-            # Unbound methods (str.join(...), dict.fromkeys) would skip the per-value checks below.
+            # Unbound methods (str.join(sep, ...), dict.fromkeys) would skip the per-value checks below.
             self.fail(SandboxViolation(f'reading ".{name}" of a type is not allowed in diagram scripts; '
-                                       f'call the method on a value instead, e.g. text.upper()'))
+                                       'call the method on a value instead, e.g. text.upper()'))
         value = getattr(obj, name)
-        if callable(value) and isinstance(obj, SIZED):
-            return self._method(obj, name, value)
-        return value
+        if isinstance(obj, SIZED):
+            return self._method(obj, name, value) if callable(value) else value
+        # A container held by another object (an exception's .args) counts as if built here.
+        return self.charge(value, f'".{name}"') if isinstance(value, CONTAINERS) else value
 
     def _method(self, obj, name, method):
+        text, mutable = isinstance(obj, (str, bytes)), isinstance(obj, (list, dict, set))
+
         def call(*args, **kwargs):
             self.tick()
-            if self.read_only and name in MUTATORS and isinstance(obj, (list, dict, set)):
-                self.fail(SandboxViolation(f'".{name}()" changes data, which a condition or expression may not do'))
-            if isinstance(obj, (str, bytes)) and name == 'join' and len(args) == 1:
+            what = f'".{name}()"'
+            if mutable and name in MUTATORS:
+                if self.read_only:
+                    self.fail(SandboxViolation(f"{what} changes data, which a condition or expression may not do"))
+                for value in (*args, *kwargs.values()):
+                    self.charge(value, what)
+            elif text and name == 'join' and len(args) == 1:
                 args = (list(self.getiter(args[0])),)
-                texts = [len(i) for i in args[0] if isinstance(i, (str, bytes))]
-                self.need(sum(texts) + len(obj) * max(len(args[0]) - 1, 0), '".join()"')
-            elif isinstance(obj, (str, bytes)) and name == 'replace' and len(args) >= 2:
+                parts = sum(len(p) for p in args[0] if isinstance(p, (str, bytes)))
+                self.need(parts + len(obj) * max(len(args[0]) - 1, 0), what)
+            elif text and name == 'replace' and len(args) >= 2:
                 old, new = args[0], args[1]
                 count = args[2] if len(args) > 2 else kwargs.get('count', -1)
                 hits = obj.count(old) if old else len(obj) + 1
                 hits = min(hits, count) if isinstance(count, int) and count >= 0 else hits
-                self.need(len(obj) + hits * max(len(new) - len(old), 0), '".replace()"')
+                self.need(len(obj) + hits * max(len(new) - len(old), 0), what)
             result = method(*args, **kwargs)
-            if isinstance(obj, (list, dict, set)):
-                self.need(len(obj), f'".{name}()"')
-            return self.charge(result, f'".{name}()"') if isinstance(obj, (str, bytes)) or name in COPIERS else result
+            if mutable:
+                self.need(len(obj), what)
+            return self.charge(result, what) if text or name in COPIERS else result
         return call
 
     def getitem(self, obj, key):
         self.tick()
         value = obj[key]
-        return self.charge(value) if isinstance(key, slice) else value
+        return self.charge(value, "the slice") if isinstance(key, slice) else value
 
     def getiter(self, obj):
         iterator = iter(obj)
@@ -390,24 +427,23 @@ class _Run:
     def write(self, obj):
         if self.read_only:
             self.fail(SandboxViolation("a condition or expression may not change data"))
-        if type(obj) is dict:
-            return obj
-        if type(obj) is list:
-            return _ListWriter(self, obj)
+        if type(obj) in (dict, list):
+            return _Writer(self, obj)
         self.fail(SandboxViolation(f"items of a {type(obj).__name__} cannot be changed in diagram scripts; "
                                    "only dicts and lists can"))
 
     def apply(self, func, *args, **kwargs):
         self.charge(args, "the * arguments")
+        self.charge(kwargs, "the ** arguments")
         return func(*args, **kwargs)
 
     def format(self, value, conversion, spec):
         self.tick()
         for digits in re.findall(r'\d+', spec):
             if len(digits) > 9 or int(digits) > self.max_size:
-                self.fail(SandboxLimitExceeded(f'the format "{spec[:40]}" asks for a width or precision over '
+                self.fail(SandboxLimitExceeded(f'the format ":{spec[:40]}" asks for a width or precision over '
                                                f'{self.max_size:,}; use a smaller one'))
-        if not isinstance(value, (str, int, float, bool)) and value is not None:
+        if not isinstance(value, (str, int, float)) and value is not None:
             self.need(_measure(value, self.max_size)[0], "the f-string")
         convert = {114: repr, 97: ascii, 115: str}.get(conversion)
         return self.charge(format(convert(value) if convert else value, spec), "the f-string")
@@ -422,32 +458,41 @@ class _Run:
         self.tick()
         numbers = range(*args)
         try:
-            count = len(numbers)
+            self.need(len(numbers), "range()")
         except OverflowError:
-            count = self.max_size + 1
-        self.need(count, "range()")
+            self.need(self.max_size + 1, "range()")
         return numbers
 
     def sum(self, iterable, start=0):
+        self.tick()
         items = list(self.getiter(iterable))
-        if all(isinstance(i, (int, float)) for i in items) and isinstance(start, (int, float)):
+        if isinstance(start, (int, float)) and all(isinstance(i, (int, float)) for i in items):
             return self.charge(sum(items, start), "sum()")
-        total = start
         for item in items:
-            total = self.binop('+', total, item)
-        return total
+            start = self.binop('+', start, item)
+        return start
+
+    def round(self, number, ndigits=None):
+        self.tick()
+        if isinstance(ndigits, int) and ndigits < 0:
+            self.need_bits(-4 * ndigits, "round()")  # round(5, -n) computes 10 ** n
+        return round(number, ndigits)
 
     def isinstance(self, obj, kinds):
         if isinstance(kinds, tuple):
-            kinds = tuple(self.real_types.get(id(k), k) for k in kinds)
-        return isinstance(obj, self.real_types.get(id(kinds), kinds))
+            kinds = tuple(self.real.get(id(k), k) for k in kinds)
+        return isinstance(obj, self.real.get(id(kinds), kinds))
 
-    def wrap(self, func, name, new_value=False):
+    def wrap(self, func, name, result=None):
         # Every callable a script can reach checks the budget, even when C code (sorted, max) calls it.
         def wrapper(*args, **kwargs):
             self.tick()
-            result = func(*args, **kwargs)
-            return self.charge(result, f"{name}()") if new_value else result
+            value = func(*args, **kwargs)
+            if result == 'value':
+                return self.charge(value, f"{name}()")
+            if result == 'items':
+                return (self.charge(item, f"{name}()") for item in self.getiter(value))
+            return value
         wrapper.__name__ = name
         return wrapper
 
@@ -457,15 +502,14 @@ class _Run:
         return stub
 
     def namespace(self, helpers):
-        """Builtins and guard functions a compiled script expects; all names a script cannot rebind."""
-        safe = {name: self.unavailable(name) for name in FORBIDDEN_CALLS | {'eval', 'exec'}}
+        """Helpers, builtins and the guard functions compiled code calls (names a script cannot rebind)."""
+        safe = {name: self.unavailable(name) for name in FORBIDDEN_CALLS}
         safe.update(EXCEPTIONS)
-        for name, func in ALLOWED_BUILTINS.items():
-            safe[name] = self.wrap(func, name, name in NEW_VALUE_BUILTINS)
-            self.real_types[id(safe[name])] = func
-        safe.update(str=self.str, range=self.range, sum=self.sum, isinstance=self.isinstance)
-        # Keyed by id: `safe` keeps these very objects alive for as long as the run exists.
-        self.real_types.update({id(safe['str']): str, id(safe['range']): range})
+        for name, result in BUILTINS.items():
+            safe[name] = self.wrap(getattr(builtins, name), name, result)
+        safe.update(str=self.str, range=self.range, sum=self.sum, round=self.round, isinstance=self.isinstance)
+        # Keyed by id: `safe` keeps these very objects alive as long as the run is.
+        self.real = {id(safe[name]): getattr(builtins, name) for name in (*BUILTINS, 'str', 'range')}
         printer = _Printer(self)
         ns = {name: self.wrap(func, name) for name, func in helpers.items()}
         ns.update({
@@ -500,8 +544,8 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
         external_context = external_context or {}
         clash = sorted((set(self.helpers) | set(external_context)) & set(context))
         if clash:
-            raise SandboxViolation(f"task data field(s) {', '.join(clash)} have the same name as a helper function; "
-                                   "rename the form field(s) or variable(s)")
+            raise SandboxViolation(f"task data field(s) {', '.join(clash)} have the same name as a helper "
+                                   "function; rename the form field(s) or variable(s)")
         code = self._code(script, 'exec')
         run = _Run(self, read_only=False)
         # Scripts work on a copy, so a failed run leaves the task data exactly as it was.
@@ -516,7 +560,7 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
             if size > self.max_size:
                 raise SandboxLimitExceeded(f'the variable "{name}" is too large to save (over {self.max_size:,} '
                                            'characters); keep less data in it')
-            # Functions, generators and the like are dropped; values the script left untouched are kept.
+            # Functions, generators and other non-JSON values are dropped; values the script left alone stay.
             if plain or (name in before and value is before[name]):
                 updates[name] = value
         for name in before:
@@ -538,8 +582,7 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
         return code
 
     def _namespace(self, run, data, external_context):
-        ns = {k: v for k, v in data.items() if isinstance(k, str) and not k.startswith('_')}
-        ns.update((k, v) for k, v in external_context.items() if isinstance(k, str) and not k.startswith('_'))
+        ns = {k: v for k, v in {**data, **external_context}.items() if isinstance(k, str) and not k.startswith('_')}
         ns.update(run.namespace(self.helpers))
         return ns
 

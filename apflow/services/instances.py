@@ -297,12 +297,11 @@ def next_due_at(app) -> datetime | None:
 def fire_due_timers(app, limit: int = 1000) -> int:
     """Fire every timer that is due, instance by instance; returns how many instances moved on."""
     fired = 0
-    while fired < limit:
-        instance_id = _claim_due_instance(app)
-        if instance_id is None:
+    for _ in range(limit):
+        outcome = _fire_next_due(app)
+        if outcome is None:
             break
-        if fire_instance_timers(app, instance_id):
-            fired += 1
+        fired += outcome
     return fired
 
 
@@ -310,30 +309,40 @@ def _due(now):
     return func.coalesce(PendingTimer.retry_at, PendingTimer.due_at) <= now
 
 
-def _claim_due_instance(app) -> int | None:
-    with app.db.session() as session:
-        query = select(PendingTimer.instance_id).where(_due(clock.now())).order_by(
-            func.coalesce(PendingTimer.retry_at, PendingTimer.due_at)).limit(1)
-        return session.scalar(query)
+def _fire_next_due(app) -> bool | None:
+    """Fire the timers of one instance that has any due; None when there is nothing to claim."""
+    if app.db.is_sqlite:
+        # SQLite has one writer at a time: find a candidate, then take the write lock and re-check.
+        with app.db.session() as session:
+            instance_id = session.scalar(select(PendingTimer.instance_id).where(_due(clock.now()))
+                                         .order_by(func.coalesce(PendingTimer.retry_at, PendingTimer.due_at)).limit(1))
+        if instance_id is None:
+            return None
+        return fire_instance_timers(app, instance_id)
+    return _fire(app, None)
 
 
 def fire_instance_timers(app, instance_id: int, retried_by: str | None = None) -> bool:
-    """Fire the due timers of one instance. On PostgreSQL an instance another scheduler holds is skipped."""
+    """Fire the due timers of one instance; False when none is due any more (another scheduler fired them)."""
+    return bool(_fire(app, instance_id, retried_by))
+
+
+def _fire(app, instance_id: int | None, retried_by: str | None = None) -> bool | None:
     actor = Actor(None, "scheduler")
     try:
         with app.db.session() as session:
-            if app.db.is_sqlite:
-                if not lock_instance(session, instance_id):
-                    return False
-            else:
-                locked = session.scalar(select(Instance.id).where(Instance.id == instance_id)
-                                        .with_for_update(skip_locked=True))
-                if locked is None:
-                    return False
             now = clock.now()
+            if instance_id is None:
+                # PostgreSQL: claim an instance with due timers that no other scheduler holds.
+                instance_id = session.scalar(select(Instance.id).where(Instance.id.in_(
+                    select(PendingTimer.instance_id).where(_due(now)))).limit(1).with_for_update(skip_locked=True))
+                if instance_id is None:
+                    return None
+            elif not lock_instance(session, instance_id):
+                return False
             due = list(session.scalars(select(PendingTimer).where(PendingTimer.instance_id == instance_id, _due(now))))
             if not due:
-                return False  # another scheduler fired them first
+                return False
             instance = session.get(Instance, instance_id, populate_existing=True)
             workflow = app.host.load(instance.state, app.bundle(instance.version))
             before = app.host.current_data(workflow)
@@ -345,6 +354,8 @@ def fire_instance_timers(app, instance_id: int, retried_by: str | None = None) -
                     **({"retried_by": retried_by} if retried_by else {})})
             scheduled = _persist(app, session, instance, workflow, actor, before=before)
     except Exception as err:
+        if instance_id is None:
+            raise
         message = _explain(err)
         _record_error(app, instance_id, actor, message, {"kind": "timer"}, timer_failed=True)
         log.error("timer of instance %s failed: %s", instance_id, message)

@@ -1,8 +1,6 @@
 """The Flask application: JSON API under /api/v1 and the browser pages."""
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 
 from apflow.config import Settings
@@ -33,5 +31,4 @@ def create_app(settings: Settings | None = None, core: Apflow | None = None, run
         scheduler = TimerScheduler(core)
         scheduler.start()
         app.extensions["apflow_scheduler"] = scheduler
-    logging.basicConfig(level=logging.INFO)
     return app

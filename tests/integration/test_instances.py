@@ -177,3 +177,25 @@ def test_crash_in_the_middle_of_writing_a_step_rolls_back_whole_and_retry_finish
     assert retried["status"] == "completed" and retried["error"] is None
     done = [e for e in instances.list_events(core, people["manager"], started["id"]) if e["kind"] == "task_completed"]
     assert done[0]["actor"] == "coord" and done[0]["detail"]["retried_by"] == "boss"
+
+
+def test_a_failing_timer_is_recorded_backs_off_and_fires_later(core, people, triage, frozen_clock, monkeypatch):
+    started = start(core, people["coordinator"])
+    frozen_clock.advance(timedelta(days=2, seconds=1))
+
+    def broken(workflow):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(core.host, "fire_timers", broken)
+    assert instances.fire_due_timers(core) == 0
+    with core.db.session() as s:
+        instance = s.get(Instance, started["id"])
+        assert instance.status == "error" and instance.error_action == {"kind": "timer"}
+        [timer] = s.scalars(select(PendingTimer)).all()
+        assert timer.attempts == 1 and timer.retry_at == frozen_clock.now() + timedelta(minutes=1)
+    assert instances.fire_due_timers(core) == 0  # backing off, not spinning
+    monkeypatch.undo()
+    frozen_clock.advance(timedelta(minutes=1))
+    assert instances.fire_due_timers(core) == 1
+    assert instances.get_instance(core, people["manager"], started["id"])["status"] == "running"
+    assert [t["name"] for t in instances.list_ready_tasks(core, people["headteacher"], started["id"])] == ["Chase late triage"]
