@@ -7,7 +7,7 @@ plain eval/exec.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -19,6 +19,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.defaults import ManualTask, UserTask
 from SpiffWorkflow.spiff.specs.event_definitions import SignalEventDefinition
@@ -57,6 +58,23 @@ class WaitingTimer:
     name: str
     due_at: datetime
     kind: str
+    attached_to: str | None = None  # the id of the task a boundary timer watches
+
+
+@dataclass(frozen=True)
+class FiredTimer:
+    task_id: str
+    skipped: int  # missed cycles of a cycle timer that were not fired one by one
+
+
+def _attached_task_id(task) -> str | None:
+    """For a boundary event: the id of the activity it is attached to (its sibling under the split)."""
+    if not isinstance(task.task_spec, BoundaryEvent) or task.parent is None:
+        return None
+    for sibling in task.parent.children:
+        if sibling is not task and not isinstance(sibling.task_spec, BoundaryEvent):
+            return str(sibling.id)
+    return None
 
 
 def _aware(value: datetime) -> datetime:
@@ -162,7 +180,8 @@ class WorkflowHost:
                 due, kind = TimerEventDefinition.parse_time_or_duration(value), "date"
             else:
                 due, kind = TimerEventDefinition.get_datetime(value), "duration"
-            timers.append(WaitingTimer(str(task.id), spec.bpmn_id or spec.name, spec.bpmn_name or spec.bpmn_id or spec.name, _aware(due), kind))
+            timers.append(WaitingTimer(str(task.id), spec.bpmn_id or spec.name, spec.bpmn_name or spec.bpmn_id or spec.name,
+                                       _aware(due), kind, _attached_task_id(task)))
         return timers
 
     def task_data(self, workflow: BpmnWorkflow, task_id: str) -> dict:
@@ -198,9 +217,27 @@ class WorkflowHost:
         task.run()
         workflow.do_engine_steps()
 
-    def fire_timers(self, workflow: BpmnWorkflow) -> None:
+    def fire_timers(self, workflow: BpmnWorkflow, now: datetime) -> list[FiredTimer]:
+        """Fire what is due. A cycle timer that missed several cycles (downtime) fires once, not once per cycle."""
+        skipped = {}
+        for task in workflow.get_tasks(state=TaskState.WAITING):
+            event = getattr(task.task_spec, "event_definition", None)
+            value = task._get_internal_data("event_value")
+            if not isinstance(event, CycleTimerEventDefinition) or not isinstance(value, dict) or value.get("cycles") == 0:
+                continue
+            next_at, period = datetime.fromisoformat(value["next"]), value["duration"]
+            missed = int((now - _aware(next_at)).total_seconds() // period) if period > 0 and next_at < now else 0
+            if value["cycles"] > 0:
+                missed = min(missed, value["cycles"] - 1)
+            if missed > 0:
+                value["next"] = (next_at + timedelta(seconds=missed * period)).isoformat()
+                if value["cycles"] > 0:
+                    value["cycles"] -= missed
+                skipped[str(task.id)] = missed
+        due_before = {t.task_id for t in self.waiting_timers(workflow) if t.due_at <= now}
         workflow.refresh_timers()
         workflow.do_engine_steps()
+        return [FiredTimer(task_id, skipped.get(task_id, 0)) for task_id in sorted(due_before)]
 
     def signal(self, workflow: BpmnWorkflow, name: str) -> None:
         workflow.send_event(BpmnEvent(SignalEventDefinition(name)))

@@ -220,12 +220,15 @@ def check(source: str, mode: str) -> list[str]:
     return list(_compile(source, mode)[1])
 
 
-def _measure(value, limit):
+def _measure(value, limit, tick=None):
     """(rough length as JSON/text, whether it is plain JSON data), counting shared references each
-    time they occur; it stops once past limit, so the walk itself stays cheap."""
-    size, plain, stack = 0, True, [value]
+    time they occur; it stops once past limit, and calls tick() now and then on long walks."""
+    size, plain, stack, visited = 0, True, [value], 0
     while stack and size <= limit:
         v = stack.pop()
+        visited += 1
+        if tick is not None and not visited % 8192:
+            tick()
         kind = type(v)
         if kind is str or kind is bytes:
             size += len(v)
@@ -305,22 +308,22 @@ class _Run:
             raise type(self.failure)(*self.failure.args)
         self.steps += 1
         if self.steps > self.max_steps:
-            self.fail(SandboxLimitExceeded(f"the script did more than {self.max_steps:,} steps and was stopped; "
+            self.fail(SandboxLimitExceeded(f"step limit reached: the script did more than {self.max_steps:,} steps and was stopped; "
                                            "check for loops that never end"))
         if time.monotonic() > self.deadline:
-            self.fail(SandboxLimitExceeded(f"the script ran for more than {self.max_seconds:g} s and was stopped; "
+            self.fail(SandboxLimitExceeded(f"time limit reached: the script ran for more than {self.max_seconds:g} s and was stopped; "
                                            "check for loops that never end"))
         for value in counted:
             self.charge(value, "the arguments")
 
     def need(self, size, what):
         if size > self.max_size:
-            self.fail(SandboxLimitExceeded(f"{what} would hold more than {self.max_size:,} items or characters; "
+            self.fail(SandboxLimitExceeded(f"size limit reached: {what} would hold more than {self.max_size:,} items or characters; "
                                            "work with smaller values"))
 
     def need_bits(self, bits, what):
         if bits > MAX_INT_BITS:
-            self.fail(SandboxLimitExceeded(f"{what} would give a number of more than {MAX_INT_BITS:,} bits; "
+            self.fail(SandboxLimitExceeded(f"size limit reached: {what} would give a number of more than {MAX_INT_BITS:,} bits; "
                                            "work with smaller numbers"))
 
     def charge(self, value, what="a value", times=1):
@@ -333,9 +336,9 @@ class _Run:
         if isinstance(value, SIZED):
             self.need(len(value) * times, what)
         left = self.budget - self.built
-        self.built += _measure(value, left // max(times, 1) + 1)[0] * times
+        self.built += _measure(value, left // max(times, 1) + 1, self.tick)[0] * times
         if self.built > self.budget:
-            self.fail(SandboxLimitExceeded(f"the script built more than {self.budget:,} items and characters "
+            self.fail(SandboxLimitExceeded(f"size limit reached: the script built more than {self.budget:,} items and characters "
                                            f"in all (last: {what}); work with smaller values"))
         return value
 
@@ -360,7 +363,8 @@ class _Run:
         if op == '+' and isinstance(a, SEQUENCES) and isinstance(b, SEQUENCES):
             self.need(len(a) + len(b), what)
         result = function(a, b)
-        return self.charge(b if inplace and result is a else result, what)
+        self.charge(b if inplace and result is a else result, what)  # in place: only the added part is new
+        return result
 
     def inplacevar(self, op, a, b):
         return self.binop(op[:-1], a, b, inplace=True)
@@ -373,6 +377,10 @@ class _Run:
         if not isinstance(name, str) or name.startswith('_') or name in FORBIDDEN_ATTRS:
             self.fail(SandboxViolation(f'reading ".{name}" is not allowed in diagram scripts'))
         obj = self.real.get(id(obj), obj)
+        if isinstance(obj, BaseException) and name != 'args':
+            # add_note() and friends would attach unbounded data to an error the server later prints.
+            self.fail(SandboxViolation(f'reading ".{name}" of an error is not allowed in diagram scripts; '
+                                       'use str(error) or error.args'))
         if isinstance(obj, type):
             # Unbound methods (str.join(sep, ...), dict.fromkeys) would skip the per-value checks below.
             self.fail(SandboxViolation(f'reading ".{name}" of a type is not allowed in diagram scripts; '
@@ -441,7 +449,7 @@ class _Run:
         self.tick()
         for digits in re.findall(r'\d+', spec):
             if len(digits) > 9 or int(digits) > self.max_size:
-                self.fail(SandboxLimitExceeded(f'the format ":{spec[:40]}" asks for a width or precision over '
+                self.fail(SandboxLimitExceeded(f'size limit reached: the format ":{spec[:40]}" asks for a width or precision over '
                                                f'{self.max_size:,}; use a smaller one'))
         if not isinstance(value, (str, int, float)) and value is not None:
             self.need(_measure(value, self.max_size)[0], "the f-string")
@@ -522,6 +530,14 @@ class _Run:
         return ns
 
 
+def _tidy(err, limit=2000):
+    """Leave an error escaping a script small and plain: SpiffWorkflow adds args[0] to its message
+    (and fails unless it is a str), and the server logs the whole chain."""
+    if not (len(err.args) == 1 and isinstance(err.args[0], str) and len(err.args[0]) <= limit):
+        err.args = (str(err)[:limit] if _measure(err, 2 * limit)[0] <= 2 * limit else "(message too long)",)
+    err.__cause__ = err.__context__ = None
+
+
 class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
     """Runs diagram code with task data as its variables and the lead's helpers as extra globals."""
 
@@ -558,7 +574,7 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
                 continue
             size, plain = _measure(value, self.max_size)
             if size > self.max_size:
-                raise SandboxLimitExceeded(f'the variable "{name}" is too large to save (over {self.max_size:,} '
+                raise SandboxLimitExceeded(f'size limit reached: the variable "{name}" is too large to save (over {self.max_size:,} '
                                            'characters); keep less data in it')
             # Functions, generators and other non-JSON values are dropped; values the script left alone stay.
             if plain or (name in before and value is before[name]):
@@ -595,11 +611,12 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
         except Exception as err:
             replacement = run.failure
             if replacement is None and isinstance(err, RecursionError):
-                replacement = SandboxLimitExceeded("functions call themselves too deeply (recursion); "
+                replacement = SandboxLimitExceeded("recursion limit reached: functions call themselves too deeply; "
                                                    "use a loop instead")
             elif replacement is None and isinstance(err, MemoryError):
-                replacement = SandboxLimitExceeded("the script ran out of memory; work with smaller values")
+                replacement = SandboxLimitExceeded("memory limit reached: the script ran out of memory; work with smaller values")
             if replacement is None:
+                _tidy(err)
                 raise
             # Keep the script's frames so SpiffWorkflow can still report the offending line.
             raise type(replacement)(*replacement.args).with_traceback(err.__traceback__) from None

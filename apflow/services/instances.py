@@ -346,12 +346,15 @@ def _fire(app, instance_id: int | None, retried_by: str | None = None) -> bool |
             instance = session.get(Instance, instance_id, populate_existing=True)
             workflow = app.host.load(instance.state, app.bundle(instance.version))
             before = app.host.current_data(workflow)
-            app.host.fire_timers(workflow)
+            skipped = {f.task_id: f.skipped for f in app.host.fire_timers(workflow, now)}
             for timer in due:
-                _event(session, instance, actor, "timer_fired", detail={
-                    "timer": timer.spec_id, "name": timer.name, "due_at": timer.due_at.isoformat(),
-                    "late_seconds": round((now - timer.due_at).total_seconds(), 3),
-                    **({"retried_by": retried_by} if retried_by else {})})
+                detail = {"timer": timer.spec_id, "name": timer.name, "due_at": timer.due_at.isoformat(),
+                          "late_seconds": round((now - timer.due_at).total_seconds(), 3)}
+                if skipped.get(timer.id):
+                    detail["skipped_cycles"] = skipped[timer.id]
+                if retried_by:
+                    detail["retried_by"] = retried_by
+                _event(session, instance, actor, "timer_fired", detail=detail)
             scheduled = _persist(app, session, instance, workflow, actor, before=before)
     except Exception as err:
         if instance_id is None:

@@ -152,6 +152,77 @@ class HumanTask(Base):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     completed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    due_soon_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    pupil_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    pupil_ref: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    provider_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    deadline_by_diagram: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class DeadlineAlert(Base):
+    """A reminder or escalation the engine raises for a task's due time when the diagram models none."""
+    __tablename__ = "deadline_alerts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    human_task_id: Mapped[str] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), index=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))  # reminder, escalation, second_escalation
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    state: Mapped[str] = mapped_column(String(20), default="pending", index=True)  # pending, done, cancelled
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Escalation(Base):
+    """A missed deadline put in front of managers (level 1) and then the headteacher (level 2)."""
+    __tablename__ = "escalations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    human_task_id: Mapped[str] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(40), index=True)
+    task_name: Mapped[str] = mapped_column(String(300))
+    missed_by: Mapped[str] = mapped_column(String(200))
+    overdue_since: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(20), default="open", index=True)  # open, acknowledged, resolved
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Notification(Base):
+    """An in-app message for one person."""
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), nullable=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class OutboxEmail(Base):
+    """An e-mail written in the same transaction as its cause and sent later, so none is lost when SMTP is down."""
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class SchoolCalendarRecord(Base):
+    """An organisation's term dates, INSET days and bank holidays (one row per organisation; null = default)."""
+    __tablename__ = "school_calendars"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), nullable=True, unique=True)
+    data: Mapped[dict] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(80))
 
 
 class PendingTimer(Base):
@@ -166,6 +237,7 @@ class PendingTimer(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attached_to: Mapped[str | None] = mapped_column(String(36), nullable=True)  # the task a boundary timer watches
 
 
 class Event(Base):

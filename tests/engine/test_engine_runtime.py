@@ -72,10 +72,10 @@ def test_completing_runs_script_and_gateway_to_the_end(host, triage_bundle):
 def test_boundary_timer_fires_when_the_clock_passes_it(host, triage_bundle, frozen_clock):
     workflow = host.start(triage_bundle, {"reasons": ["attendance"]})
     frozen_clock.advance(timedelta(days=1))
-    host.fire_timers(workflow)
+    host.fire_timers(workflow, frozen_clock.now())
     assert [t.name for t in host.ready_human_tasks(workflow)] == ["Triage referral"]
     frozen_clock.advance(timedelta(days=1, seconds=1))
-    host.fire_timers(workflow)
+    host.fire_timers(workflow, frozen_clock.now())
     names = sorted(t.name for t in host.ready_human_tasks(workflow))
     assert names == ["Chase late triage", "Triage referral"]
     assert host.waiting_timers(workflow) == []

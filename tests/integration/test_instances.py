@@ -183,7 +183,7 @@ def test_a_failing_timer_is_recorded_backs_off_and_fires_later(core, people, tri
     started = start(core, people["coordinator"])
     frozen_clock.advance(timedelta(days=2, seconds=1))
 
-    def broken(workflow):
+    def broken(workflow, now):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(core.host, "fire_timers", broken)
