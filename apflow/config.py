@@ -26,6 +26,15 @@ class Settings:
     script_seconds: float = 1.0
     max_diagram_bytes: int = 2 * 1024 * 1024
     token_days: int = 30
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "apflow@localhost"
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    base_url: str = "http://127.0.0.1:5000"
+    escalation_grace_hours: float = 24.0
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -43,6 +52,15 @@ class Settings:
             script_seconds=float(env.get("APFLOW_SCRIPT_SECONDS", 1.0)),
             max_diagram_bytes=int(env.get("APFLOW_MAX_DIAGRAM_BYTES", 2 * 1024 * 1024)),
             token_days=int(env.get("APFLOW_TOKEN_DAYS", 30)),
+            smtp_host=env.get("APFLOW_SMTP_HOST", ""),
+            smtp_port=int(env.get("APFLOW_SMTP_PORT", 25)),
+            smtp_user=env.get("APFLOW_SMTP_USER", ""),
+            smtp_password=env.get("APFLOW_SMTP_PASSWORD", ""),
+            smtp_from=env.get("APFLOW_SMTP_FROM", "apflow@localhost"),
+            smtp_starttls=_bool(env.get("APFLOW_SMTP_STARTTLS"), False),
+            smtp_ssl=_bool(env.get("APFLOW_SMTP_SSL"), False),
+            base_url=env.get("APFLOW_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+            escalation_grace_hours=float(env.get("APFLOW_ESCALATION_GRACE_HOURS", 24)),
         )
         for key, value in overrides.items():
             setattr(settings, key, value)

@@ -12,9 +12,12 @@ HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 
 def flow_diagram(pid: str = "checked", script: str = "result = 'done'", condition: str = "result == 'done'",
                  default: bool = True, timer: str | None = None, executable: bool = True, lane: str = "AP Coordinator",
-                 form: str | None = "chase_triage.schema.json", start: bool = True, extra: str = "") -> str:
+                 form: str | None = "chase_triage.schema.json", start: bool = True, extra: str = "",
+                 due_in: str | None = None) -> str:
     """start -> 'Check' user task -> 'Work' script -> gateway (condition / default) -> ends."""
     props = f'<spiffworkflow:property name="formJsonSchemaFilename" value="{form}" />' if form else ""
+    if due_in:
+        props += f'<spiffworkflow:property name="dueIn" value="{escape(due_in, {chr(34): "&quot;"})}" />'
     boundary = ""
     if timer is not None:
         boundary = f"""

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import DurationTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
@@ -30,6 +30,25 @@ def normalise_timer_expression(expression: str) -> str:
     if PLAIN_ISO.match(text):
         return repr(text)
     return text
+
+
+def as_duration(value) -> str:
+    """A timer value as an ISO duration: a datetime (e.g. from end_of_half_term()) becomes the time left until it.
+
+    Duration timers are wrapped in this so calendar helpers, which return moments, work there too.
+    """
+    from datetime import datetime, timezone
+
+    from apflow.clock import clock
+
+    text = str(value).strip()
+    if text[:1] in {"P", "p", "R", "r"}:
+        return text
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    seconds = max((moment - clock.now()).total_seconds(), 0)
+    return f"PT{seconds:.3f}S"
 
 
 def content_hash(*parts: bytes) -> str:
@@ -64,7 +83,12 @@ def _normalise_timers(bundle: SpecBundle) -> None:
     for task_spec in bundle.task_specs():
         event = getattr(task_spec, "event_definition", None)
         if isinstance(event, TimerEventDefinition):
-            event.expression = normalise_timer_expression(event.expression)
+            expression = normalise_timer_expression(event.expression)
+            # The parser hands back the same spec objects on every call: wrap only once.
+            if (isinstance(event, DurationTimerEventDefinition) and expression[:1] not in {"'", '"'}
+                    and not expression.startswith("as_duration(")):
+                expression = f"as_duration({expression})"
+            event.expression = expression
 
 
 @dataclass

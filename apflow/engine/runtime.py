@@ -27,7 +27,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from apflow.clock import clock
 
-from .diagrams import SpecBundle, normalise_timer_expression, task_properties
+from .diagrams import SpecBundle, as_duration, normalise_timer_expression, task_properties
 from .forms import FormRef, form_ref
 from .sandbox import SandboxedScriptEngine
 
@@ -88,7 +88,7 @@ class WorkflowHost:
     """Creates, restores and drives SpiffWorkflow workflows for apflow."""
 
     def __init__(self, helpers: dict | None = None, script_seconds: float = 1.0):
-        self.script_engine = SandboxedScriptEngine(helpers=helpers or {}, max_seconds=script_seconds)
+        self.script_engine = SandboxedScriptEngine(helpers={"as_duration": as_duration, **(helpers or {})}, max_seconds=script_seconds)
         self.registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
         self.serializer = BpmnWorkflowSerializer(self.registry)
         self._workflow_converter = self.registry.convert_from_dict[self.registry.typenames[BpmnWorkflow]].args[0].__self__

@@ -22,6 +22,7 @@ HELP = "use the helper functions listed in docs/authoring.md"
 MAX_SOURCE_CHARS = 100_000
 MAX_INT_BITS = 32_768  # big-int division is quadratic and runs in C, where no time check can reach
 MAX_STEPS = 5_000_000  # a deterministic twin of the time limit
+MAX_DEPTH = 100        # nesting of saved values: JSON encoders and deepcopy recurse
 TOTAL_FACTOR = 20      # one run may build at most TOTAL_FACTOR * max_size items and characters in all
 
 FORBIDDEN_CALLS = frozenset({
@@ -221,35 +222,38 @@ def check(source: str, mode: str) -> list[str]:
 
 
 def _measure(value, limit, tick=None):
-    """(rough length as JSON/text, whether it is plain JSON data), counting shared references each
+    """(rough length as JSON/text, plain JSON data?, nesting depth), counting shared references each
     time they occur; it stops once past limit, and calls tick() now and then on long walks."""
-    size, plain, stack, visited = 0, True, [value], 0
-    while stack and size <= limit:
-        v = stack.pop()
-        visited += 1
-        if tick is not None and not visited % 8192:
-            tick()
-        kind = type(v)
-        if kind is str or kind is bytes:
-            size += len(v)
-            plain = plain and kind is str
-        elif kind is int:
-            size += v.bit_length() // 3 + 1
-        elif v is None or kind is bool or kind is float:
-            size += 4
-        elif isinstance(v, CONTAINERS):
-            items = v.args if isinstance(v, BaseException) else v
-            size += 2 * len(items) + 2
-            if isinstance(v, dict):
-                plain = plain and kind is dict and size <= limit and all(type(k) in JSON_KEYS for k in v)
-                stack.extend(v.values())
+    size, plain, depth, level, visited = 0, True, 0, [value], 0
+    while level and size <= limit:
+        depth, below = depth + 1, []
+        for v in level:
+            kind = type(v)
+            if kind is str or kind is bytes:
+                size += len(v)
+                plain = plain and kind is str
+            elif kind is int:
+                size += v.bit_length() // 3 + 1
+            elif v is None or kind is bool or kind is float:
+                size += 4
+            elif isinstance(v, CONTAINERS):
+                items = v.args if isinstance(v, BaseException) else v
+                size += 2 * len(items) + 2
+                if size > limit:
+                    break
+                if isinstance(v, dict):
+                    plain = plain and kind is dict and all(type(k) in JSON_KEYS for k in v)
+                    below.extend(v.values())
+                else:
+                    plain = plain and kind in (list, tuple)
+                below.extend(items)
+                visited += 1
+                if tick is not None and not visited % 4096:
+                    tick()
             else:
-                plain = plain and kind in (list, tuple)
-            if size <= limit:
-                stack.extend(items)
-        else:
-            size, plain = size + 64, False
-    return size, plain
+                size, plain = size + 64, False
+        level = below
+    return size, plain, depth
 
 
 class _Printer:
@@ -308,23 +312,23 @@ class _Run:
             raise type(self.failure)(*self.failure.args)
         self.steps += 1
         if self.steps > self.max_steps:
-            self.fail(SandboxLimitExceeded(f"step limit reached: the script did more than {self.max_steps:,} steps and was stopped; "
-                                           "check for loops that never end"))
+            self.fail(SandboxLimitExceeded(f"step limit reached: the script did more than {self.max_steps:,} "
+                                           "steps and was stopped; check for loops that never end"))
         if time.monotonic() > self.deadline:
-            self.fail(SandboxLimitExceeded(f"time limit reached: the script ran for more than {self.max_seconds:g} s and was stopped; "
-                                           "check for loops that never end"))
+            self.fail(SandboxLimitExceeded(f"time limit reached: the script ran for more than {self.max_seconds:g} s "
+                                           "and was stopped; check for loops that never end"))
         for value in counted:
             self.charge(value, "the arguments")
 
     def need(self, size, what):
         if size > self.max_size:
-            self.fail(SandboxLimitExceeded(f"size limit reached: {what} would hold more than {self.max_size:,} items or characters; "
-                                           "work with smaller values"))
+            self.fail(SandboxLimitExceeded(f"size limit reached: {what} would hold more than {self.max_size:,} "
+                                           "items or characters; work with smaller values"))
 
     def need_bits(self, bits, what):
         if bits > MAX_INT_BITS:
-            self.fail(SandboxLimitExceeded(f"size limit reached: {what} would give a number of more than {MAX_INT_BITS:,} bits; "
-                                           "work with smaller numbers"))
+            self.fail(SandboxLimitExceeded(f"size limit reached: {what} would give a number of more than "
+                                           f"{MAX_INT_BITS:,} bits; work with smaller numbers"))
 
     def charge(self, value, what="a value", times=1):
         """Check a value about to be built or stored (times copies of it) and count it towards the total."""
@@ -338,8 +342,8 @@ class _Run:
         left = self.budget - self.built
         self.built += _measure(value, left // max(times, 1) + 1, self.tick)[0] * times
         if self.built > self.budget:
-            self.fail(SandboxLimitExceeded(f"size limit reached: the script built more than {self.budget:,} items and characters "
-                                           f"in all (last: {what}); work with smaller values"))
+            self.fail(SandboxLimitExceeded(f"size limit reached: the script built more than {self.budget:,} items "
+                                           f"and characters in all (last: {what}); work with smaller values"))
         return value
 
     def binop(self, op, a, b, inplace=False):
@@ -399,7 +403,7 @@ class _Run:
             what = f'".{name}()"'
             if mutable and name in MUTATORS:
                 if self.read_only:
-                    self.fail(SandboxViolation(f"{what} changes data, which a condition or expression may not do"))
+                    self.fail(SandboxViolation(f"a condition or expression may not change data ({what})"))
                 for value in (*args, *kwargs.values()):
                     self.charge(value, what)
             elif text and name == 'join' and len(args) == 1:
@@ -449,8 +453,8 @@ class _Run:
         self.tick()
         for digits in re.findall(r'\d+', spec):
             if len(digits) > 9 or int(digits) > self.max_size:
-                self.fail(SandboxLimitExceeded(f'size limit reached: the format ":{spec[:40]}" asks for a width or precision over '
-                                               f'{self.max_size:,}; use a smaller one'))
+                self.fail(SandboxLimitExceeded(f'size limit reached: the format ":{spec[:40]}" asks for a width or '
+                                               f'precision over {self.max_size:,}; use a smaller one'))
         if not isinstance(value, (str, int, float)) and value is not None:
             self.need(_measure(value, self.max_size)[0], "the f-string")
         convert = {114: repr, 97: ascii, 115: str}.get(conversion)
@@ -530,11 +534,17 @@ class _Run:
         return ns
 
 
+def _public(data):
+    """The entries a script may see: names starting with _ belong to the engine and the guards."""
+    return {k: v for k, v in data.items() if isinstance(k, str) and not k.startswith('_')}
+
+
 def _tidy(err, limit=2000):
     """Leave an error escaping a script small and plain: SpiffWorkflow adds args[0] to its message
     (and fails unless it is a str), and the server logs the whole chain."""
     if not (len(err.args) == 1 and isinstance(err.args[0], str) and len(err.args[0]) <= limit):
-        err.args = (str(err)[:limit] if _measure(err, 2 * limit)[0] <= 2 * limit else "(message too long)",)
+        size, _, depth = _measure(err, 2 * limit)
+        err.args = (str(err)[:limit] if size <= 2 * limit and depth <= MAX_DEPTH else "(message too long)",)
     err.__cause__ = err.__context__ = None
 
 
@@ -565,17 +575,18 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
         code = self._code(script, 'exec')
         run = _Run(self, read_only=False)
         # Scripts work on a copy, so a failed run leaves the task data exactly as it was.
-        before = {k: v for k, v in copy.deepcopy(context).items() if isinstance(k, str) and not k.startswith('_')}
+        before = copy.deepcopy(_public(context))
         ns = self._namespace(run, before, copy.deepcopy(external_context))
         self._run(run, exec, code, ns)
         updates = {}
         for name, value in ns.items():
             if name.startswith('_') or name in self.helpers or name in external_context:
                 continue
-            size, plain = _measure(value, self.max_size)
-            if size > self.max_size:
-                raise SandboxLimitExceeded(f'size limit reached: the variable "{name}" is too large to save (over {self.max_size:,} '
-                                           'characters); keep less data in it')
+            size, plain, depth = _measure(value, self.max_size)
+            if size > self.max_size or depth > MAX_DEPTH:
+                raise SandboxLimitExceeded(f'size limit reached: the variable "{name}" is too large or too deeply '
+                                           f'nested to save (over {self.max_size:,} characters or {MAX_DEPTH} levels)'
+                                           '; keep less data in it')
             # Functions, generators and other non-JSON values are dropped; values the script left alone stay.
             if plain or (name in before and value is before[name]):
                 updates[name] = value
@@ -598,9 +609,7 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
         return code
 
     def _namespace(self, run, data, external_context):
-        ns = {k: v for k, v in {**data, **external_context}.items() if isinstance(k, str) and not k.startswith('_')}
-        ns.update(run.namespace(self.helpers))
-        return ns
+        return {**_public(data), **_public(external_context), **run.namespace(self.helpers)}
 
     @staticmethod
     def _run(run, runner, code, ns):
@@ -614,7 +623,8 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
                 replacement = SandboxLimitExceeded("recursion limit reached: functions call themselves too deeply; "
                                                    "use a loop instead")
             elif replacement is None and isinstance(err, MemoryError):
-                replacement = SandboxLimitExceeded("memory limit reached: the script ran out of memory; work with smaller values")
+                replacement = SandboxLimitExceeded("memory limit reached: the script ran out of memory; "
+                                                   "work with smaller values")
             if replacement is None:
                 _tidy(err)
                 raise

@@ -149,7 +149,10 @@ def _check_timer(filename, element, label, event) -> list[Problem]:
         kind = "date"
     else:
         kind = "duration"
-    return _check_iso_or_code(filename, element, f"timer of {label}", event.expression, kind)
+    expression = event.expression or ""
+    if expression.startswith("as_duration(") and expression.endswith(")"):
+        expression = expression[len("as_duration("):-1]  # added by the engine, not written by the author
+    return _check_iso_or_code(filename, element, f"timer of {label}", expression, kind)
 
 
 def _check_iso_or_code(filename, element, what, expression, kind) -> list[Problem]:

@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from datetime import datetime
 
+from apflow.clock import clock
 from apflow.config import Settings
+from apflow.timers import calendar
 from apflow.engine.diagrams import SpecBundle
 from apflow.engine.runtime import WorkflowHost
 from apflow.store.db import Database
 from apflow.store.models import ProcessVersion
+
+CALENDAR_CACHE_SECONDS = 60
 
 
 class Apflow:
@@ -20,10 +25,36 @@ class Apflow:
         self._specs: OrderedDict[int, SpecBundle] = OrderedDict()
         self._specs_lock = threading.Lock()
         self._timer_listeners = []
+        self._calendar = (None, None)
 
     def script_helpers(self) -> dict:
-        """Functions diagrams may call in scripts, conditions and timer expressions."""
-        return {}
+        """Functions diagrams may call in scripts, conditions and timer expressions (see docs/authoring.md)."""
+        return calendar.helpers(self._calendar_now)
+
+    def _calendar_now(self):
+        return self.calendar(), clock.now()
+
+    def calendar(self):
+        """The organisation's term calendar, re-read at most every minute so other processes' edits show."""
+        from apflow.services import calendars
+
+        with self._specs_lock:
+            cached, read_at = self._calendar
+        if read_at is not None and (time.monotonic() - read_at) < CALENDAR_CACHE_SECONDS:
+            found = cached
+        else:
+            with self.db.session() as session:
+                found = calendars.load(session)
+            with self._specs_lock:
+                self._calendar = (found, time.monotonic())
+        if found is None:
+            raise calendars.NoCalendar("No school-term dates are set up, so calendar deadlines cannot be worked out. "
+                                       "A manager can import them with `apflow calendar import FILE` or on the Calendar page.")
+        return found
+
+    def calendar_changed(self) -> None:
+        with self._specs_lock:
+            self._calendar = (None, None)
 
     def bundle(self, version: ProcessVersion) -> SpecBundle:
         """The parsed spec of a deployed version; built once per process and kept (versions never change)."""

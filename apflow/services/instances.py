@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm.exc import StaleDataError
 
 from apflow.clock import clock
@@ -20,13 +20,13 @@ from apflow.roles import role_for_lane
 from apflow.store.db import lock_instance
 from apflow.store.models import Event, HumanTask, Instance, PendingTimer, ProcessVersion, User
 
-from . import permissions
+from . import deadlines, permissions
 from .errors import Conflict, Invalid, NotFound, ServiceError, WorkflowFailed
 from .processes import latest_version
 
 log = logging.getLogger(__name__)
 TIMER_RETRY_BACKOFF = [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2)]
-SYSTEM = "system"
+TIMER_CHANNEL = "apflow_timers"
 
 
 @dataclass
@@ -290,8 +290,11 @@ def _check_can_complete(session, actor: Actor, task: HumanTask | None) -> None:
 # -- timers ----------------------------------------------------------------------------------
 
 def next_due_at(app) -> datetime | None:
+    """The earliest moment anything (an engine timer or a deadline alert) falls due."""
     with app.db.session() as session:
-        return session.scalar(select(func.min(func.coalesce(PendingTimer.retry_at, PendingTimer.due_at))))
+        timer = session.scalar(select(func.min(func.coalesce(PendingTimer.retry_at, PendingTimer.due_at))))
+    alert = deadlines.next_due_at(app)
+    return min([t for t in (timer, alert) if t is not None], default=None)
 
 
 def fire_due_timers(app, limit: int = 1000) -> int:
@@ -379,28 +382,41 @@ def _persist(app, session, instance: Instance, workflow, actor: Actor, before: d
     instance.error_message = instance.error_at = instance.error_action = None
 
     ready = {t.id: t for t in host.ready_human_tasks(workflow)}
+    waiting = {t.task_id: t for t in host.waiting_timers(workflow)}
     rows = {t.id: t for t in session.scalars(select(HumanTask).where(
         HumanTask.instance_id == instance.id, HumanTask.state == "ready"))}
+    closed = []
     for task_id, row in rows.items():
         if task_id in ready:
             continue
         row.state = "completed" if task_id == completed_task else "cancelled"
         row.completed_at = now
+        closed.append(task_id)
         if row.state == "cancelled":
             row.completed_by = None
             _event(session, instance, actor, "task_cancelled", task=row)
+    deadlines.close(session, closed)
+    data = host.current_data(workflow) if len(ready) > len(rows) - len(closed) else {}
+    new_rows = []
     for task_id, task in ready.items():
         if task_id in rows:
             continue
-        due_at = host.due_time(workflow, task_id, task.due_in, now) if task.due_in else None
+        watching = [t.due_at for t in waiting.values() if t.attached_to == task_id]
+        due_at = host.due_time(workflow, task_id, task.due_in, now) if task.due_in else (min(watching) if watching else None)
         row = HumanTask(id=task_id, instance_id=instance.id, process_id=task.process_id, spec_id=task.spec_id,
                         name=task.name, lane=task.lane, role=role_for_lane(task.lane), form_schema=task.form.schema_file,
                         form_ui_schema=task.form.ui_file, documentation=task.documentation, state="ready",
-                        created_at=now, due_at=due_at)
+                        created_at=now, due_at=due_at, due_soon_at=deadlines.due_soon_at(now, due_at),
+                        deadline_by_diagram=bool(watching), pupil_name=_text(data.get("pupil_name")),
+                        pupil_ref=_text(data.get("pupil_ref")), provider_name=_text(data.get("provider_name")))
         session.add(row)
+        new_rows.append(row)
         _event(session, instance, actor, "task_ready", task=row, detail={"role": row.role, "due_at": due_at.isoformat() if due_at else None})
+    if new_rows:
+        session.flush()
+        for row in new_rows:
+            deadlines.plan(session, row)
 
-    waiting = {t.task_id: t for t in host.waiting_timers(workflow)}
     existing = {t.id: t for t in session.scalars(select(PendingTimer).where(PendingTimer.instance_id == instance.id))}
     gone = [timer_id for timer_id in existing if timer_id not in waiting]
     if gone:
@@ -409,14 +425,23 @@ def _persist(app, session, instance: Instance, workflow, actor: Actor, before: d
         row = existing.get(timer_id)
         if row is None:
             session.add(PendingTimer(id=timer_id, instance_id=instance.id, spec_id=timer.spec_id, name=timer.name,
-                                     kind=timer.kind, due_at=timer.due_at, attempts=0))
+                                     kind=timer.kind, due_at=timer.due_at, attempts=0, attached_to=timer.attached_to))
         elif row.due_at != timer.due_at:
             row.due_at, row.attempts, row.retry_at, row.last_error = timer.due_at, 0, None, None
+    changed_due = [t.due_at for t in waiting.values() if t.task_id not in existing or existing[t.task_id].due_at != t.due_at]
+    changed_due += [r.due_soon_at or r.due_at for r in new_rows if r.due_at and not r.deadline_by_diagram]
+    if changed_due and not app.db.is_sqlite:
+        # Other processes' schedulers LISTEN for this; PostgreSQL delivers it only if we commit.
+        session.execute(text("SELECT pg_notify(:channel, :due)"), {"channel": TIMER_CHANNEL, "due": min(changed_due).isoformat()})
 
     if instance.status == "completed":
         _event(session, instance, actor, "instance_completed", before=before, after=host.current_data(workflow))
     session.flush()
-    return [t.due_at for t in waiting.values()]
+    return changed_due
+
+
+def _text(value) -> str | None:
+    return str(value)[:200] if value not in (None, "") else None
 
 
 def _event(session, instance: Instance, actor: Actor, kind: str, task: HumanTask | None = None,

@@ -23,7 +23,7 @@ def can(user: User, action: str, target=None, session=None) -> bool:
     roles = user.role_names
     if action == "process.list":
         return True
-    if action in {"process.deploy", "instance.retry"}:
+    if action in {"process.deploy", "instance.retry", "calendar.edit", "dashboard.view"}:
         return MANAGER in roles
     if action == "instance.start":
         role = start_role(target)
@@ -58,7 +58,7 @@ def _refusal(user: User, action: str, target) -> str:
     if action == "instance.start":
         role = start_role(target)
         return f"Only the {role_title(role)} role can start this process." if role else "Only managers and AP Coordinators can start this process."
-    if action in {"process.deploy", "instance.retry"}:
+    if action in {"process.deploy", "instance.retry", "calendar.edit", "dashboard.view"}:
         return "Only managers can do this."
     return "You do not have access to this."
 

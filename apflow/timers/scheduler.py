@@ -1,10 +1,11 @@
-"""Fires pending timers on time.
+"""Fires pending timers and deadline alerts on time, and sends the e-mail outbox.
 
-The pending_timers table is the truth; APScheduler is only the trigger: one job armed at the
-nearest due time (re-armed as soon as a nearer timer is committed in this process) and a sweep
-every few seconds that catches timers committed by other processes, missed during downtime, or
-pushed by a clock jump. Firing claims the instance in a transaction, so several schedulers
-sharing a database never fire a timer twice.
+The pending_timers and deadline_alerts tables are the truth; APScheduler is only the trigger:
+one job armed at the nearest due time, re-armed as soon as a nearer one is committed, and a
+sweep every few seconds for anything missed (downtime, clock jumps). On PostgreSQL, commits in
+any process announce new due times with NOTIFY, so a separate `apflow scheduler` re-arms at once
+instead of waiting for its sweep. Firing claims the instance in a transaction, so several
+schedulers sharing a database never fire anything twice.
 """
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from apflow.clock import clock
-from apflow.services import instances
+from apflow.services import deadlines, instances, notifications
 
 log = logging.getLogger(__name__)
 WAKE_JOB = "apflow-wake"
 SWEEP_JOB = "apflow-sweep"
+OUTBOX_JOB = "apflow-outbox"
+OUTBOX_SECONDS = 15
 
 
 class TimerScheduler:
@@ -31,42 +34,60 @@ class TimerScheduler:
         self._scheduler = BackgroundScheduler(timezone=timezone.utc, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
         self._lock = threading.Lock()
         self._armed_for: datetime | None = None
+        self._stop = threading.Event()
+        self._listener: threading.Thread | None = None
         app.on_timer_scheduled(self.timer_scheduled)
 
     def start(self) -> None:
         self._scheduler.start()
         self._scheduler.add_job(self.run_due, IntervalTrigger(seconds=self.sweep_seconds), id=SWEEP_JOB, replace_existing=True)
+        self._scheduler.add_job(self.send_mail, IntervalTrigger(seconds=OUTBOX_SECONDS), id=OUTBOX_JOB, replace_existing=True)
         # Catch up at start-up on whatever fell due while nothing was running.
         self._scheduler.add_job(self.run_due, id="apflow-startup")
+        if not self.app.db.is_sqlite:
+            self._listener = threading.Thread(target=self._listen, name="apflow-timer-listener", daemon=True)
+            self._listener.start()
 
     def shutdown(self) -> None:
+        self._stop.set()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
+        if self._listener is not None:
+            self._listener.join(timeout=5)
 
     def timer_scheduled(self, due_at: datetime) -> None:
-        """A transaction committed a timer due at due_at: make sure we wake no later than that."""
+        """Something was committed that falls due at due_at: make sure we wake no later than that."""
         with self._lock:
             if self._armed_for is not None and self._armed_for <= due_at:
                 return
             self._arm(due_at)
 
     def run_due(self) -> int:
-        """Fire everything due now, then arm the wake-up job for the next due timer."""
+        """Fire everything due now, send any mail it produced, then arm the wake-up for what comes next."""
         total = 0
-        try:
-            total = instances.fire_due_timers(self.app)
-        except Exception:
-            log.exception("firing due timers failed; the sweep will try again")
+        for fire in (instances.fire_due_timers, deadlines.fire_due_alerts):
+            try:
+                total += fire(self.app)
+            except Exception:
+                log.exception("firing due work failed; the sweep will try again")
+        if total:
+            self.send_mail()
         try:
             upcoming = instances.next_due_at(self.app)
         except Exception:
-            log.exception("could not read the next due timer")
+            log.exception("could not read the next due time")
             upcoming = None
         with self._lock:
             self._armed_for = None
             if upcoming is not None:
                 self._arm(upcoming)
         return total
+
+    def send_mail(self) -> None:
+        try:
+            notifications.deliver_outbox(self.app)
+        except Exception:
+            log.exception("sending the e-mail outbox failed; it will be retried")
 
     def _arm(self, due_at: datetime) -> None:
         # The app clock may be shifted (tests, clock corrections); APScheduler runs on real time.
@@ -75,3 +96,25 @@ class TimerScheduler:
         self._armed_for = due_at
         if self._scheduler.running:
             self._scheduler.add_job(self.run_due, DateTrigger(run_date=run_at), id=WAKE_JOB, replace_existing=True)
+
+    def _listen(self) -> None:
+        """PostgreSQL only: hear about due times committed by other processes."""
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.app.db.url).set(drivername="postgresql")
+        dsn = url.render_as_string(hide_password=False)
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(dsn, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {instances.TIMER_CHANNEL}")
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=1.0):
+                            try:
+                                self.timer_scheduled(datetime.fromisoformat(note.payload))
+                            except ValueError:
+                                log.warning("ignored a malformed timer notification %r", note.payload)
+            except Exception:
+                if not self._stop.is_set():
+                    log.exception("lost the PostgreSQL timer listener; reconnecting")
+                    self._stop.wait(2)

@@ -1,0 +1,54 @@
+"""The organisation's school-term calendar: stored in the database, edited by managers, read by timers."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from apflow.clock import clock
+from apflow.store.models import SchoolCalendarRecord
+from apflow.timers.calendar import CalendarError, SchoolCalendar
+
+from . import permissions
+from .errors import Invalid
+
+DEMO_TERMS = Path(__file__).resolve().parent.parent / "timers" / "terms-2025-2027.csv"
+
+
+class NoCalendar(CalendarError):
+    pass
+
+
+def load(session) -> SchoolCalendar | None:
+    record = session.scalar(select(SchoolCalendarRecord).where(SchoolCalendarRecord.organisation_id.is_(None)))
+    return SchoolCalendar.from_dict(record.data) if record else None
+
+
+def save(session, calendar: SchoolCalendar, by: str) -> None:
+    record = session.scalar(select(SchoolCalendarRecord).where(SchoolCalendarRecord.organisation_id.is_(None)))
+    if record is None:
+        record = SchoolCalendarRecord(organisation_id=None, data={}, updated_at=clock.now(), updated_by=by)
+        session.add(record)
+    record.data, record.updated_at, record.updated_by = calendar.to_dict(), clock.now(), by
+
+
+def import_csv(app, text: str, by: str, user=None) -> SchoolCalendar:
+    """Replace the term dates from a CSV file (kind,name,start,end); refuses bad data with the line to fix."""
+    if user is not None:
+        permissions.require(user, "calendar.edit")
+    try:
+        calendar = SchoolCalendar.from_csv(text)
+    except CalendarError as err:
+        raise Invalid(f"The term dates were not changed: {err}", {"csv": [str(err)]}) from None
+    with app.db.session() as session:
+        save(session, calendar, by)
+    app.calendar_changed()
+    return calendar
+
+
+def describe(calendar: SchoolCalendar | None) -> dict:
+    if calendar is None:
+        return {"configured": False, "terms": [], "inset_days": [], "bank_holidays": []}
+    data = calendar.to_dict()
+    return {"configured": True, **data,
+            "half_term_windows": [[a.isoformat(), b.isoformat()] for a, b in calendar.half_term_windows()]}

@@ -1,0 +1,202 @@
+"""Deadlines of human tasks: due-soon reminders, escalation when overdue, and a second level if ignored.
+
+A task's due time comes from its `dueIn` property or from a boundary timer on it. When the
+diagram itself models what happens at the deadline (a boundary timer on the task), the diagram
+is in charge and nothing here fires. Otherwise these defaults apply:
+- at 75% of the allowed time, a reminder to the assignee (or everyone in the task's role);
+- when overdue, an escalation in the managers' inbox naming the task, who held it and since when;
+- if no manager acknowledges it within the grace period, a second escalation to the headteacher.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from apflow.clock import clock
+from apflow.roles import role_title
+from apflow.store.db import lock_instance
+from apflow.store.models import DeadlineAlert, Escalation, HumanTask, Instance, User
+
+from . import notifications, permissions
+from .errors import Conflict, Forbidden, NotFound
+
+DUE_SOON_FRACTION = 0.75
+LEVEL_ROLES = {1: "manager", 2: "headteacher"}
+
+
+def due_soon_at(created_at: datetime, due_at: datetime | None) -> datetime | None:
+    if due_at is None:
+        return None
+    return created_at + (due_at - created_at) * DUE_SOON_FRACTION
+
+
+def plan(session, task: HumanTask) -> None:
+    """Alerts for a task that has just become ready (none when the diagram models its own deadline)."""
+    if task.due_at is None or task.deadline_by_diagram:
+        return
+    if task.due_soon_at is not None and task.due_soon_at < task.due_at:
+        session.add(DeadlineAlert(human_task_id=task.id, instance_id=task.instance_id, kind="reminder", due_at=task.due_soon_at, state="pending"))
+    session.add(DeadlineAlert(human_task_id=task.id, instance_id=task.instance_id, kind="escalation", due_at=task.due_at, state="pending"))
+
+
+def close(session, task_ids: list[str]) -> None:
+    """The tasks are done or gone: cancel their pending alerts and resolve their escalations."""
+    if not task_ids:
+        return
+    session.execute(update(DeadlineAlert).where(DeadlineAlert.human_task_id.in_(task_ids), DeadlineAlert.state == "pending")
+                    .values(state="cancelled"))
+    session.execute(update(Escalation).where(Escalation.human_task_id.in_(task_ids), Escalation.state != "resolved")
+                    .values(state="resolved"))
+
+
+def next_due_at(app) -> datetime | None:
+    with app.db.session() as session:
+        return session.scalar(select(func.min(DeadlineAlert.due_at)).where(DeadlineAlert.state == "pending"))
+
+
+def fire_due_alerts(app, limit: int = 1000) -> int:
+    fired = 0
+    for _ in range(limit):
+        if not _fire_next(app):
+            break
+        fired += 1
+    return fired
+
+
+def _fire_next(app) -> bool:
+    with app.db.session() as session:
+        now = clock.now()
+        query = select(DeadlineAlert).where(DeadlineAlert.state == "pending", DeadlineAlert.due_at <= now).order_by(DeadlineAlert.due_at).limit(1)
+        if app.db.is_sqlite:
+            candidate = session.scalar(query)
+            if candidate is None:
+                return False
+            lock_instance(session, candidate.instance_id)  # serialise with work on the same placement
+            alert = session.get(DeadlineAlert, candidate.id, populate_existing=True)
+            if alert.state != "pending":
+                return True
+        else:
+            alert = session.scalar(query.with_for_update(skip_locked=True))
+            if alert is None:
+                return False
+        task = session.get(HumanTask, alert.human_task_id)
+        alert.state, alert.fired_at = "done", now
+        if task is None or task.state != "ready":
+            return True
+        {"reminder": _remind, "escalation": _escalate, "second_escalation": _escalate_again}[alert.kind](app, session, task, now)
+    return True
+
+
+def _describe(task: HumanTask) -> str:
+    who = f" for {task.pupil_name}" if task.pupil_name else ""
+    return f"'{task.name}'{who} (placement #{task.instance_id})"
+
+
+def _holder(session, task: HumanTask) -> str:
+    if task.assignee_id:
+        user = session.get(User, task.assignee_id)
+        return user.display_name if user else "its assignee"
+    return f"the {role_title(task.role)} role" if task.role else "nobody (no role)"
+
+
+def _task_people(session, task: HumanTask) -> list[User]:
+    if task.assignee_id:
+        user = session.get(User, task.assignee_id)
+        return [user] if user else []
+    return notifications.role_members(session, task.role) if task.role else []
+
+
+def _remind(app, session, task: HumanTask, now: datetime) -> None:
+    message = f"Reminder: {_describe(task)} is due by {task.due_at:%a %d %b %H:%M} UTC."
+    notifications.notify(session, _task_people(session, task), "reminder", message, task.instance_id,
+                         link=f"{app.settings.base_url}/api/v1/tasks/{task.id}")
+
+
+def _escalate(app, session, task: HumanTask, now: datetime) -> None:
+    escalation = Escalation(instance_id=task.instance_id, human_task_id=task.id, level=1, role=LEVEL_ROLES[1], task_name=task.name,
+                            missed_by=_holder(session, task), overdue_since=task.due_at, created_at=now, state="open", note="")
+    session.add(escalation)
+    message = f"Overdue: {_describe(task)} held by {escalation.missed_by} was due {task.due_at:%a %d %b %H:%M} UTC."
+    notifications.notify(session, notifications.role_members(session, LEVEL_ROLES[1]), "escalation", message, task.instance_id)
+    grace = timedelta(hours=app.settings.escalation_grace_hours)
+    session.add(DeadlineAlert(human_task_id=task.id, instance_id=task.instance_id, kind="second_escalation", due_at=now + grace, state="pending"))
+
+
+def _escalate_again(app, session, task: HumanTask, now: datetime) -> None:
+    first = session.scalar(select(Escalation).where(Escalation.human_task_id == task.id, Escalation.level == 1).order_by(Escalation.id.desc()))
+    if first is None or first.state != "open":
+        return  # a manager took it on
+    escalation = Escalation(instance_id=task.instance_id, human_task_id=task.id, level=2, role=LEVEL_ROLES[2], task_name=task.name,
+                            missed_by=first.missed_by, overdue_since=task.due_at, created_at=now, state="open", note="")
+    session.add(escalation)
+    message = (f"Still overdue and not taken on by a manager: {_describe(task)} held by {first.missed_by}, "
+               f"overdue since {task.due_at:%a %d %b %H:%M} UTC.")
+    people = notifications.role_members(session, LEVEL_ROLES[2]) + notifications.role_members(session, LEVEL_ROLES[1])
+    notifications.notify(session, people, "second_escalation", message, task.instance_id)
+
+
+# -- managers' side -------------------------------------------------------------------------
+
+def escalation_dict(e: Escalation, now: datetime) -> dict:
+    return {"id": e.id, "level": e.level, "role": e.role, "task_id": e.human_task_id, "task_name": e.task_name,
+            "instance_id": e.instance_id, "missed_by": e.missed_by, "overdue_since": e.overdue_since.isoformat(),
+            "late_hours": round((now - e.overdue_since).total_seconds() / 3600, 1), "state": e.state,
+            "created_at": e.created_at.isoformat(), "note": e.note}
+
+
+def list_escalations(app, user: User, include_closed: bool = False) -> list[dict]:
+    roles = user.role_names
+    with app.db.session() as session:
+        query = select(Escalation).where(Escalation.role.in_(roles))
+        if not include_closed:
+            query = query.where(Escalation.state == "open")
+        now = clock.now()
+        return [escalation_dict(e, now) for e in session.scalars(query.order_by(Escalation.overdue_since))]
+
+
+def acknowledge(app, user: User, escalation_id: int, note: str) -> dict:
+    with app.db.session() as session:
+        escalation = session.get(Escalation, escalation_id)
+        if escalation is None or escalation.role not in user.role_names:
+            raise NotFound(f"There is no escalation {escalation_id} for your roles.")
+        lock_instance(session, escalation.instance_id)
+        session.refresh(escalation)
+        if escalation.state != "open":
+            raise Conflict(f"This escalation is already {escalation.state}.")
+        escalation.state, escalation.acknowledged_by, escalation.acknowledged_at = "acknowledged", user.id, clock.now()
+        escalation.note = (note or "").strip()[:4000]
+        return escalation_dict(escalation, clock.now())
+
+
+def dashboard(app, user: User) -> dict:
+    """Everything overdue or due within 7 days, for managers: by role, provider and pupil, with how late."""
+    if not permissions.is_manager(user):
+        raise Forbidden("Only managers can see the escalation dashboard.")
+    now = clock.now()
+    with app.db.session() as session:
+        rows = list(session.scalars(select(HumanTask).where(HumanTask.state == "ready", HumanTask.due_at.is_not(None),
+                                                            HumanTask.due_at <= now + timedelta(days=7)).order_by(HumanTask.due_at)))
+        names = dict(session.execute(select(User.id, User.username).where(User.id.in_({r.assignee_id for r in rows if r.assignee_id}))).all()) if rows else {}
+        escalations = {e.human_task_id: e.level for e in session.scalars(select(Escalation).where(Escalation.state == "open"))}
+    items = []
+    for row in rows:
+        late = (now - row.due_at).total_seconds()
+        items.append({"task_id": row.id, "task_name": row.name, "instance_id": row.instance_id, "role": row.role,
+                      "role_title": role_title(row.role) if row.role else "", "assignee": names.get(row.assignee_id),
+                      "pupil": row.pupil_name or "", "pupil_ref": row.pupil_ref or "", "provider": row.provider_name or "",
+                      "due_at": row.due_at.isoformat(), "overdue": late > 0, "late_hours": round(max(late, 0) / 3600, 1),
+                      "due_in_hours": round(max(-late, 0) / 3600, 1), "escalation_level": escalations.get(row.id)})
+
+    def grouped(key):
+        groups: dict[str, dict] = {}
+        for item in items:
+            group = groups.setdefault(item[key] or "(none)", {"name": item[key] or "(none)", "overdue": 0, "due_this_week": 0, "max_late_hours": 0.0})
+            if item["overdue"]:
+                group["overdue"] += 1
+                group["max_late_hours"] = max(group["max_late_hours"], item["late_hours"])
+            else:
+                group["due_this_week"] += 1
+        return sorted(groups.values(), key=lambda g: (-g["overdue"], -g["max_late_hours"], g["name"]))
+
+    return {"now": now.isoformat(), "items": items, "by_role": grouped("role_title"), "by_provider": grouped("provider"), "by_pupil": grouped("pupil")}
