@@ -144,6 +144,54 @@ def users_create(name, roles, password_stdin, display_name, email):
     click.echo(f"created user {name} with role(s) {', '.join(sorted(set(roles)))}")
 
 
+@main.group()
+def calendar():
+    """School-term dates, INSET days and bank holidays used by calendar deadlines."""
+
+
+@calendar.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--by", default="cli", show_default=True, help="Who is changing the dates (recorded).")
+def calendar_import(file, by):
+    """Replace the term dates from a CSV file with columns kind,name,start,end.
+
+    kind is term, half_term, inset or bank_holiday; dates are YYYY-MM-DD. England and Wales bank
+    holidays are added automatically; a bank_holiday row adds one, and a row named '-' removes one.
+    """
+    from apflow.services import calendars
+    from apflow.services.errors import ServiceError
+
+    core = _core()
+    core.db.upgrade()
+    try:
+        found = calendars.import_csv(core, file.read(), by=by)
+    except ServiceError as err:
+        click.echo(err.message, err=True)
+        sys.exit(1)
+    for start, end in found.term_windows():
+        click.echo(f"term {start} to {end}")
+    click.echo(f"{len(found.terms)} terms, {len(found.inset_days)} INSET days, {len(found.bank_holidays)} bank holidays saved")
+
+
+@calendar.command("show")
+def calendar_show():
+    """Print the term dates in use."""
+    from apflow.services import calendars
+
+    core = _core()
+    with core.db.session() as session:
+        found = calendars.load(session)
+    if found is None:
+        click.echo("No term dates set up yet: use `apflow calendar import FILE`.")
+        sys.exit(1)
+    for term in found.terms:
+        click.echo(f"{term.name}: {term.start} to {term.end}, half-term {term.half_term_start} to {term.half_term_end}")
+    for day in sorted(found.inset_days):
+        click.echo(f"INSET day: {day}")
+    for day, name in sorted(found.bank_holidays.items()):
+        click.echo(f"bank holiday: {day} {name}")
+
+
 @main.command()
 def demo():
     """Load the demo organisation, users and diagrams (safe to run again)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from apflow.engine.problems import InvalidDiagram
-from apflow.services import instances, processes, users
+from apflow.services import calendars, instances, processes, users
 from apflow.store.models import Instance, Organisation, User
 
 DEMO_PASSWORD = "apflow-demo"
@@ -40,6 +40,11 @@ REFERRALS = [
 def load_demo(core) -> list[str]:
     said = []
     core.db.upgrade()
+    with core.db.session() as s:
+        has_calendar = calendars.load(s) is not None
+    if not has_calendar:
+        calendars.import_csv(core, calendars.DEMO_TERMS.read_text(), by="demo")
+        said.append("term dates 2025/26 and 2026/27 loaded")
     try:
         for item in processes.deploy_paths(core, [core.settings.bpmn_dir], by="demo", note="demo load"):
             said.append(f"process {item.process_id}: version {item.version}{' (new)' if item.created else ''}")

@@ -13,7 +13,7 @@ HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 def flow_diagram(pid: str = "checked", script: str = "result = 'done'", condition: str = "result == 'done'",
                  default: bool = True, timer: str | None = None, executable: bool = True, lane: str = "AP Coordinator",
                  form: str | None = "chase_triage.schema.json", start: bool = True, extra: str = "",
-                 due_in: str | None = None) -> str:
+                 due_in: str | None = None, timer_kind: str = "timeDuration") -> str:
     """start -> 'Check' user task -> 'Work' script -> gateway (condition / default) -> ends."""
     props = f'<spiffworkflow:property name="formJsonSchemaFilename" value="{form}" />' if form else ""
     if due_in:
@@ -23,7 +23,7 @@ def flow_diagram(pid: str = "checked", script: str = "result = 'done'", conditio
         boundary = f"""
     <bpmn:boundaryEvent id="Timer_late" name="Late" cancelActivity="false" attachedToRef="Task_check">
       <bpmn:outgoing>Flow_late</bpmn:outgoing>
-      <bpmn:timerEventDefinition><bpmn:timeDuration xsi:type="bpmn:tFormalExpression">{escape(timer)}</bpmn:timeDuration></bpmn:timerEventDefinition>
+      <bpmn:timerEventDefinition><bpmn:{timer_kind} xsi:type="bpmn:tFormalExpression">{escape(timer)}</bpmn:{timer_kind}></bpmn:timerEventDefinition>
     </bpmn:boundaryEvent>
     <bpmn:endEvent id="End_late"><bpmn:incoming>Flow_late</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="Flow_late" sourceRef="Timer_late" targetRef="End_late" />"""

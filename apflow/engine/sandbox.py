@@ -135,6 +135,12 @@ class _Policy(RestrictingNodeTransformer):
             return ast.copy_location(ast.Expr(self._call('_augitem_', *args, like=node)), node)
         return super().visit_AugAssign(node)
 
+    def visit_ExceptHandler(self, node):
+        # A bare `except:` would also swallow KeyboardInterrupt and SystemExit meant for the server.
+        if node.type is None:
+            node.type = ast.copy_location(ast.Name('Exception', ast.Load()), node)
+        return super().visit_ExceptHandler(node)
+
     def _tick_first(self, node, *counted):
         tick = self._call('_tick_', *(ast.Name(n, ast.Load()) for n in counted if n), like=node)
         node.body.insert(0, ast.copy_location(ast.Expr(tick), node))
@@ -562,11 +568,13 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
         self.max_seconds, self.max_size = float(max_seconds), int(max_size)
 
     def evaluate(self, expression, context, external_context=None):
+        """The value of expression, with task data (read only) and the helpers as variables."""
         code = self._code(expression, 'eval')
         run = _Run(self, read_only=True)
         return self._run(run, eval, code, self._namespace(run, context, external_context or {}))
 
     def execute(self, script, context, external_context=None):
+        """Run script on task data; new and changed JSON-able variables are written back into context."""
         external_context = external_context or {}
         clash = sorted((set(self.helpers) | set(external_context)) & set(context))
         if clash:

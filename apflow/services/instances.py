@@ -491,5 +491,5 @@ def _explain(err: BaseException) -> str:
             parts.append(f"at '{where}'")
         if text and text not in parts:
             parts.append(text)
-        current = getattr(current, "exception", None) or current.__cause__
+        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
     return " - ".join(parts) or err.__class__.__name__

@@ -10,7 +10,7 @@ from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from apflow.engine.problems import InvalidDiagram
-from apflow.services import instances, permissions, processes, users
+from apflow.services import calendars, deadlines, instances, notifications, permissions, processes, users
 from apflow.services.errors import Invalid, ServiceError
 
 from .auth import api_user, core
@@ -135,6 +135,62 @@ def instance_events(instance_id):
 @bp.post("/instances/<int:instance_id>/retry")
 def retry_instance(instance_id):
     return jsonify(instances.retry(core(), api_user(), instance_id))
+
+
+@bp.get("/calendar")
+def get_calendar():
+    api_user()
+    with core().db.session() as s:
+        return jsonify(calendars.describe(calendars.load(s)))
+
+
+@bp.put("/calendar")
+def put_calendar():
+    user = api_user()
+    body = _body()
+    if not isinstance(body.get("csv"), str):
+        raise Invalid('Send {"csv": "kind,name,start,end\\n..."}.', {"csv": ["The term-dates file as text."]})
+    calendars.import_csv(core(), body["csv"], by=user.username, user=user)
+    with core().db.session() as s:
+        return jsonify(calendars.describe(calendars.load(s)))
+
+
+@bp.get("/escalations")
+def list_escalations():
+    user = api_user()
+    return jsonify({"escalations": deadlines.list_escalations(core(), user, include_closed=request.args.get("all") == "1")})
+
+
+@bp.post("/escalations/<int:escalation_id>/acknowledge")
+def acknowledge_escalation(escalation_id):
+    user = api_user()
+    body = _body()
+    return jsonify(deadlines.acknowledge(core(), user, escalation_id, str(body.get("note", ""))))
+
+
+@bp.get("/dashboard")
+def dashboard():
+    return jsonify(deadlines.dashboard(core(), api_user()))
+
+
+@bp.get("/notifications")
+def list_notifications():
+    user = api_user()
+    with core().db.session() as s:
+        rows = notifications.list_notifications(s, user, unread_only=request.args.get("unread") == "1")
+        return jsonify({"notifications": [{"id": n.id, "kind": n.kind, "message": n.message, "instance_id": n.instance_id,
+                                           "created_at": n.created_at.isoformat(), "read": n.read_at is not None} for n in rows]})
+
+
+@bp.post("/notifications/read")
+def read_notifications():
+    user = api_user()
+    ids = _body().get("ids")
+    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, int) for i in ids)):
+        raise Invalid("`ids` must be a list of notification ids, or left out to mark all as read.")
+    with core().db.session() as s:
+        notifications.mark_read(s, user, ids)
+    return jsonify({"ok": True})
 
 
 def _error(status: int, code: str, message: str, details=None):

@@ -65,6 +65,20 @@ def openapi_document() -> dict:
             "/instances/{instance_id}/events": {"get": _op("The instance's history, oldest first", {"200": _json({"type": "object", "properties": {"events": {"type": "array", "items": _ref("Event")}}})}, params=[_path_param("instance_id", "integer")])},
             "/instances/{instance_id}/retry": {"post": _op("Retry the action that failed on an instance (managers)", {"200": _json(_ref("Instance")), "409": {"$ref": "#/components/responses/Conflict"}}, params=[_path_param("instance_id", "integer")])},
             "/openapi.json": {"get": _op("This document", {"200": _json({"type": "object"})}, public=True)},
+            "/calendar": {
+                "get": _op("The school-term calendar: terms, half-term windows, INSET days, bank holidays", {"200": _json({"type": "object"})}),
+                "put": _op("Replace the term dates from CSV text (managers)", {"200": _json({"type": "object"}), "422": {"$ref": "#/components/responses/Invalid"}},
+                           {"type": "object", "required": ["csv"], "properties": {"csv": {"type": "string", "description": "kind,name,start,end rows"}}})},
+            "/escalations": {"get": _op("Open escalations for the caller's roles (all=1 includes closed ones)", {"200": _json({"type": "object"})},
+                                        params=[{"name": "all", "in": "query", "required": False, "schema": {"type": "string", "enum": ["1"]}}])},
+            "/escalations/{escalation_id}/acknowledge": {"post": _op("Take on an escalation, with a note of what will be done", {
+                "200": _json({"type": "object"}), "409": {"$ref": "#/components/responses/Conflict"}},
+                {"type": "object", "properties": {"note": {"type": "string"}}}, [_path_param("escalation_id", "integer")])},
+            "/dashboard": {"get": _op("Managers: everything overdue or due within 7 days, by role, provider and pupil", {"200": _json({"type": "object"})})},
+            "/notifications": {"get": _op("The caller's in-app notifications, newest first (unread=1 for unread only)", {"200": _json({"type": "object"})},
+                                          params=[{"name": "unread", "in": "query", "required": False, "schema": {"type": "string", "enum": ["1"]}}])},
+            "/notifications/read": {"post": _op("Mark notifications read (all when ids is left out)", {"200": _json({"type": "object"})},
+                                                {"type": "object", "properties": {"ids": {"type": "array", "items": {"type": "integer"}}}})},
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}, "session": {"type": "apiKey", "in": "cookie", "name": "session"}},

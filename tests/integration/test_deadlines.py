@@ -1,0 +1,140 @@
+"""Deadlines of human tasks, on SQLite and PostgreSQL, with a moved clock:
+reminder at 75%, escalation when overdue, second escalation when the first is ignored."""
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from apflow.services import deadlines, instances, processes
+from apflow.services.errors import Conflict, Forbidden, NotFound
+from apflow.store.models import HumanTask, Notification, OutboxEmail, User
+from tests.bpmn_builder import flow_diagram
+from tests.conftest import make_user
+
+
+@pytest.fixture
+def due_in_two_days(core, tmp_path):
+    diagram = tmp_path / "due.bpmn"
+    diagram.write_text(flow_diagram(pid="due", due_in="P2D"))
+    processes.deploy_paths(core, [diagram], by="test")
+
+
+def with_email(core, user, address):
+    with core.db.session() as s:
+        s.get(User, user.id).email = address
+
+
+def notes(core, user):
+    with core.db.session() as s:
+        return [n.message for n in s.scalars(select(Notification).where(Notification.user_id == user.id).order_by(Notification.id))]
+
+
+def test_reminder_then_escalation_then_second_escalation(core, people, due_in_two_days, frozen_clock):
+    head = people["headteacher"]
+    with_email(core, people["manager"], "boss@school.example")
+    started = instances.start_instance(core, people["coordinator"], "due", {"pupil_name": "Mia K."})
+    [task] = instances.list_ready_tasks(core, people["coordinator"], started["id"])
+    with core.db.session() as s:
+        row = s.get(HumanTask, task["id"])
+        assert row.due_at == frozen_clock.now() + timedelta(days=2)
+        assert row.due_soon_at == frozen_clock.now() + timedelta(hours=36)
+        assert row.pupil_name == "Mia K." and not row.deadline_by_diagram
+
+    frozen_clock.advance(timedelta(hours=35))
+    assert deadlines.fire_due_alerts(core) == 0
+    frozen_clock.advance(timedelta(hours=1))
+    assert deadlines.fire_due_alerts(core) == 1
+    for coordinator in (people["coordinator"], people["coordinator2"]):
+        assert notes(core, coordinator) == [f"Reminder: 'Check' for Mia K. (placement #{started['id']}) is due by Wed 14 Jan 09:00 UTC."]
+    assert notes(core, people["manager"]) == []
+
+    frozen_clock.advance(timedelta(hours=12, minutes=1))
+    assert deadlines.fire_due_alerts(core) == 1
+    [escalation] = deadlines.list_escalations(core, people["manager"])
+    assert escalation["level"] == 1 and escalation["task_name"] == "Check"
+    assert escalation["missed_by"] == "the AP Coordinator role"
+    assert escalation["overdue_since"] == "2026-01-14T09:00:00+00:00"
+    assert notes(core, people["manager"])[0].startswith("Overdue: 'Check' for Mia K.")
+    with core.db.session() as s:
+        [mail] = s.scalars(select(OutboxEmail)).all()
+        assert mail.to_address == "boss@school.example" and "Overdue" in mail.subject
+
+    assert deadlines.list_escalations(core, head) == []
+    frozen_clock.advance(timedelta(hours=24))
+    assert deadlines.fire_due_alerts(core) == 1
+    [second] = deadlines.list_escalations(core, head)
+    assert second["level"] == 2 and second["late_hours"] == 24.0
+    assert notes(core, head)[0].startswith("Still overdue and not taken on by a manager")
+
+
+def test_acknowledged_escalation_stops_the_second_level(core, people, due_in_two_days, frozen_clock):
+    instances.start_instance(core, people["coordinator"], "due", {})
+    frozen_clock.advance(timedelta(days=2, minutes=1))
+    deadlines.fire_due_alerts(core)
+    [escalation] = deadlines.list_escalations(core, people["manager"])
+    with pytest.raises(NotFound):
+        deadlines.acknowledge(core, people["coordinator"], escalation["id"], "mine")
+    taken = deadlines.acknowledge(core, people["manager"], escalation["id"], "Calling the provider today")
+    assert taken["state"] == "acknowledged" and taken["note"] == "Calling the provider today"
+    with pytest.raises(Conflict):
+        deadlines.acknowledge(core, people["manager"], escalation["id"], "again")
+    frozen_clock.advance(timedelta(days=2))
+    deadlines.fire_due_alerts(core)
+    assert deadlines.list_escalations(core, people["headteacher"]) == []
+
+
+def test_completing_the_task_cancels_alerts_and_resolves_escalations(core, people, due_in_two_days, frozen_clock):
+    started = instances.start_instance(core, people["coordinator"], "due", {})
+    frozen_clock.advance(timedelta(days=2, minutes=1))
+    deadlines.fire_due_alerts(core)
+    [task] = instances.list_ready_tasks(core, people["coordinator"], started["id"])
+    instances.complete_task(core, people["coordinator"], task["id"], {"outcome": "Done late"})
+    assert deadlines.list_escalations(core, people["manager"]) == []
+    frozen_clock.advance(timedelta(days=3))
+    assert deadlines.fire_due_alerts(core) == 0
+
+
+def test_a_task_whose_diagram_models_its_deadline_gets_no_default_alerts(core, people, triage, frozen_clock):
+    started = instances.start_instance(core, people["coordinator"], "referral_triage", {"reasons": ["attendance"]})
+    with core.db.session() as s:
+        [row] = s.scalars(select(HumanTask)).all()
+        assert row.deadline_by_diagram
+    frozen_clock.advance(timedelta(days=4))
+    assert deadlines.fire_due_alerts(core) == 0
+    instances.fire_due_timers(core)
+    assert [t["name"] for t in instances.list_ready_tasks(core, people["headteacher"], started["id"])] == ["Chase late triage"]
+
+
+def test_assigned_task_reminds_only_the_assignee(core, people, due_in_two_days, frozen_clock):
+    started = instances.start_instance(core, people["coordinator"], "due", {})
+    [task] = instances.list_ready_tasks(core, people["coordinator"], started["id"])
+    with core.db.session() as s:
+        s.get(HumanTask, task["id"]).assignee_id = people["coordinator2"].id
+    frozen_clock.advance(timedelta(hours=36))
+    deadlines.fire_due_alerts(core)
+    assert notes(core, people["coordinator"]) == []
+    assert len(notes(core, people["coordinator2"])) == 1
+
+
+def test_dashboard_groups_overdue_and_due_this_week_for_managers(core, people, due_in_two_days, frozen_clock):
+    instances.start_instance(core, people["coordinator"], "due", {"pupil_name": "Jordan T.", "provider_name": "Next Steps"})
+    frozen_clock.advance(timedelta(days=1))
+    instances.start_instance(core, people["coordinator"], "due", {"pupil_name": "Leo B."})
+    frozen_clock.advance(timedelta(days=1, hours=5))
+    board = deadlines.dashboard(core, people["manager"])
+    overdue = [i for i in board["items"] if i["overdue"]]
+    assert [(i["pupil"], i["late_hours"]) for i in overdue] == [("Jordan T.", 5.0)]
+    assert board["by_role"] == [{"name": "AP Coordinator", "overdue": 1, "due_this_week": 1, "max_late_hours": 5.0}]
+    assert board["by_provider"][0] == {"name": "Next Steps", "overdue": 1, "due_this_week": 0, "max_late_hours": 5.0}
+    with pytest.raises(Forbidden):
+        deadlines.dashboard(core, people["coordinator"])
+
+
+def test_second_level_goes_to_the_headteacher_role_members(core, people, due_in_two_days, frozen_clock):
+    other_head = make_user(core, "head2", "headteacher")
+    instances.start_instance(core, people["coordinator"], "due", {})
+    frozen_clock.advance(timedelta(days=2, minutes=1))
+    deadlines.fire_due_alerts(core)
+    frozen_clock.advance(timedelta(hours=24))
+    deadlines.fire_due_alerts(core)
+    assert len(notes(core, other_head)) == 1 and len(notes(core, people["headteacher"])) == 1
