@@ -6,7 +6,7 @@ from urllib.parse import urlparse
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from apflow.services import instances, users
+from apflow.services import calendars, deadlines, instances, notifications, permissions, users
 from apflow.services.errors import ServiceError
 
 from .auth import SessionUser, check_csrf, core
@@ -17,8 +17,65 @@ bp = Blueprint("pages", __name__)
 @bp.get("/")
 @login_required
 def home():
-    tasks = instances.list_ready_tasks(core(), current_user.user)
-    return render_template("home.html", tasks=tasks, user=current_user.user)
+    user = current_user.user
+    tasks = instances.list_ready_tasks(core(), user)
+    with core().db.session() as s:
+        unread = len(notifications.list_notifications(s, user, unread_only=True))
+    return render_template("home.html", tasks=tasks, user=user, unread=unread, is_manager=permissions.is_manager(user))
+
+
+@bp.get("/dashboard")
+@login_required
+def dashboard():
+    user = current_user.user
+    if not permissions.is_manager(user):
+        return render_template("message.html", title="Not available", message="Only managers can see the escalation dashboard."), 403
+    return render_template("dashboard.html", board=deadlines.dashboard(core(), user),
+                           escalations=deadlines.list_escalations(core(), user), error=request.args.get("error"))
+
+
+@bp.post("/escalations/<int:escalation_id>/acknowledge")
+@login_required
+def acknowledge(escalation_id):
+    check_csrf(request.form.get("csrf_token"))
+    try:
+        deadlines.acknowledge(core(), current_user.user, escalation_id, request.form.get("note", ""))
+    except ServiceError as err:
+        return redirect(url_for("pages.dashboard", error=err.message))
+    return redirect(url_for("pages.dashboard"))
+
+
+@bp.route("/calendar", methods=["GET", "POST"])
+@login_required
+def calendar():
+    user = current_user.user
+    error, status, text = None, 200, ""
+    if request.method == "POST":
+        check_csrf(request.form.get("csrf_token"))
+        upload = request.files.get("file")
+        text = upload.read().decode("utf-8", "replace") if upload and upload.filename else request.form.get("csv", "")
+        try:
+            calendars.import_csv(core(), text, by=user.username, user=user)
+            return redirect(url_for("pages.calendar", saved=1))
+        except ServiceError as err:
+            error, status = err.message, err.status
+    with core().db.session() as s:
+        found = calendars.load(s)
+    return render_template("calendar.html", calendar=found, can_edit=permissions.can(user, "calendar.edit"),
+                           error=error, csv_text=text, saved=request.args.get("saved")), status
+
+
+@bp.route("/notifications", methods=["GET", "POST"])
+@login_required
+def notification_list():
+    user = current_user.user
+    with core().db.session() as s:
+        if request.method == "POST":
+            check_csrf(request.form.get("csrf_token"))
+            notifications.mark_read(s, user)
+            return redirect(url_for("pages.notification_list"))
+        rows = notifications.list_notifications(s, user)
+    return render_template("notifications.html", notifications=rows)
 
 
 @bp.route("/login", methods=["GET", "POST"])
