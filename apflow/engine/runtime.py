@@ -187,6 +187,16 @@ class WorkflowHost:
     def task_data(self, workflow: BpmnWorkflow, task_id: str) -> dict:
         return dict(self._task(workflow, task_id).data)
 
+    def task_properties(self, workflow: BpmnWorkflow, task_id: str) -> dict:
+        return task_properties(self._task(workflow, task_id).task_spec)
+
+    def start_properties(self, bundle: SpecBundle) -> dict:
+        """Properties of the process's start event (where a diagram names what starting records)."""
+        for spec in bundle.spec.task_specs.values():
+            if type(spec).__name__ == "StartEvent" and getattr(spec, "bpmn_id", None):
+                return task_properties(spec)
+        return {}
+
     def current_data(self, workflow: BpmnWorkflow) -> dict:
         """The process data as it stands: the finished workflow's data, else the latest task's."""
         if workflow.completed:

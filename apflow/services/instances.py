@@ -20,7 +20,7 @@ from apflow.roles import role_for_lane
 from apflow.store.db import lock_instance
 from apflow.store.models import Event, HumanTask, Instance, PendingTimer, ProcessVersion, User
 
-from . import deadlines, permissions
+from . import deadlines, permissions, records
 from .errors import Conflict, Invalid, NotFound, ServiceError, WorkflowFailed
 from .processes import latest_version
 
@@ -163,18 +163,20 @@ def start_instance(app, user: User, process_id: str, data: dict | None) -> dict:
         version = latest_version(session, process_id)
         permissions.require(user, "instance.start", version)
         bundle = app.bundle(version)
-        try:
-            workflow = app.host.start(bundle, dict(data or {}))
-        except ServiceError:
-            raise
-        except Exception as err:  # the diagram failed before the instance existed: nothing to keep
-            raise WorkflowFailed(f"The process could not start: {_explain(err)}", {"process_id": process_id}) from err
         now = clock.now()
         instance = Instance(process_version_id=version.id, process_id=process_id, status="running", state={},
                             started_by=user.id, created_at=now, updated_at=now)
         instance.version = version
         session.add(instance)
         session.flush()
+        data = dict(data or {})
+        data.update(records.apply(app, session, instance, actor, None, app.host.start_properties(bundle), data, data))
+        try:
+            workflow = app.host.start(bundle, data)
+        except ServiceError:
+            raise
+        except Exception as err:  # the diagram failed before the instance existed: nothing is kept
+            raise WorkflowFailed(f"The process could not start: {_explain(err)}", {"process_id": process_id}) from err
         _event(session, instance, actor, "instance_started", detail={"version": version.version, "keys_after": sorted(data or {})})
         due = _persist(app, session, instance, workflow, actor, before={})
         result = instance_dict(app, session, instance)
@@ -232,6 +234,8 @@ def _step(app, instance_id: int, actor: Actor, action: dict, retried_by: str | N
             workflow = app.host.load(instance.state, app.bundle(instance.version))
             answers = _checked_answers(_form(instance.version, task), app.host.task_data(workflow, task.id), action["data"])
             before = app.host.current_data(workflow)
+            answers.update(records.apply(app, session, instance, actor, task, app.host.task_properties(workflow, task.id),
+                                         answers, app.host.task_data(workflow, task.id)))
             try:
                 app.host.complete(workflow, task.id, answers)
             except TaskNotReady:
