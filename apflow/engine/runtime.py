@@ -32,6 +32,7 @@ from .forms import FormRef, form_ref
 from .sandbox import SandboxedScriptEngine
 
 DUE_IN_PROPERTY = "dueIn"
+ASSIGN_TO_PROPERTY = "assignTo"
 
 
 class TaskNotReady(Exception):
@@ -49,6 +50,7 @@ class ReadyHumanTask:
     documentation: str | None
     manual: bool
     process_id: str
+    assign_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,7 @@ class WorkflowHost:
                 documentation=spec.documentation,
                 manual=isinstance(spec, ManualTask),
                 process_id=task.workflow.spec.name,
+                assign_to=task_properties(spec).get(ASSIGN_TO_PROPERTY) or None,
             ))
         return tasks
 

@@ -18,7 +18,7 @@ from apflow.engine.forms import Form
 from apflow.engine.runtime import TaskNotReady
 from apflow.roles import role_for_lane
 from apflow.store.db import lock_instance
-from apflow.store.models import Event, HumanTask, Instance, PendingTimer, ProcessVersion, User
+from apflow.store.models import Event, HumanTask, Instance, Organisation, PendingTimer, ProcessVersion, User
 
 from . import deadlines, permissions, records
 from .errors import Conflict, Invalid, NotFound, ServiceError, WorkflowFailed
@@ -164,8 +164,10 @@ def start_instance(app, user: User, process_id: str, data: dict | None) -> dict:
         permissions.require(user, "instance.start", version)
         bundle = app.bundle(version)
         now = clock.now()
+        orgs = sorted(user.organisation_ids)
         instance = Instance(process_version_id=version.id, process_id=process_id, status="running", state={},
-                            started_by=user.id, created_at=now, updated_at=now)
+                            started_by=user.id, created_at=now, updated_at=now,
+                            organisation_id=orgs[0] if len(orgs) == 1 else None)
         instance.version = version
         session.add(instance)
         session.flush()
@@ -400,7 +402,8 @@ def _persist(app, session, instance: Instance, workflow, actor: Actor, before: d
             row.completed_by = None
             _event(session, instance, actor, "task_cancelled", task=row)
     deadlines.close(session, closed)
-    data = host.current_data(workflow) if len(ready) > len(rows) - len(closed) else {}
+    data = host.current_data(workflow)
+    _link_provider(session, instance, data)
     new_rows = []
     for task_id, task in ready.items():
         if task_id in rows:
@@ -412,7 +415,8 @@ def _persist(app, session, instance: Instance, workflow, actor: Actor, before: d
                         form_ui_schema=task.form.ui_file, documentation=task.documentation, state="ready",
                         created_at=now, due_at=due_at, due_soon_at=deadlines.due_soon_at(now, due_at),
                         deadline_by_diagram=bool(watching), pupil_name=_text(data.get("pupil_name")),
-                        pupil_ref=_text(data.get("pupil_ref")), provider_name=_text(data.get("provider_name")))
+                        pupil_ref=_text(data.get("pupil_ref")), provider_name=_text(data.get("provider_name")),
+                        assignee_id=_assignee_from(session, task, data))
         session.add(row)
         new_rows.append(row)
         _event(session, instance, actor, "task_ready", task=row, detail={"role": row.role, "due_at": due_at.isoformat() if due_at else None})
@@ -442,6 +446,24 @@ def _persist(app, session, instance: Instance, workflow, actor: Actor, before: d
         _event(session, instance, actor, "instance_completed", before=before, after=host.current_data(workflow))
     session.flush()
     return changed_due
+
+
+def _link_provider(session, instance: Instance, data: dict) -> None:
+    """Placements name their provider in `provider_name`; link the provider's organisation so its staff see it."""
+    name = data.get("provider_name")
+    if not name:
+        return
+    org_id = session.scalar(select(Organisation.id).where(Organisation.name == str(name), Organisation.kind == "provider"))
+    if org_id is not None and instance.provider_organisation_id != org_id:
+        instance.provider_organisation_id = org_id
+
+
+def _assignee_from(session, task, data: dict) -> int | None:
+    """A task with property assignTo=KEY goes straight to the user named in data[KEY] (e.g. the pupil's parent)."""
+    key = task.assign_to
+    if not key or not data.get(key):
+        return None
+    return session.scalar(select(User.id).where(User.username == str(data[key]), User.active.is_(True)))
 
 
 def _text(value) -> str | None:

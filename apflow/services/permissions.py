@@ -1,7 +1,16 @@
-"""The one permission check. Every page, API endpoint and CLI action asks here."""
+"""The one permission check. Every page, API endpoint and CLI action asks here.
+
+Who sees what:
+- Roles come from BPMN lanes: staff see and work the tasks of their roles' lanes.
+- Parents and pupils see only what is assigned to them (never every task of their role).
+- People who belong to organisations see only placements of those organisations: the
+  commissioning school or LA, or the provider delivering the placement (provider staff).
+  People in no organisation (a single-organisation install) are not limited this way.
+- Managers see everything in their scope but complete only tasks of roles they hold.
+"""
 from __future__ import annotations
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import and_, exists, false, or_, select, true
 
 from apflow.roles import role_for_lane, role_title
 from apflow.store.models import HumanTask, Instance, ProcessVersion, User
@@ -9,39 +18,78 @@ from apflow.store.models import HumanTask, Instance, ProcessVersion, User
 from .errors import Forbidden
 
 MANAGER = "manager"
+EXTERNAL_ROLES = {"parent", "pupil"}
+MANAGER_ACTIONS = {"process.deploy", "instance.retry", "calendar.edit", "dashboard.view", "task.bulk"}
 
 
 def is_manager(user: User) -> bool:
     return MANAGER in user.role_names
 
 
+def staff_roles(user: User) -> set[str]:
+    return user.role_names - EXTERNAL_ROLES
+
+
 def start_role(version: ProcessVersion) -> str | None:
     return role_for_lane(version.start_lane)
+
+
+def in_scope(user: User, instance: Instance) -> bool:
+    orgs = user.organisation_ids
+    if not orgs:
+        return True
+    return instance.organisation_id in orgs or instance.provider_organisation_id in orgs
 
 
 def can(user: User, action: str, target=None, session=None) -> bool:
     roles = user.role_names
     if action == "process.list":
         return True
-    if action in {"process.deploy", "instance.retry", "calendar.edit", "dashboard.view"}:
+    if action in MANAGER_ACTIONS:
         return MANAGER in roles
     if action == "instance.start":
         role = start_role(target)
         return (role in roles) if role else (MANAGER in roles or "coordinator" in roles)
     if action == "task.view":
-        return MANAGER in roles or target.assignee_id == user.id or target.role in roles or target.completed_by == user.id
+        if target.assignee_id == user.id or target.completed_by == user.id or target.owner_id == user.id:
+            return True
+        return _task_in_scope(user, target, session) and (MANAGER in roles or target.role in staff_roles(user))
     if action == "task.complete":
         if target.assignee_id is not None:
             return target.assignee_id == user.id
-        return target.role is not None and target.role in roles
+        return target.role in staff_roles(user) and _task_in_scope(user, target, session)
+    if action == "task.claim":
+        return target.assignee_id is None and target.role in staff_roles(user) and _task_in_scope(user, target, session)
+    if action == "task.unclaim":
+        return target.assignee_id is not None and (target.assignee_id == user.id or (MANAGER in roles and _task_in_scope(user, target, session)))
+    if action == "task.assign":
+        return _task_in_scope(user, target, session) and (MANAGER in roles or target.assignee_id == user.id
+                                                           or (target.assignee_id is None and target.role in staff_roles(user)))
+    if action == "task.take_back":
+        return target.owner_id == user.id and target.assignee_id != user.id
     if action == "instance.view":
-        if MANAGER in roles or target.started_by == user.id:
+        if target.started_by == user.id:
+            return True
+        if not in_scope(user, target):
+            return _assigned_in(session, user, target.id)
+        if MANAGER in roles:
             return True
         return bool(session.scalar(select(exists().where(
             HumanTask.instance_id == target.id,
-            or_(HumanTask.role.in_(roles), HumanTask.assignee_id == user.id, HumanTask.completed_by == user.id),
+            or_(HumanTask.role.in_(staff_roles(user)), HumanTask.assignee_id == user.id, HumanTask.completed_by == user.id),
         ))))
     raise ValueError(f"unknown action {action}")
+
+
+def _task_in_scope(user: User, task: HumanTask, session) -> bool:
+    if not user.organisation_ids:
+        return True
+    return in_scope(user, session.get(Instance, task.instance_id))
+
+
+def _assigned_in(session, user: User, instance_id: int) -> bool:
+    return bool(session.scalar(select(exists().where(
+        HumanTask.instance_id == instance_id, or_(HumanTask.assignee_id == user.id, HumanTask.completed_by == user.id)))))
 
 
 def require(user: User, action: str, target=None, session=None) -> None:
@@ -55,27 +103,41 @@ def _refusal(user: User, action: str, target) -> str:
         if target.assignee_id is not None:
             return "This task is assigned to someone else; ask them or a manager to reassign it to you."
         return f"Only members of the {role_title(target.role or '?')} role can complete this task."
+    if action == "task.claim":
+        if target.assignee_id is not None:
+            return "Someone has already claimed this task."
+        return f"Only members of the {role_title(target.role or '?')} role can claim this task."
+    if action == "task.assign":
+        return "Only a manager, or the person holding the task, can hand it to someone else."
+    if action == "task.take_back":
+        return "You can take back only a task you delegated."
     if action == "instance.start":
         role = start_role(target)
         return f"Only the {role_title(role)} role can start this process." if role else "Only managers and AP Coordinators can start this process."
-    if action in {"process.deploy", "instance.retry", "calendar.edit", "dashboard.view"}:
+    if action in MANAGER_ACTIONS:
         return "Only managers can do this."
     return "You do not have access to this."
 
 
+def _scope_clause(user: User):
+    """SQL: the instance a task belongs to is in the user's organisations (true when they have none)."""
+    orgs = user.organisation_ids
+    if not orgs:
+        return true()
+    return exists().where(Instance.id == HumanTask.instance_id,
+                          or_(Instance.organisation_id.in_(orgs), Instance.provider_organisation_id.in_(orgs)))
+
+
 def visible_task_filter(user: User):
     """SQL condition selecting the human tasks this user may see."""
-    roles = list(user.role_names)
-    if MANAGER in roles:
-        return True
-    return or_(HumanTask.role.in_(roles), HumanTask.assignee_id == user.id, HumanTask.completed_by == user.id)
+    staff = staff_roles(user)
+    by_role = true() if MANAGER in user.role_names else (HumanTask.role.in_(staff) if staff else false())
+    return or_(HumanTask.assignee_id == user.id, HumanTask.completed_by == user.id, HumanTask.owner_id == user.id,
+               and_(by_role, _scope_clause(user)))
 
 
-def visible_instance_filter(user: User):
-    if is_manager(user):
-        return True
-    roles = list(user.role_names)
-    return or_(Instance.started_by == user.id, exists().where(
-        HumanTask.instance_id == Instance.id,
-        or_(HumanTask.role.in_(roles), HumanTask.assignee_id == user.id, HumanTask.completed_by == user.id),
-    ))
+def workable_task_filter(user: User):
+    """SQL condition selecting ready tasks this user could complete (their roles' unassigned tasks, or theirs)."""
+    staff = staff_roles(user)
+    unassigned = and_(HumanTask.assignee_id.is_(None), HumanTask.role.in_(staff), _scope_clause(user)) if staff else false()
+    return or_(HumanTask.assignee_id == user.id, unassigned)

@@ -48,13 +48,15 @@ def create_user(session, username: str, password: str, roles: list[str], display
     user = User(username=username, display_name=display_name or username, email=email,
                 password_hash=hash_password(password), created_at=clock.now(), active=True, failed_logins=0)
     user.roles = [UserRole(role=r) for r in sorted(set(roles))]
-    session.add(user)
-    session.flush()
+    memberships = []
     for name in organisations or []:
         org = session.scalar(select(Organisation).where(Organisation.name == name))
         if org is None:
             raise Invalid(f"No organisation named '{name}'.")
-        session.add(UserOrganisation(user_id=user.id, organisation_id=org.id))
+        memberships.append(UserOrganisation(organisation_id=org.id))
+    user.memberships = memberships
+    session.add(user)
+    session.flush()
     return user
 
 
