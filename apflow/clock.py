@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 
 class Clock:
@@ -43,6 +44,13 @@ class Clock:
 
 
 clock = Clock()
+UK = ZoneInfo("Europe/London")
+
+
+def uk_time(value) -> str:
+    """A moment as people in English schools read it: UK time, e.g. 'Wed 25 Nov 2026, 16:57'."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(UK).strftime("%a %d %b %Y, %H:%M")
 
 
 class _ClockDatetime(datetime):

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from apflow.clock import clock
+from apflow.clock import clock, uk_time
 from apflow.roles import role_title
 from apflow.store.db import lock_instance
 from apflow.store.models import DeadlineAlert, Escalation, HumanTask, Instance, User
@@ -108,7 +108,7 @@ def _task_people(session, task: HumanTask) -> list[User]:
 
 
 def _remind(app, session, task: HumanTask, now: datetime) -> None:
-    message = f"Reminder: {_describe(task)} is due by {task.due_at:%a %d %b %H:%M} UTC."
+    message = f"Reminder: {_describe(task)} is due by {uk_time(task.due_at)}."
     notifications.notify(session, _task_people(session, task), "reminder", message, task.instance_id,
                          link=f"{app.settings.base_url}/api/v1/tasks/{task.id}")
 
@@ -117,7 +117,7 @@ def _escalate(app, session, task: HumanTask, now: datetime) -> None:
     escalation = Escalation(instance_id=task.instance_id, human_task_id=task.id, level=1, role=LEVEL_ROLES[1], task_name=task.name,
                             missed_by=_holder(session, task), overdue_since=task.due_at, created_at=now, state="open", note="")
     session.add(escalation)
-    message = f"Overdue: {_describe(task)} held by {escalation.missed_by} was due {task.due_at:%a %d %b %H:%M} UTC."
+    message = f"Overdue: {_describe(task)} held by {escalation.missed_by} was due {uk_time(task.due_at)}."
     notifications.notify(session, notifications.role_members(session, LEVEL_ROLES[1]), "escalation", message, task.instance_id)
     grace = timedelta(hours=app.settings.escalation_grace_hours)
     session.add(DeadlineAlert(human_task_id=task.id, instance_id=task.instance_id, kind="second_escalation", due_at=now + grace, state="pending"))
@@ -131,7 +131,7 @@ def _escalate_again(app, session, task: HumanTask, now: datetime) -> None:
                             missed_by=first.missed_by, overdue_since=task.due_at, created_at=now, state="open", note="")
     session.add(escalation)
     message = (f"Still overdue and not taken on by a manager: {_describe(task)} held by {first.missed_by}, "
-               f"overdue since {task.due_at:%a %d %b %H:%M} UTC.")
+               f"overdue since {uk_time(task.due_at)}.")
     people = notifications.role_members(session, LEVEL_ROLES[2]) + notifications.role_members(session, LEVEL_ROLES[1])
     notifications.notify(session, people, "second_escalation", message, task.instance_id)
 

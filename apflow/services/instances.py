@@ -18,7 +18,7 @@ from apflow.engine.forms import Form
 from apflow.engine.runtime import TaskNotReady
 from apflow.roles import role_for_lane
 from apflow.store.db import lock_instance
-from apflow.store.models import Event, HumanTask, Instance, Organisation, PendingTimer, ProcessVersion, User
+from apflow.store.models import Event, HumanTask, Instance, Organisation, PendingTimer, ProcessVersion, TaskDraft, User
 
 from . import deadlines, permissions, records
 from .errors import Conflict, Invalid, NotFound, ServiceError, WorkflowFailed
@@ -62,7 +62,18 @@ def task_dict(task: HumanTask, users: dict[int, str] | None = None) -> dict:
         "completed_at": task.completed_at.isoformat() if task.completed_at else None,
         "completed_by": users.get(task.completed_by) if task.completed_by else None,
         "documentation": task.documentation,
+        "due_soon_at": task.due_soon_at.isoformat() if task.due_soon_at else None,
+        "deadline": _deadline(task),
+        "pupil_name": task.pupil_name,
+        "pupil_ref": task.pupil_ref,
+        "provider_name": task.provider_name,
     }
+
+
+def _deadline(task: HumanTask) -> str | None:
+    from .inbox import deadline_state
+
+    return deadline_state(task, clock.now()) if task.state == "ready" else None
 
 
 def _usernames(session, ids) -> dict[int, str]:
@@ -234,7 +245,9 @@ def _step(app, instance_id: int, actor: Actor, action: dict, retried_by: str | N
             task = session.get(HumanTask, action["task_id"], populate_existing=True)
             _check_can_complete(session, actor, task)
             workflow = app.host.load(instance.state, app.bundle(instance.version))
-            answers = _checked_answers(_form(instance.version, task), app.host.task_data(workflow, task.id), action["data"])
+            form = _form(instance.version, task)
+            answers = _checked_answers(form, app.host.task_data(workflow, task.id), action["data"])
+            _check_documents(session, form, answers, instance.id)
             before = app.host.current_data(workflow)
             answers.update(records.apply(app, session, instance, actor, task, app.host.task_properties(workflow, task.id),
                                          answers, app.host.task_data(workflow, task.id)))
@@ -243,6 +256,7 @@ def _step(app, instance_id: int, actor: Actor, action: dict, retried_by: str | N
             except TaskNotReady:
                 raise Conflict("This task is no longer waiting for an answer: the process has moved on without it.") from None
             task.completed_by = actor.id
+            session.execute(delete(TaskDraft).where(TaskDraft.task_id == task.id))
             detail = {"retried_by": retried_by} if retried_by else {}
             _event(session, instance, actor, "task_completed", task=task, detail=detail, before=before, after=answers)
             due = _persist(app, session, instance, workflow, actor, before=before, completed_task=task.id)
@@ -278,6 +292,19 @@ def _checked_answers(form: Form | None, task_data: dict, submitted: dict) -> dic
     if errors:
         raise Invalid("Some answers need correcting; the task is still open.", {"fields": errors})
     return answers
+
+
+def _check_documents(session, form: Form | None, answers: dict, instance_id: int) -> None:
+    """File fields hold ids of documents uploaded on this placement; refuse anything else."""
+    if form is None:
+        return
+    from . import documents
+
+    for key in form.fields:
+        ui = form.ui_schema.get(key) if isinstance(form.ui_schema.get(key), dict) else {}
+        if ui.get("ui:widget") == "file" and key in answers and not (
+                isinstance(answers[key], int) and documents.belongs_to(session, answers[key], instance_id)):
+            raise Invalid("An uploaded file is missing; upload it again.", {"fields": {key: ["Upload the file again."]}})
 
 
 def _check_can_complete(session, actor: Actor, task: HumanTask | None) -> None:

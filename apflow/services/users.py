@@ -83,6 +83,18 @@ def authenticate(session, username: str, password: str) -> User:
     return user
 
 
+def change_password(session, user_id: int, current: str, new: str, confirm: str) -> None:
+    user = session.get(User, user_id)
+    if user is None or not _verify(user.password_hash, current or ""):
+        raise Invalid("Your current password is not right.", {"current": ["Enter the password you signed in with."]})
+    if new != confirm:
+        raise Invalid("The new passwords do not match.", {"confirm": ["Type the same new password twice."]})
+    if new == current:
+        raise Invalid("Choose a password different from the current one.", {"new": ["Choose a different password."]})
+    check_new_password(new)
+    user.password_hash = hash_password(new)
+
+
 def _verify(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from flask import Flask
 
+from apflow.clock import uk_time
 from apflow.config import Settings
 from apflow.services.app import Apflow
 
-from . import api, auth, pages
+from . import api, assets, auth, inbox, pages
 
 
 def create_app(settings: Settings | None = None, core: Apflow | None = None, run_scheduler: bool | None = None) -> Flask:
@@ -21,9 +22,12 @@ def create_app(settings: Settings | None = None, core: Apflow | None = None, run
         JSON_SORT_KEYS=False,
     )
     app.extensions["apflow"] = core
+    app.jinja_env.filters["local_time"] = uk_time
     auth.init_app(app)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(pages.bp)
+    app.register_blueprint(inbox.bp)
+    app.register_blueprint(assets.bp)
     api.register_error_handlers(app)
     if run_scheduler if run_scheduler is not None else settings.run_scheduler:
         from apflow.timers.scheduler import TimerScheduler

@@ -17,11 +17,7 @@ bp = Blueprint("pages", __name__)
 @bp.get("/")
 @login_required
 def home():
-    user = current_user.user
-    tasks = instances.list_ready_tasks(core(), user)
-    with core().db.session() as s:
-        unread = len(notifications.list_notifications(s, user, unread_only=True))
-    return render_template("home.html", tasks=tasks, user=user, unread=unread, is_manager=permissions.is_manager(user))
+    return redirect(url_for("inbox.inbox_page"))
 
 
 @bp.get("/dashboard")
@@ -96,7 +92,7 @@ def login():
             target = request.args.get("next", "")
             # Only same-site paths, so the login page cannot bounce people to another site.
             if not target.startswith("/") or target.startswith("//") or urlparse(target).netloc:
-                target = url_for("pages.home")
+                target = url_for("inbox.inbox_page")
             return redirect(target)
         except ServiceError as err:
             error = err.message

@@ -26,7 +26,7 @@ def sign_in(client, username):
 
 
 def test_pages_need_sign_in(client):
-    for path in ["/", "/dashboard", "/calendar", "/notifications"]:
+    for path in ["/", "/inbox", "/dashboard", "/calendar", "/notifications", "/account/password", "/placements/1", "/pupils/X"]:
         response = client.get(path)
         assert response.status_code == 302 and "/login" in response.headers["Location"]
 
@@ -43,15 +43,17 @@ def test_login_refuses_a_missing_csrf_token(client, people):
 
 def test_login_does_not_redirect_off_site(client, people):
     response = client.post("/login?next=//evil.example/x", data={"username": "coord", "password": PASSWORD, "csrf_token": csrf(client)})
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"] == "/inbox"
 
 
-def test_home_lists_my_tasks(client, core, people, triage):
+def test_home_is_the_inbox(client, core, people, triage):
     from apflow.services import instances
 
     instances.start_instance(core, people["coordinator"], "referral_triage", {"reasons": ["attendance"]})
-    page = sign_in(client, "coord").get("/").get_data(as_text=True)
-    assert "Triage referral" in page and "Deadlines and escalations" not in page
+    sign_in(client, "coord")
+    assert client.get("/").headers["Location"] == "/inbox"
+    page = client.get("/inbox").get_data(as_text=True)
+    assert "Triage referral" in page and ">Deadlines<" not in page
 
 
 def test_manager_imports_term_dates_and_sees_errors_with_the_line(client, core, people):

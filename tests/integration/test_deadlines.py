@@ -45,7 +45,7 @@ def test_reminder_then_escalation_then_second_escalation(core, people, due_in_tw
     frozen_clock.advance(timedelta(hours=1))
     assert deadlines.fire_due_alerts(core) == 1
     for coordinator in (people["coordinator"], people["coordinator2"]):
-        assert notes(core, coordinator) == [f"Reminder: 'Check' for Mia K. (placement #{started['id']}) is due by Wed 14 Jan 09:00 UTC."]
+        assert notes(core, coordinator) == [f"Reminder: 'Check' for Mia K. (placement #{started['id']}) is due by Wed 14 Jan 2026, 09:00."]
     assert notes(core, people["manager"]) == []
 
     frozen_clock.advance(timedelta(hours=12, minutes=1))

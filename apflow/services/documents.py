@@ -1,0 +1,56 @@
+"""Files uploaded on a placement (signed documents); kept in the database with the placement's records."""
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import select
+from sqlalchemy.orm import undefer
+
+from apflow.clock import clock
+from apflow.store.models import Document, Instance, User
+
+from . import permissions
+from .errors import Invalid, NotFound
+
+MAX_BYTES = 10 * 1024 * 1024
+ALLOWED_TYPES = {"application/pdf", "image/png", "image/jpeg", "image/heic",
+                 "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "text/plain"}
+
+
+def upload(app, user: User, instance_id: int, task_id: str | None, filename: str, content_type: str, content: bytes) -> int:
+    if not content:
+        raise Invalid("The file is empty.", {"file": ["Choose a file to upload."]})
+    if len(content) > MAX_BYTES:
+        raise Invalid("The file is larger than 10 MB.", {"file": ["Upload a file of 10 MB or less (scan at a lower resolution)."]})
+    content_type = (content_type or "").split(";")[0].strip().lower()
+    if content_type not in ALLOWED_TYPES:
+        raise Invalid("Upload a PDF, an image (PNG, JPEG, HEIC), a Word document or a text file.", {"file": ["That kind of file is not accepted."]})
+    name = (filename or "document").replace("\\", "/").rsplit("/", 1)[-1][:255] or "document"
+    with app.db.session() as session:
+        instance = session.get(Instance, instance_id)
+        if instance is None or not permissions.can(user, "instance.view", instance, session):
+            raise NotFound("There is no such placement that you can see.")
+        document = Document(instance_id=instance_id, task_id=task_id, filename=name, content_type=content_type, size=len(content),
+                            sha256=hashlib.sha256(content).hexdigest(), content=content, uploaded_by=user.id, uploaded_at=clock.now())
+        session.add(document)
+        session.flush()
+        return document.id
+
+
+def list_for_instance(session, instance_id: int) -> list[dict]:
+    docs = session.scalars(select(Document).where(Document.instance_id == instance_id).order_by(Document.id))
+    return [{"id": d.id, "filename": d.filename, "size": d.size, "content_type": d.content_type,
+             "uploaded_at": d.uploaded_at, "task_id": d.task_id} for d in docs]
+
+
+def download(app, user: User, instance_id: int, document_id: int) -> Document:
+    with app.db.session() as session:
+        document = session.scalar(select(Document).options(undefer(Document.content)).where(Document.id == document_id, Document.instance_id == instance_id))
+        instance = session.get(Instance, instance_id)
+        if document is None or instance is None or not permissions.can(user, "instance.view", instance, session):
+            raise NotFound("There is no such document that you can see.")
+        return document
+
+
+def belongs_to(session, document_id: int, instance_id: int) -> bool:
+    return session.scalar(select(Document.id).where(Document.id == document_id, Document.instance_id == instance_id)) is not None

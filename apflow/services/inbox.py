@@ -1,0 +1,276 @@
+"""The task inbox: what a person sees and does with tasks before completing them.
+
+Tabs: "mine" (assigned to me), "available" (my roles' unassigned tasks), "all" (managers).
+Actions: claim, unclaim, assign to a colleague, delegate and take back, bulk claim and bulk
+reassign (managers), save a draft, keep named filters.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from sqlalchemy import and_, case, func, or_, select, update
+
+from apflow.clock import clock
+from apflow.roles import role_title
+from apflow.store.models import Event, HumanTask, Instance, ProcessVersion, SavedFilter, TaskDraft, User, UserRole
+
+from . import permissions
+from .errors import Conflict, Forbidden, Invalid, NotFound
+
+TABS = ("mine", "available", "all")
+SORTS = ("due", "created", "pupil", "task")
+PAGE_SIZE = 50
+
+
+@dataclass
+class InboxQuery:
+    tab: str = "available"
+    role: str = ""
+    process: str = ""
+    provider: str = ""
+    search: str = ""
+    overdue: bool = False
+    sort: str = "due"
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args) -> "InboxQuery":
+        query = cls()
+        query.tab = args.get("tab") if args.get("tab") in TABS else "available"
+        query.role = (args.get("role") or "")[:40]
+        query.process = (args.get("process") or "")[:200]
+        query.provider = (args.get("provider") or "")[:200]
+        query.search = (args.get("search") or "").strip()[:100]
+        query.overdue = args.get("overdue") in {"1", "true", "on"}
+        query.sort = args.get("sort") if args.get("sort") in SORTS else "due"
+        page = args.get("page") or "1"
+        query.page = max(1, min(int(page), 10_000)) if str(page).isdigit() else 1
+        return query
+
+    def to_querystring(self, **changes) -> str:
+        values = {**asdict(self), **changes}
+        kept = {k: ("1" if v is True else v) for k, v in values.items()
+                if v not in ("", False, None) and not (k == "page" and v == 1)}
+        return urlencode(kept)
+
+
+def deadline_state(task: HumanTask, now: datetime) -> str | None:
+    if task.due_at is None:
+        return None
+    if now > task.due_at:
+        return "overdue"
+    if task.due_soon_at is not None and now >= task.due_soon_at:
+        return "due_soon"
+    return "on_time"
+
+
+def _row(task: HumanTask, names: dict[int, str], process_names: dict[str, str], now: datetime) -> dict:
+    return {
+        "id": task.id, "name": task.name, "instance_id": task.instance_id, "process_id": task.process_id,
+        "process_name": process_names.get(task.process_id, task.process_id), "role": task.role,
+        "role_title": role_title(task.role) if task.role else "", "pupil_name": task.pupil_name or "",
+        "pupil_ref": task.pupil_ref or "", "provider_name": task.provider_name or "",
+        "due_at": task.due_at, "deadline": deadline_state(task, now), "created_at": task.created_at,
+        "assignee_id": task.assignee_id, "assignee": names.get(task.assignee_id) if task.assignee_id else None,
+        "owner": names.get(task.owner_id) if task.owner_id else None,
+    }
+
+
+def inbox(app, user: User, query: InboxQuery) -> dict:
+    if query.tab == "all" and not permissions.is_manager(user):
+        query.tab = "available"
+    now = clock.now()
+    with app.db.session() as session:
+        base = [HumanTask.state == "ready", permissions.visible_task_filter(user)]
+        tab_filters = {
+            "mine": HumanTask.assignee_id == user.id,
+            "available": and_(HumanTask.assignee_id.is_(None), permissions.workable_task_filter(user)),
+            "all": True,
+        }
+        counts = {tab: session.scalar(select(func.count()).select_from(HumanTask).where(*base, condition))
+                  for tab, condition in tab_filters.items() if tab != "all" or permissions.is_manager(user)}
+        conditions = [*base, tab_filters[query.tab]]
+        if query.role:
+            conditions.append(HumanTask.role == query.role)
+        if query.process:
+            conditions.append(HumanTask.process_id == query.process)
+        if query.provider:
+            conditions.append(HumanTask.provider_name == query.provider)
+        if query.overdue:
+            conditions.append(HumanTask.due_at < now)
+        if query.search:
+            pattern = f"%{query.search.lower()}%"
+            conditions.append(or_(func.lower(HumanTask.pupil_name).like(pattern), func.lower(HumanTask.pupil_ref).like(pattern)))
+        order = {
+            # Overdue first, then soonest due; tasks with no due date last.
+            "due": [HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at],
+            "created": [HumanTask.created_at.desc()],
+            "pupil": [HumanTask.pupil_name.is_(None), HumanTask.pupil_name, HumanTask.due_at],
+            "task": [HumanTask.name, HumanTask.due_at],
+        }[query.sort]
+        total = session.scalar(select(func.count()).select_from(HumanTask).where(*conditions))
+        tasks = list(session.scalars(select(HumanTask).where(*conditions).order_by(*order)
+                                     .offset((query.page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
+        people = {t.assignee_id for t in tasks} | {t.owner_id for t in tasks}
+        names = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(people - {None})))) if people - {None} else {}
+        process_names = dict(session.execute(select(ProcessVersion.process_id, ProcessVersion.name)).all())
+        facets = session.execute(select(HumanTask.role, HumanTask.process_id, HumanTask.provider_name)
+                                 .where(*base).distinct().limit(500)).all()
+    return {
+        "rows": [_row(t, names, process_names, now) for t in tasks], "total": total, "counts": counts,
+        "pages": max(1, -(-total // PAGE_SIZE)), "query": query,
+        "roles": sorted({r for r, _, _ in facets if r}),
+        "processes": sorted({(p, process_names.get(p, p)) for _, p, _ in facets}),
+        "providers": sorted({v for _, _, v in facets if v}),
+    }
+
+
+# -- holding tasks ---------------------------------------------------------------------------
+
+def _task(session, user: User, task_id: str) -> HumanTask:
+    task = session.get(HumanTask, str(task_id))
+    if task is None or not permissions.can(user, "task.view", task, session):
+        raise NotFound("There is no such task that you can see.")
+    if task.state != "ready":
+        raise Conflict(f"This task is already {task.state}.")
+    return task
+
+
+def _log(session, task: HumanTask, user: User, kind: str, **detail) -> None:
+    session.add(Event(instance_id=task.instance_id, at=clock.now(), actor_id=user.id, actor=user.username, kind=kind,
+                      task_id=task.id, task_name=task.name, detail=detail))
+
+
+def _colleague(session, task: HumanTask, username: str) -> User:
+    colleague = session.scalar(select(User).where(User.username == (username or "").strip(), User.active.is_(True)))
+    if colleague is None:
+        raise Invalid(f"There is no active user '{username}'.", {"assignee": ["Choose a colleague from the list."]})
+    if task.role not in colleague.role_names or not permissions.in_scope(colleague, session.get(Instance, task.instance_id)):
+        raise Invalid(f"{colleague.display_name} cannot work this task: it needs the {role_title(task.role or '?')} role.",
+                      {"assignee": [f"Choose someone in the {role_title(task.role or '?')} role."]})
+    return colleague
+
+
+def claim(app, user: User, task_id: str) -> None:
+    with app.db.session() as session:
+        task = _task(session, user, task_id)
+        if task.assignee_id == user.id:
+            return
+        permissions.require(user, "task.claim", task, session)
+        # Conditional update: two people claiming at once, exactly one gets it.
+        done = session.execute(update(HumanTask).where(HumanTask.id == task.id, HumanTask.assignee_id.is_(None),
+                                                       HumanTask.state == "ready").values(assignee_id=user.id)).rowcount
+        if not done:
+            holder = session.scalar(select(User.display_name).join(HumanTask, HumanTask.assignee_id == User.id).where(HumanTask.id == task.id))
+            raise Conflict(f"{holder or 'Someone'} claimed this task a moment ago.")
+        _log(session, task, user, "task_claimed")
+
+
+def unclaim(app, user: User, task_id: str) -> None:
+    with app.db.session() as session:
+        task = _task(session, user, task_id)
+        permissions.require(user, "task.unclaim", task, session)
+        _log(session, task, user, "task_unclaimed", previous=_name(session, task.assignee_id))
+        task.assignee_id, task.owner_id = None, None
+
+
+def assign(app, user: User, task_id: str, username: str, delegate: bool = False) -> None:
+    """Hand the task to a colleague. Delegating keeps you as its owner, so you can take it back."""
+    with app.db.session() as session:
+        task = _task(session, user, task_id)
+        permissions.require(user, "task.assign", task, session)
+        colleague = _colleague(session, task, username)
+        if delegate:
+            if task.assignee_id != user.id:
+                raise Forbidden("Only the person holding a task can delegate it; claim it first.")
+            task.owner_id = user.id
+        elif task.owner_id is not None and not permissions.is_manager(user):
+            task.owner_id = None
+        _log(session, task, user, "task_delegated" if delegate else "task_assigned", to=colleague.username,
+             previous=_name(session, task.assignee_id))
+        task.assignee_id = colleague.id
+
+
+def take_back(app, user: User, task_id: str) -> None:
+    with app.db.session() as session:
+        task = _task(session, user, task_id)
+        permissions.require(user, "task.take_back", task, session)
+        _log(session, task, user, "task_taken_back", previous=_name(session, task.assignee_id))
+        task.assignee_id, task.owner_id = user.id, None
+
+
+def bulk(app, user: User, task_ids: list[str], action: str, username: str = "") -> dict:
+    """Managers: claim or reassign many tasks; each task succeeds or fails on its own."""
+    permissions.require(user, "task.bulk")
+    done, failed = [], {}
+    for task_id in task_ids[:500]:
+        try:
+            if action == "claim":
+                claim(app, user, task_id)
+            elif action == "assign":
+                assign(app, user, task_id, username)
+            else:
+                raise Invalid("Choose claim or assign.")
+            done.append(task_id)
+        except (Conflict, Forbidden, Invalid, NotFound) as err:
+            failed[task_id] = err.message
+    return {"done": done, "failed": failed}
+
+
+def _name(session, user_id: int | None) -> str | None:
+    return session.scalar(select(User.username).where(User.id == user_id)) if user_id else None
+
+
+def colleagues(app, user: User, task_id: str) -> list[dict]:
+    """People this task could be handed to: active members of its role in scope."""
+    with app.db.session() as session:
+        task = _task(session, user, task_id)
+        instance = session.get(Instance, task.instance_id)
+        people = session.scalars(select(User).join(UserRole).where(UserRole.role == task.role, User.active.is_(True)).order_by(User.display_name))
+        return [{"username": p.username, "display_name": p.display_name} for p in people if permissions.in_scope(p, instance)]
+
+
+# -- drafts and saved filters ----------------------------------------------------------------
+
+def save_draft(app, user: User, task_id: str, data: dict) -> None:
+    with app.db.session() as session:
+        task = _task(session, user, task_id)
+        permissions.require(user, "task.complete", task, session)
+        draft = session.get(TaskDraft, (task.id, user.id))
+        if draft is None:
+            session.add(TaskDraft(task_id=task.id, user_id=user.id, data=data, saved_at=clock.now()))
+        else:
+            draft.data, draft.saved_at = data, clock.now()
+
+
+def get_draft(app, user: User, task_id: str) -> TaskDraft | None:
+    with app.db.session() as session:
+        return session.get(TaskDraft, (str(task_id), user.id))
+
+
+def save_filter(app, user: User, name: str, query: InboxQuery) -> None:
+    name = (name or "").strip()[:100]
+    if not name:
+        raise Invalid("Give the filter a name.", {"name": ["Required."]})
+    with app.db.session() as session:
+        existing = session.scalar(select(SavedFilter).where(SavedFilter.user_id == user.id, SavedFilter.name == name))
+        if existing is None:
+            session.add(SavedFilter(user_id=user.id, name=name, query=query.to_querystring(page=1)))
+        else:
+            existing.query = query.to_querystring(page=1)
+
+
+def delete_filter(app, user: User, filter_id: int) -> None:
+    with app.db.session() as session:
+        found = session.get(SavedFilter, filter_id)
+        if found is None or found.user_id != user.id:
+            raise NotFound("No such saved filter.")
+        session.delete(found)
+
+
+def saved_filters(app, user: User) -> list[dict]:
+    with app.db.session() as session:
+        return [{"id": f.id, "name": f.name, "query": f.query}
+                for f in session.scalars(select(SavedFilter).where(SavedFilter.user_id == user.id).order_by(SavedFilter.name))]

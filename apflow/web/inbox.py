@@ -1,0 +1,222 @@
+"""Inbox pages: the task list, a task with its form, a placement, a pupil, and the account page."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from apflow.services import documents, inbox, instances, permissions, users
+from apflow.services.errors import Conflict, Invalid, ServiceError, WorkflowFailed
+from apflow.store.models import HumanTask, Instance
+
+from . import forms
+from .auth import check_csrf, core
+
+bp = Blueprint("inbox", __name__)
+
+
+def _user():
+    return current_user.user
+
+
+@bp.before_request
+def _csrf():
+    if request.method == "POST":
+        check_csrf(request.form.get("csrf_token"))
+
+
+@bp.get("/inbox")
+@login_required
+def inbox_page():
+    query = inbox.InboxQuery.from_args(request.args)
+    listing = inbox.inbox(core(), _user(), query)
+    return render_template("inbox.html", listing=listing, query=query, filters=inbox.saved_filters(core(), _user()),
+                           is_manager=permissions.is_manager(_user()))
+
+
+@bp.post("/inbox/filters")
+@login_required
+def save_filter():
+    query = inbox.InboxQuery.from_args(request.form)
+    try:
+        inbox.save_filter(core(), _user(), request.form.get("name", ""), query)
+        flash(f"Saved the filter '{request.form.get('name', '').strip()}'.")
+    except ServiceError as err:
+        flash(err.message, "error")
+    return redirect(url_for("inbox.inbox_page") + "?" + query.to_querystring())
+
+
+@bp.post("/inbox/filters/<int:filter_id>/delete")
+@login_required
+def delete_filter(filter_id):
+    inbox.delete_filter(core(), _user(), filter_id)
+    return redirect(url_for("inbox.inbox_page"))
+
+
+@bp.post("/inbox/bulk")
+@login_required
+def bulk():
+    ids = request.form.getlist("task")
+    if not ids:
+        flash("Tick at least one task first.", "error")
+        return redirect(request.referrer or url_for("inbox.inbox_page"))
+    outcome = inbox.bulk(core(), _user(), ids, request.form.get("action", ""), request.form.get("assignee", ""))
+    if outcome["done"]:
+        flash(f"{len(outcome['done'])} task(s) updated.")
+    for message in sorted(set(outcome["failed"].values())):
+        flash(message, "error")
+    return redirect(request.referrer or url_for("inbox.inbox_page"))
+
+
+# -- one task ------------------------------------------------------------------------------
+
+def _task_view(task_id: str, values: dict | None = None, errors: dict | None = None, summary: str | None = None, status: int = 200):
+    app, user = core(), _user()
+    task = instances.get_task(app, user, task_id)
+    draft = inbox.get_draft(app, user, task_id) if values is None else None
+    if values is None:
+        values = dict(task["data"])
+        if draft is not None:
+            values.update(draft.data)
+    form = task["form"]
+    fields = forms.build(form["schema"], form["ui_schema"], values, errors or {}) if form else []
+    with app.db.session() as session:
+        row = session.get(HumanTask, task_id)
+        actions = {name: permissions.can(user, f"task.{name}", row, session) for name in ("claim", "unclaim", "assign", "take_back", "complete")}
+        instance = session.get(Instance, row.instance_id)
+        docs = documents.list_for_instance(session, row.instance_id)
+    colleagues = inbox.colleagues(app, user, task_id) if task["state"] == "ready" and actions["assign"] else []
+    return render_template("task.html", task=task, fields=fields, errors=errors or {}, summary=summary, actions=actions,
+                           colleagues=colleagues, draft=draft, instance=instance, documents=docs, user=user), status
+
+
+@bp.get("/tasks/<task_id>")
+@login_required
+def task_page(task_id):
+    return _task_view(task_id)
+
+
+@bp.post("/tasks/<task_id>")
+@login_required
+def task_submit(task_id):
+    app, user = core(), _user()
+    task = instances.get_task(app, user, task_id)
+    form = task["form"] or {"schema": {"type": "object", "properties": {}}, "ui_schema": {}}
+    uploaded = {}
+    try:
+        for name in forms.file_fields(form["schema"], form["ui_schema"]):
+            upload = request.files.get(name)
+            if upload and upload.filename:
+                uploaded[name] = documents.upload(app, user, task["instance_id"], task_id, upload.filename, upload.mimetype, upload.read())
+    except Invalid as err:
+        values = forms.parse(form["schema"], form["ui_schema"], request.form)
+        return _task_view(task_id, values, {name: err.details.get("file", [err.message]) for name in forms.file_fields(form["schema"], form["ui_schema"])},
+                          "There is a problem with the file.", 422)
+    values = forms.parse(form["schema"], form["ui_schema"], request.form, documents=uploaded)
+    if "add_row" in request.form or "remove_row" in request.form:
+        return _task_view(task_id, values)
+    if request.form.get("action") == "draft":
+        inbox.save_draft(app, user, task_id, values)
+        flash("Draft saved. Nobody else sees it; complete the task when you are ready.")
+        return redirect(url_for("inbox.task_page", task_id=task_id))
+    try:
+        result = instances.complete_task(app, user, task_id, values)
+    except Invalid as err:
+        fields = err.details.get("fields", {})
+        return _task_view(task_id, values, fields, err.message, 422)
+    except Conflict as err:
+        flash(err.message, "error")
+        return redirect(url_for("inbox.placement_page", instance_id=task["instance_id"]))
+    except WorkflowFailed as err:
+        return _task_view(task_id, values, {}, err.message, 422)
+    names = [t["name"] for t in result["next_tasks"]]
+    if result["instance"]["status"] == "completed":
+        flash(f"'{task['name']}' is done and the placement process has finished.")
+    elif names:
+        flash(f"'{task['name']}' is done. Next: {', '.join(names)}.")
+    else:
+        flash(f"'{task['name']}' is done. The placement is now waiting (for example for a deadline or another organisation).")
+    return redirect(url_for("inbox.placement_page", instance_id=task["instance_id"]))
+
+
+@bp.post("/tasks/<task_id>/<action>")
+@login_required
+def task_action(task_id, action):
+    app, user = core(), _user()
+    try:
+        if action == "claim":
+            inbox.claim(app, user, task_id)
+            flash("You have claimed this task; colleagues see that you hold it.")
+        elif action == "unclaim":
+            inbox.unclaim(app, user, task_id)
+            flash("The task is back with its role for anyone to claim.")
+        elif action in {"assign", "delegate"}:
+            inbox.assign(app, user, task_id, request.form.get("assignee", ""), delegate=action == "delegate")
+            flash("The task has been handed over." if action == "assign" else "Delegated. You can take it back at any time.")
+        elif action == "take-back":
+            inbox.take_back(app, user, task_id)
+            flash("You hold this task again.")
+        else:
+            abort(404)
+    except ServiceError as err:
+        flash(err.message, "error")
+    target = request.form.get("next", "")
+    if target.startswith("/") and not target.startswith("//"):
+        return redirect(target)
+    return redirect(url_for("inbox.task_page", task_id=task_id))
+
+
+# -- placements and pupils -------------------------------------------------------------------
+
+@bp.get("/placements/<int:instance_id>")
+@login_required
+def placement_page(instance_id):
+    app, user = core(), _user()
+    instance = instances.get_instance(app, user, instance_id)
+    with app.db.session() as session:
+        open_tasks = [instances.task_dict(t) for t in session.scalars(select(HumanTask).where(
+            HumanTask.instance_id == instance_id, HumanTask.state == "ready").order_by(HumanTask.due_at))]
+        docs = documents.list_for_instance(session, instance_id)
+        pupil = session.scalar(select(HumanTask.pupil_ref).where(HumanTask.instance_id == instance_id, HumanTask.pupil_ref.is_not(None)).limit(1))
+    timeline = instances.list_events(app, user, instance_id)
+    return render_template("placement.html", instance=instance, open_tasks=open_tasks, timeline=timeline, documents=docs, pupil_ref=pupil)
+
+
+@bp.get("/placements/<int:instance_id>/documents/<int:document_id>")
+@login_required
+def document(instance_id, document_id):
+    found = documents.download(core(), _user(), instance_id, document_id)
+    safe_name = found.filename.replace('"', "")
+    return Response(found.content, mimetype=found.content_type,
+                    headers={"Content-Disposition": f'attachment; filename="{safe_name}"', "X-Content-Type-Options": "nosniff"})
+
+
+@bp.get("/pupils/<ref>")
+@login_required
+def pupil_page(ref):
+    app, user = core(), _user()
+    with app.db.session() as session:
+        ids = list(session.scalars(select(HumanTask.instance_id).where(HumanTask.pupil_ref == ref).distinct()))
+        visible = [i for i in ids if permissions.can(user, "instance.view", session.get(Instance, i), session)]
+        name = session.scalar(select(HumanTask.pupil_name).where(HumanTask.pupil_ref == ref, HumanTask.pupil_name.is_not(None)).limit(1))
+    if not visible:
+        abort(404)
+    placements = [instances.get_instance(app, user, i) for i in sorted(visible)]
+    return render_template("pupil.html", ref=ref, name=name, placements=placements)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    errors, status = {}, 200
+    if request.method == "POST":
+        try:
+            with core().db.session() as session:
+                users.change_password(session, _user().id, request.form.get("current", ""), request.form.get("new", ""),
+                                      request.form.get("confirm", ""))
+            flash("Your password has been changed.")
+            return redirect(url_for("inbox.inbox_page"))
+        except ServiceError as err:
+            errors, status = err.details or {"current": [err.message]}, err.status if err.status != 401 else 422
+    return render_template("password.html", errors=errors), status
+
