@@ -140,8 +140,8 @@ class WorkflowHost:
         converter.subprocesses_from_dict(dict(state.get("subprocesses", {})), workflow)
         workflow.bpmn_events = self.registry.restore(state.get("bpmn_events", []))
         workflow.script_engine = self.script_engine
-        for sub in workflow.subprocesses.values():
-            sub.script_engine = self.script_engine
+        # Subprocesses (call activities, embedded subprocesses) read the script engine from the top
+        # workflow: BpmnSubWorkflow.script_engine is a read-only property delegating to it.
         return workflow
 
     # -- reading ---------------------------------------------------------------------------

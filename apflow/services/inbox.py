@@ -114,7 +114,7 @@ def inbox(app, user: User, query: InboxQuery) -> dict:
         tasks = list(session.scalars(select(HumanTask).where(*conditions).order_by(*order)
                                      .offset((query.page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
         people = {t.assignee_id for t in tasks} | {t.owner_id for t in tasks}
-        names = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(people - {None})))) if people - {None} else {}
+        names = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(people - {None}))).all()) if people - {None} else {}
         process_names = dict(session.execute(select(ProcessVersion.process_id, ProcessVersion.name)).all())
         facets = session.execute(select(HumanTask.role, HumanTask.process_id, HumanTask.provider_name)
                                  .where(*base).distinct().limit(500)).all()

@@ -86,7 +86,7 @@ def authenticate(session, username: str, password: str) -> User:
 def change_password(session, user_id: int, current: str, new: str, confirm: str) -> None:
     user = session.get(User, user_id)
     if user is None or not _verify(user.password_hash, current or ""):
-        raise Invalid("Your current password is not right.", {"current": ["Enter the password you signed in with."]})
+        raise Invalid("Your current password is not right.", {"current": ["Your current password is not right: enter the one you signed in with."]})
     if new != confirm:
         raise Invalid("The new passwords do not match.", {"confirm": ["Type the same new password twice."]})
     if new == current:

@@ -10,8 +10,8 @@ from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from apflow.engine.problems import InvalidDiagram
-from apflow.services import calendars, deadlines, instances, notifications, permissions, processes, users
-from apflow.services.errors import Invalid, ServiceError
+from apflow.services import calendars, deadlines, inbox, instances, notifications, permissions, processes, users
+from apflow.services.errors import Invalid, NotFound, ServiceError
 
 from .auth import api_user, core
 from .openapi import openapi_document
@@ -120,6 +120,45 @@ def complete_task(task_id):
     user = api_user()
     body = _body()
     return jsonify(instances.complete_task(core(), user, task_id, body.get("data", {})))
+
+
+@bp.get("/inbox")
+def inbox_list():
+    """The inbox with tabs, filters and sorting, as the browser shows it."""
+    listing = inbox.inbox(core(), api_user(), inbox.InboxQuery.from_args(request.args))
+    rows = [{**row, "due_at": row["due_at"].isoformat() if row["due_at"] else None, "created_at": row["created_at"].isoformat()}
+            for row in listing["rows"]]
+    return jsonify({"tasks": rows, "total": listing["total"], "counts": listing["counts"], "pages": listing["pages"]})
+
+
+@bp.post("/tasks/<task_id>/<action>")
+def task_action(task_id, action):
+    user, app = api_user(), core()
+    body = request.get_json(silent=True) or {}
+    if action == "claim":
+        inbox.claim(app, user, task_id)
+    elif action == "unclaim":
+        inbox.unclaim(app, user, task_id)
+    elif action in {"assign", "delegate"}:
+        inbox.assign(app, user, task_id, str(body.get("username", "")), delegate=action == "delegate")
+    elif action == "take-back":
+        inbox.take_back(app, user, task_id)
+    elif action == "draft":
+        if not isinstance(body.get("data"), dict):
+            raise Invalid('Send {"data": {...}} with the answers so far.')
+        inbox.save_draft(app, user, task_id, body["data"])
+    else:
+        raise NotFound(f"No task action '{action}'. Use claim, unclaim, assign, delegate, take-back, draft or complete.")
+    return jsonify(instances.get_task(app, user, task_id))
+
+
+@bp.post("/tasks/bulk")
+def bulk_tasks():
+    body = _body()
+    ids = body.get("task_ids")
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise Invalid('Send {"action": "claim"|"assign", "task_ids": [...], "username": "..."}.')
+    return jsonify(inbox.bulk(core(), api_user(), ids, str(body.get("action", "")), str(body.get("username", ""))))
 
 
 @bp.get("/instances/<int:instance_id>")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from apflow.services import calendars, deadlines, instances, notifications, permissions, users
@@ -27,7 +27,7 @@ def dashboard():
     if not permissions.is_manager(user):
         return render_template("message.html", title="Not available", message="Only managers can see the escalation dashboard."), 403
     return render_template("dashboard.html", board=deadlines.dashboard(core(), user),
-                           escalations=deadlines.list_escalations(core(), user), error=request.args.get("error"))
+                           escalations=deadlines.list_escalations(core(), user))
 
 
 @bp.post("/escalations/<int:escalation_id>/acknowledge")
@@ -36,8 +36,9 @@ def acknowledge(escalation_id):
     check_csrf(request.form.get("csrf_token"))
     try:
         deadlines.acknowledge(core(), current_user.user, escalation_id, request.form.get("note", ""))
+        flash("Acknowledged: the headteacher will not be escalated to.")
     except ServiceError as err:
-        return redirect(url_for("pages.dashboard", error=err.message))
+        flash(err.message, "error")
     return redirect(url_for("pages.dashboard"))
 
 

@@ -1,0 +1,151 @@
+"""Every route, as every role: allowed or refused, as the permission rules say.
+
+New routes must be added to ROUTES, so nothing ships without a decision on who may use it.
+"""
+import re
+
+import pytest
+
+from apflow.roles import ROLES
+from apflow.services import calendars, deadlines, instances, processes
+from apflow.web import create_app
+from tests.bpmn_builder import flow_diagram
+from tests.conftest import PASSWORD, make_user
+
+EVERYONE = set(ROLES) | {"coordinator"}
+STAFF_WITH_TASK = {"coordinator", "manager"}   # the triage task's lane role, and managers who see all
+MANAGERS = {"manager"}
+ANON = "anonymous"
+
+# (method, path template, roles allowed; ANON allowed where listed). {task}, {instance}, {doc}, {esc} are filled in.
+ROUTES = [
+    ("GET", "/login", EVERYONE | {ANON}),
+    ("POST", "/login", EVERYONE),  # with each person's own credentials
+    ("POST", "/logout", EVERYONE | {ANON}),
+    ("GET", "/", EVERYONE),
+    ("GET", "/inbox", EVERYONE),
+    ("POST", "/inbox/filters", EVERYONE),
+    ("POST", "/inbox/filters/{filter}/delete", set()),  # only the owner of the filter, who is nobody here
+    ("POST", "/inbox/bulk", MANAGERS),
+    ("GET", "/tasks/{task}", STAFF_WITH_TASK),
+    ("POST", "/tasks/{task}", {"coordinator"}),
+    ("POST", "/tasks/{task}/claim", {"coordinator"}),
+    ("GET", "/placements/{instance}", STAFF_WITH_TASK),
+    ("GET", "/placements/{instance}/documents/{doc}", STAFF_WITH_TASK),
+    ("GET", "/pupils/NEST-0142", STAFF_WITH_TASK),
+    ("GET", "/account/password", EVERYONE),
+    ("POST", "/account/password", EVERYONE),
+    ("GET", "/dashboard", MANAGERS),
+    ("POST", "/escalations/{esc}/acknowledge", MANAGERS),
+    ("GET", "/calendar", EVERYONE),
+    ("POST", "/calendar", MANAGERS),
+    ("GET", "/notifications", EVERYONE),
+    ("POST", "/notifications", EVERYONE),
+    ("GET", "/vendor/pico/pico.min.css", EVERYONE | {ANON}),
+    ("GET", "/api/v1/openapi.json", EVERYONE | {ANON}),
+    ("POST", "/api/v1/tokens", EVERYONE),  # with each person's own credentials
+    ("GET", "/api/v1/me", EVERYONE),
+    ("GET", "/api/v1/processes", EVERYONE),
+    ("POST", "/api/v1/processes", MANAGERS),
+    ("POST", "/api/v1/processes/validate", MANAGERS),
+    ("POST", "/api/v1/processes/referral_triage/instances", {"coordinator"}),
+    ("GET", "/api/v1/tasks", EVERYONE),
+    ("GET", "/api/v1/inbox", EVERYONE),
+    ("GET", "/api/v1/tasks/{task}", STAFF_WITH_TASK),
+    ("POST", "/api/v1/tasks/{task}/complete", {"coordinator"}),
+    ("POST", "/api/v1/tasks/{task}/claim", {"coordinator"}),
+    ("POST", "/api/v1/tasks/bulk", MANAGERS),
+    ("GET", "/api/v1/instances/{instance}", STAFF_WITH_TASK),
+    ("GET", "/api/v1/instances/{instance}/events", STAFF_WITH_TASK),
+    ("POST", "/api/v1/instances/{instance}/retry", MANAGERS),
+    ("GET", "/api/v1/calendar", EVERYONE),
+    ("PUT", "/api/v1/calendar", MANAGERS),
+    ("GET", "/api/v1/escalations", EVERYONE),
+    ("POST", "/api/v1/escalations/{esc}/acknowledge", MANAGERS),
+    ("GET", "/api/v1/dashboard", MANAGERS),
+    ("GET", "/api/v1/notifications", EVERYONE),
+    ("POST", "/api/v1/notifications/read", EVERYONE),
+]
+
+
+@pytest.fixture
+def world(core, tmp_path, frozen_clock):
+    """One user per role, a triage placement with a coordinator task and an upload, an escalation."""
+    from datetime import timedelta
+
+    from apflow.config import ROOT
+    from apflow.services import documents
+
+    people = {role: make_user(core, f"u_{role}", role) for role in ROLES}
+    processes.deploy_paths(core, [ROOT / "bpmn" / "referral_triage.bpmn"], by="test")
+    due = tmp_path / "due.bpmn"
+    due.write_text(flow_diagram(pid="due", due_in="P1D"))
+    processes.deploy_paths(core, [due], by="test")
+    calendars.import_csv(core, calendars.DEMO_TERMS.read_text(), by="test")
+    started = instances.start_instance(core, people["coordinator"], "referral_triage",
+                                       {"pupil_name": "Jordan T.", "pupil_ref": "NEST-0142", "reasons": ["attendance"]})
+    [task] = instances.list_ready_tasks(core, people["coordinator"], started["id"])
+    doc = documents.upload(core, people["coordinator"], started["id"], None, "kid.pdf", "application/pdf", b"%PDF")
+    instances.start_instance(core, people["coordinator"], "due", {})
+    frozen_clock.advance(timedelta(days=1, minutes=1))
+    deadlines.fire_due_alerts(core)
+    [esc] = deadlines.list_escalations(core, people["manager"])
+    return {"people": people, "task": task["id"], "instance": started["id"], "doc": doc, "esc": esc["id"], "filter": 999}
+
+
+def sign_in(client, role):
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    if role != ANON:
+        assert client.post("/login", data={"username": f"u_{role}", "password": PASSWORD, "csrf_token": token}).status_code == 302
+    return token
+
+
+def outcome(client, response) -> str:
+    if response.status_code in (401, 403, 404, 405):
+        return "refused"
+    if response.status_code == 302:
+        if "/login" in response.headers["Location"] and response.request.path != "/logout":
+            return "refused"
+        with client.session_transaction() as session:
+            flashes = session.get("_flashes", [])
+        return "refused" if any(category == "error" for category, _ in flashes) else "allowed"
+    assert response.status_code in (200, 201, 409, 422), (response.status_code, response.get_data(as_text=True)[:300])
+    return "allowed"
+
+
+@pytest.mark.parametrize("role", sorted(ROLES) + [ANON])
+def test_every_route_as_every_role(core, world, role):
+    app = create_app(core=core, run_scheduler=False)
+    wrong = []
+    for method, template, allowed in ROUTES:
+        client = app.test_client()
+        token = sign_in(client, role)
+        path = template.format(**{k: world[k] for k in ("task", "instance", "doc", "esc", "filter")})
+        headers = {"X-CSRF-Token": token}
+        if path.startswith("/api/v1/"):
+            kwargs = {"json": {"data": {}, "files": {"x.bpmn": "<x/>"}, "csv": "kind,name,start,end\n", "task_ids": [], "action": "claim",
+                               "username": f"u_{role}", "password": PASSWORD}, "headers": headers}
+        else:
+            kwargs = {"data": {"csrf_token": token, "name": "walk", "note": "walk", "task": world["task"], "action": "assign", "assignee": "u_coordinator",
+                               "username": f"u_{role}", "password": PASSWORD}}
+        response = client.open(path, method=method, **kwargs)
+        got = outcome(client, response)
+        expected = "allowed" if role in allowed else "refused"
+        if got != expected:
+            wrong.append(f"{method} {template} as {role}: {got} ({response.status_code}), expected {expected}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_walk_covers_every_route(core):
+    app = create_app(core=core, run_scheduler=False)
+    examples = [(m, re.sub(r"\{\w+\}", "1", t)) for m, t, _ in ROUTES]
+    missing = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        pattern = re.sub(r"<path:\w+>", ".+", re.sub(r"<(?:(?!path)\w+:)?\w+>", "[^/]+", rule.rule))
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            if not any(m == method and re.fullmatch(pattern, path) for m, path in examples):
+                missing.append(f"{method} {rule.rule}")
+    assert not missing, missing
