@@ -229,7 +229,8 @@ def colleagues(app, user: User, task_id: str) -> list[dict]:
         task = _task(session, user, task_id)
         instance = session.get(Instance, task.instance_id)
         people = session.scalars(select(User).join(UserRole).where(UserRole.role == task.role, User.active.is_(True)).order_by(User.display_name))
-        return [{"username": p.username, "display_name": p.display_name} for p in people if permissions.in_scope(p, instance)]
+        return [{"username": p.username, "display_name": p.display_name} for p in people
+                if permissions.in_scope(p, instance) and p.id != task.assignee_id]
 
 
 # -- drafts and saved filters ----------------------------------------------------------------
