@@ -43,7 +43,7 @@ class Apflow:
         if read_at is not None and (time.monotonic() - read_at) < CALENDAR_CACHE_SECONDS:
             found = cached
         else:
-            with self.db.session() as session:
+            with self.db.session(readonly=True) as session:
                 found = calendars.load(session)
             with self._specs_lock:
                 self._calendar = (found, time.monotonic())

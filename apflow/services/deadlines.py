@@ -51,7 +51,7 @@ def close(session, task_ids: list[str]) -> None:
 
 
 def next_due_at(app) -> datetime | None:
-    with app.db.session() as session:
+    with app.db.session(readonly=True) as session:
         return session.scalar(select(func.min(DeadlineAlert.due_at)).where(DeadlineAlert.state == "pending"))
 
 
@@ -147,7 +147,7 @@ def escalation_dict(e: Escalation, now: datetime) -> dict:
 
 def list_escalations(app, user: User, include_closed: bool = False) -> list[dict]:
     roles = user.role_names
-    with app.db.session() as session:
+    with app.db.session(readonly=True) as session:
         query = select(Escalation).where(Escalation.role.in_(roles))
         if not include_closed:
             query = query.where(Escalation.state == "open")
@@ -174,7 +174,7 @@ def dashboard(app, user: User) -> dict:
     if not permissions.is_manager(user):
         raise Forbidden("Only managers can see the escalation dashboard.")
     now = clock.now()
-    with app.db.session() as session:
+    with app.db.session(readonly=True) as session:
         rows = list(session.scalars(select(HumanTask).where(HumanTask.state == "ready", HumanTask.due_at.is_not(None),
                                                             HumanTask.due_at <= now + timedelta(days=7)).order_by(HumanTask.due_at)))
         names = dict(session.execute(select(User.id, User.username).where(User.id.in_({r.assignee_id for r in rows if r.assignee_id}))).all()) if rows else {}

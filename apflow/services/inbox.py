@@ -82,7 +82,7 @@ def inbox(app, user: User, query: InboxQuery) -> dict:
     if query.tab == "all" and not permissions.is_manager(user):
         query.tab = "available"
     now = clock.now()
-    with app.db.session() as session:
+    with app.db.session(readonly=True) as session:
         base = [HumanTask.state == "ready", permissions.visible_task_filter(user)]
         tab_filters = {
             "mine": HumanTask.assignee_id == user.id,
@@ -225,7 +225,7 @@ def _name(session, user_id: int | None) -> str | None:
 
 def colleagues(app, user: User, task_id: str) -> list[dict]:
     """People this task could be handed to: active members of its role in scope."""
-    with app.db.session() as session:
+    with app.db.session(readonly=True) as session:
         task = _task(session, user, task_id)
         instance = session.get(Instance, task.instance_id)
         people = session.scalars(select(User).join(UserRole).where(UserRole.role == task.role, User.active.is_(True)).order_by(User.display_name))
@@ -247,7 +247,7 @@ def save_draft(app, user: User, task_id: str, data: dict) -> None:
 
 
 def get_draft(app, user: User, task_id: str) -> TaskDraft | None:
-    with app.db.session() as session:
+    with app.db.session(readonly=True) as session:
         return session.get(TaskDraft, (str(task_id), user.id))
 
 
@@ -272,6 +272,6 @@ def delete_filter(app, user: User, filter_id: int) -> None:
 
 
 def saved_filters(app, user: User) -> list[dict]:
-    with app.db.session() as session:
+    with app.db.session(readonly=True) as session:
         return [{"id": f.id, "name": f.name, "query": f.query}
                 for f in session.scalars(select(SavedFilter).where(SavedFilter.user_id == user.id).order_by(SavedFilter.name))]

@@ -84,7 +84,7 @@ def _usernames(session, ids) -> dict[int, str]:
 
 
 def list_ready_tasks(app, user: User, instance_id: int | None = None) -> list[dict]:
-    with app.db.session() as session:
+    with app.db.session(readonly=True) as session:
         query = select(HumanTask).where(HumanTask.state == "ready", permissions.visible_task_filter(user))
         if instance_id is not None:
             query = query.where(HumanTask.instance_id == instance_id)
@@ -102,7 +102,7 @@ def _visible_task(session, user: User, task_id: str) -> HumanTask:
 
 
 def get_task(app, user: User, task_id: str) -> dict:
-    with app.db.session() as session:
+    with app.db.session(readonly=True) as session:
         task = _visible_task(session, user, task_id)
         instance = session.get(Instance, task.instance_id)
         form = _form(instance.version, task)
@@ -152,12 +152,12 @@ def _visible_instance(session, user: User, instance_id: int) -> Instance:
 
 
 def get_instance(app, user: User, instance_id: int) -> dict:
-    with app.db.session() as session:
+    with app.db.session(readonly=True) as session:
         return instance_dict(app, session, _visible_instance(session, user, instance_id))
 
 
 def list_events(app, user: User, instance_id: int) -> list[dict]:
-    with app.db.session() as session:
+    with app.db.session(readonly=True) as session:
         _visible_instance(session, user, instance_id)
         events = session.scalars(select(Event).where(Event.instance_id == instance_id).order_by(Event.id))
         return [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "kind": e.kind, "task_id": e.task_id,
@@ -232,7 +232,7 @@ def retry(app, user: User, instance_id: int) -> dict:
 
 def _instance_of_task(app, user: User, task_id: str) -> int:
     # Read in its own short transaction: the step's transaction must start with the lock.
-    with app.db.session() as session:
+    with app.db.session(readonly=True) as session:
         return _visible_task(session, user, task_id).instance_id
 
 
@@ -324,7 +324,7 @@ def _check_can_complete(session, actor: Actor, task: HumanTask | None) -> None:
 
 def next_due_at(app) -> datetime | None:
     """The earliest moment anything (an engine timer or a deadline alert) falls due."""
-    with app.db.session() as session:
+    with app.db.session(readonly=True) as session:
         timer = session.scalar(select(func.min(func.coalesce(PendingTimer.retry_at, PendingTimer.due_at))))
     alert = deadlines.next_due_at(app)
     return min([t for t in (timer, alert) if t is not None], default=None)
@@ -349,7 +349,7 @@ def _fire_next_due(app) -> bool | None:
     """Fire the timers of one instance that has any due; None when there is nothing to claim."""
     if app.db.is_sqlite:
         # SQLite has one writer at a time: find a candidate, then take the write lock and re-check.
-        with app.db.session() as session:
+        with app.db.session(readonly=True) as session:
             instance_id = session.scalar(select(PendingTimer.instance_id).where(_due(clock.now()))
                                          .order_by(func.coalesce(PendingTimer.retry_at, PendingTimer.due_at)).limit(1))
         if instance_id is None:

@@ -97,8 +97,6 @@ def deliver_outbox(app, limit: int = 100) -> tuple[int, int]:
 def _claim(app, limit: int) -> list[OutboxEmail]:
     with app.db.session() as session:
         now = clock.now()
-        if app.db.is_sqlite:  # take the write lock first so the select and the claim see the same rows
-            session.execute(update(OutboxEmail).where(OutboxEmail.id == -1).values(attempts=0))
         query = (select(OutboxEmail).where(OutboxEmail.sent_at.is_(None), OutboxEmail.next_attempt_at <= now)
                  .order_by(OutboxEmail.id).limit(limit))
         if not app.db.is_sqlite:

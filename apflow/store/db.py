@@ -28,9 +28,17 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
-    def session(self):
-        """A unit of work: commit on success, roll back on any exception."""
+    def session(self, readonly: bool = False):
+        """A unit of work: commit on success, roll back on any exception.
+
+        On SQLite a unit of work that may write takes the write lock when it begins (BEGIN IMMEDIATE),
+        waiting its turn: a transaction that reads first and writes later could otherwise fail at once
+        with "database is locked" when another writer committed in between. Pure reads pass
+        readonly=True and run alongside writers (WAL).
+        """
         session: Session = self.sessions()
+        if self.is_sqlite and not readonly:
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
         try:
             yield session
             session.commit()
@@ -82,4 +90,4 @@ def _sqlite_on_connect(dbapi_connection, _record):
 
 
 def _sqlite_on_begin(connection):
-    connection.exec_driver_sql("BEGIN")
+    connection.exec_driver_sql(f"BEGIN {connection.get_execution_options().get('sqlite_begin', '')}".strip())

@@ -57,7 +57,7 @@ def me():
 @bp.get("/processes")
 def list_processes():
     api_user()
-    with core().db.session() as s:
+    with core().db.session(readonly=True) as s:
         return jsonify({"processes": processes.list_processes(s)})
 
 

@@ -31,7 +31,7 @@ def core():
 
 @login_manager.user_loader
 def _load_user(user_id: str):
-    with core().db.session() as s:
+    with core().db.session(readonly=True) as s:
         user = users.get_user(s, int(user_id)) if user_id.isdigit() else None
         return SessionUser(user) if user is not None and user.active else None
 

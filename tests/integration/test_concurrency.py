@@ -3,7 +3,7 @@ import threading
 from datetime import timedelta
 
 from apflow.services import instances
-from apflow.services.errors import Conflict
+from apflow.services.errors import Conflict, Forbidden
 
 ANSWERS = {"decision": "decline", "rationale": "Needs can be met in school"}
 
@@ -57,3 +57,18 @@ def test_concurrent_work_on_two_tasks_of_one_instance_loses_no_update(core, peop
     assert instance["status"] == "completed"
     events = instances.list_events(core, people["manager"], started["id"])
     assert {e["task_name"] for e in events if e["kind"] == "task_completed"} == {"Triage referral", "Chase late triage"}
+
+
+def test_two_people_claiming_one_task_at_once_exactly_one_gets_it(core, people, triage):
+    from apflow.services import inbox
+
+    started = instances.start_instance(core, people["coordinator"], "referral_triage", {"reasons": ["attendance"]})
+    [task] = instances.list_ready_tasks(core, people["coordinator"], started["id"])
+    claimers = [people["coordinator"], people["coordinator2"]] * 3
+    outcomes = race([lambda u=u: inbox.claim(core, u, task["id"]) for u in claimers])
+    failures = [o for o in outcomes if isinstance(o, Exception)]
+    winners = {u.username for u, o in zip(claimers, outcomes) if not isinstance(o, Exception)}
+    assert len(winners) == 1, outcomes
+    assert all(isinstance(f, (Conflict, Forbidden)) for f in failures), failures
+    [held] = instances.list_ready_tasks(core, people["manager"], started["id"])
+    assert held["assignee"] in winners
