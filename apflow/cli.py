@@ -127,7 +127,8 @@ def users():
 @click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input (keeps it out of shell history).")
 @click.option("--display-name", default="", help="The name shown to colleagues.")
 @click.option("--email", default=None, help="E-mail address for notifications.")
-def users_create(name, roles, password_stdin, display_name, email):
+@click.option("--organisation", "organisations", multiple=True, help="An organisation the user belongs to (repeatable); they then see only its placements.")
+def users_create(name, roles, password_stdin, display_name, email, organisations):
     """Create a user NAME with one or more roles."""
     from apflow.services import users as user_service
     from apflow.services.errors import ServiceError
@@ -137,7 +138,8 @@ def users_create(name, roles, password_stdin, display_name, email):
     core.db.upgrade()
     try:
         with core.db.session() as s:
-            user_service.create_user(s, name, password, list(roles), display_name=display_name, email=email)
+            user_service.create_user(s, name, password, list(roles), display_name=display_name, email=email,
+                                     organisations=list(organisations))
     except ServiceError as err:
         click.echo(err.message, err=True)
         sys.exit(1)
