@@ -146,6 +146,25 @@ def users_create(name, roles, password_stdin, display_name, email, organisations
     click.echo(f"created user {name} with role(s) {', '.join(sorted(set(roles)))}")
 
 
+@users.command("set-password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the new password from standard input.")
+def users_set_password(name, password_stdin):
+    """Set a new password for NAME (also unlocks an account locked after failed sign-ins)."""
+    from apflow.services import users as user_service
+    from apflow.services.errors import ServiceError
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    core = _core()
+    try:
+        with core.db.session() as s:
+            user_service.set_password(s, name, password)
+    except ServiceError as err:
+        click.echo(err.message, err=True)
+        sys.exit(1)
+    click.echo(f"password of {name} changed")
+
+
 @main.group()
 def calendar():
     """School-term dates, INSET days and bank holidays used by calendar deadlines."""
@@ -181,7 +200,8 @@ def calendar_show():
     from apflow.services import calendars
 
     core = _core()
-    with core.db.session() as session:
+    core.db.upgrade()
+    with core.db.session(readonly=True) as session:
         found = calendars.load(session)
     if found is None:
         click.echo("No term dates set up yet: use `apflow calendar import FILE`.")

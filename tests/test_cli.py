@@ -20,7 +20,8 @@ def run(tmp_path):
     return invoke
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["scheduler"], ["demo"], ["validate"], ["deploy"], ["db", "upgrade"], ["users", "create"]])
+@pytest.mark.parametrize("command", [[], ["serve"], ["scheduler"], ["demo"], ["validate"], ["deploy"], ["db", "upgrade"], ["users", "create"],
+                                     ["users", "set-password"], ["calendar", "import"], ["calendar", "show"]])
 def test_every_command_has_help(command):
     result = subprocess.run([sys.executable, "-m", "apflow", *command, "--help"], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
@@ -76,3 +77,40 @@ def test_demo_loads_people_and_work_and_can_run_twice(run):
     assert "user coordinator" in first.output and "referral for" in first.output
     second = run("demo")
     assert second.exit_code == 0 and "referral for" not in second.output
+
+
+def test_set_password_unlocks_a_locked_account(run, tmp_path):
+    from apflow.config import Settings
+    from apflow.services import users
+    from apflow.services.app import Apflow
+    from apflow.services.errors import ServiceError
+
+    run("users", "create", "priya", "--role", "coordinator", "--password-stdin", input="a long enough secret\n")
+    core = Apflow(Settings.from_env({}, database_url=f"sqlite:///{tmp_path / 'cli.sqlite3'}", instance_dir=tmp_path))
+    for _ in range(5):
+        with pytest.raises(ServiceError), core.db.session() as s:
+            try:
+                users.authenticate(s, "priya", "wrong guess")
+            finally:
+                s.commit()
+    with pytest.raises(ServiceError, match="locked"), core.db.session() as s:
+        users.authenticate(s, "priya", "a long enough secret")
+    result = run("users", "set-password", "priya", "--password-stdin", input="another long secret\n")
+    assert result.exit_code == 0 and "password of priya changed" in result.output
+    with core.db.session() as s:
+        assert users.authenticate(s, "priya", "another long secret").username == "priya"
+    assert run("users", "set-password", "nobody", "--password-stdin", input="another long secret\n").exit_code == 1
+
+
+def test_calendar_import_and_show(run, tmp_path):
+    from apflow.services.calendars import DEMO_TERMS
+
+    assert run("calendar", "show").exit_code == 1
+    imported = run("calendar", "import", str(DEMO_TERMS))
+    assert imported.exit_code == 0 and "6 terms" in imported.output
+    shown = run("calendar", "show")
+    assert "Spring 2027: 2027-01-04 to 2027-03-25" in shown.output and "Easter Monday" in shown.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("kind,name,start,end\nterm,Autumn,2026-09-02,2026-02-01\n")
+    refused = run("calendar", "import", str(bad))
+    assert refused.exit_code == 1 and "line 2" in refused.output

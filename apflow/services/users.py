@@ -95,6 +95,15 @@ def change_password(session, user_id: int, current: str, new: str, confirm: str)
     user.password_hash = hash_password(new)
 
 
+def set_password(session, username: str, new: str) -> None:
+    """An administrator sets a new password; this also lifts a lockout."""
+    user = user_by_name(session, username)
+    if user is None:
+        raise Invalid(f"There is no user '{username}'.")
+    check_new_password(new)
+    user.password_hash, user.failed_logins, user.locked_until = hash_password(new), 0, None
+
+
 def _verify(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)

@@ -179,7 +179,19 @@ def placement_page(instance_id):
         docs = documents.list_for_instance(session, instance_id)
         pupil = session.scalar(select(HumanTask.pupil_ref).where(HumanTask.instance_id == instance_id, HumanTask.pupil_ref.is_not(None)).limit(1))
     timeline = instances.list_events(app, user, instance_id)
-    return render_template("placement.html", instance=instance, open_tasks=open_tasks, timeline=timeline, documents=docs, pupil_ref=pupil)
+    return render_template("placement.html", instance=instance, open_tasks=open_tasks, timeline=timeline, documents=docs, pupil_ref=pupil,
+                           can_retry=permissions.can(user, "instance.retry"))
+
+
+@bp.post("/placements/<int:instance_id>/retry")
+@login_required
+def retry(instance_id):
+    try:
+        instances.retry(core(), _user(), instance_id)
+        flash("The failed step was run again and went through.")
+    except ServiceError as err:
+        flash(err.message, "error")
+    return redirect(url_for("inbox.placement_page", instance_id=instance_id))
 
 
 @bp.get("/placements/<int:instance_id>/documents/<int:document_id>")

@@ -32,6 +32,7 @@ ROUTES = [
     ("POST", "/tasks/{task}/claim", {"coordinator"}),
     ("GET", "/placements/{instance}", STAFF_WITH_TASK),
     ("GET", "/placements/{instance}/documents/{doc}", STAFF_WITH_TASK),
+    ("POST", "/placements/{instance}/retry", set()),  # managers may, but there is no failed step to retry: refused with a message
     ("GET", "/pupils/NEST-0142", STAFF_WITH_TASK),
     ("GET", "/account/password", EVERYONE),
     ("POST", "/account/password", EVERYONE),
