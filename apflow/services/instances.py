@@ -125,8 +125,9 @@ def _form(version: ProcessVersion, task: HumanTask) -> Form | None:
     return Form(schema, version.forms.get(task.form_ui_schema) if task.form_ui_schema else None)
 
 
-def instance_dict(app, session, instance: Instance) -> dict:
-    workflow = app.host.load(instance.state, app.bundle(instance.version))
+def instance_dict(app, session, instance: Instance, workflow=None) -> dict:
+    if workflow is None:
+        workflow = app.host.load(instance.state, app.bundle(instance.version))
     return {
         "id": instance.id,
         "process_id": instance.process_id,
@@ -192,7 +193,7 @@ def start_instance(app, user: User, process_id: str, data: dict | None) -> dict:
             raise WorkflowFailed(f"The process could not start: {_explain(err)}", {"process_id": process_id}) from err
         _event(session, instance, actor, "instance_started", detail={"version": version.version, "keys_after": sorted(data or {})})
         due = _persist(app, session, instance, workflow, actor, before={})
-        result = instance_dict(app, session, instance)
+        result = instance_dict(app, session, instance, workflow)
     app.timers_scheduled(due)
     return result
 
@@ -260,7 +261,7 @@ def _step(app, instance_id: int, actor: Actor, action: dict, retried_by: str | N
             detail = {"retried_by": retried_by} if retried_by else {}
             _event(session, instance, actor, "task_completed", task=task, detail=detail, before=before, after=answers)
             due = _persist(app, session, instance, workflow, actor, before=before, completed_task=task.id)
-            result = {"task": task_dict(task, _usernames(session, [task.completed_by])), "instance": instance_dict(app, session, instance)}
+            result = {"task": task_dict(task, _usernames(session, [task.completed_by])), "instance": instance_dict(app, session, instance, workflow)}
             result["next_tasks"] = [task_dict(t) for t in session.scalars(select(HumanTask).where(
                 HumanTask.instance_id == instance_id, HumanTask.state == "ready"))]
     except StaleDataError:
