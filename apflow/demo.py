@@ -1,40 +1,130 @@
 """Demo organisation, people and work, so a newcomer can sign in and see real tasks in every inbox.
 
-Every demo user's password is DEMO_PASSWORD (documented in the README). Never load this into a
-database real pupils' data lives in.
+A school and an LA, three providers (two approved through the provider-approval process, one still in due
+diligence) and eight pupils at different stages of the placement lifecycle, each driven through the same services
+people use. Every demo user's password is DEMO_PASSWORD (documented in the README). Never load this into a database
+real pupils' data lives in.
 """
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from apflow.engine.problems import InvalidDiagram
-from apflow.services import calendars, instances, processes, users
-from apflow.store.models import Instance, Organisation, User
+from apflow.placements import concerns
+from apflow.placements.common import today
+from apflow.placements.models import Placement
+from apflow.services import calendars, instances, permissions, processes, users
+from apflow.store.models import HumanTask, Organisation, User
 
 DEMO_PASSWORD = "apflow-demo"
+SCHOOL, LA, NEXT_STEPS, GREENFIELD = "The Nest School", "Northshire County Council", "Next Steps Education", "Greenfield Farm Learning"
 
-ORGANISATIONS = [
-    ("The Nest School", "school"),
-    ("Northshire County Council", "la"),
-    ("Next Steps Education", "provider"),
-]
+ORGANISATIONS = [(SCHOOL, "school"), (LA, "la"), (NEXT_STEPS, "provider"), (GREENFIELD, "provider")]
 
 PEOPLE = [
-    ("coordinator", "Priya Shah (AP Coordinator)", ["coordinator"], "The Nest School"),
-    ("headteacher", "Daniel Okafor (Headteacher)", ["headteacher"], "The Nest School"),
-    ("dsl", "Helen Marsh (DSL)", ["dsl"], "The Nest School"),
-    ("senco", "Tom Reilly (SENCo)", ["senco"], "The Nest School"),
-    ("provider", "Aisha Begum (Next Steps tutor)", ["provider"], "Next Steps Education"),
-    ("laofficer", "Graham Hughes (Education Inclusion Officer)", ["la_officer"], "Northshire County Council"),
-    ("parent", "Jo Taylor (parent)", ["parent"], None),
-    ("manager", "Sam Carter (AP manager)", ["manager", "coordinator"], "The Nest School"),
+    ("coordinator", "Priya Shah (AP Coordinator)", ["coordinator"], SCHOOL),
+    ("headteacher", "Daniel Okafor (Headteacher)", ["headteacher"], SCHOOL),
+    ("dsl", "Helen Marsh (DSL)", ["dsl"], SCHOOL),
+    ("senco", "Tom Reilly (SENCo)", ["senco"], SCHOOL),
+    ("provider", "Aisha Begum (Next Steps tutor)", ["provider"], NEXT_STEPS),
+    ("greenfield", "Owen Price (Greenfield Farm tutor)", ["provider"], GREENFIELD),
+    ("laofficer", "Graham Hughes (Education Inclusion Officer)", ["la_officer"], LA),
+    ("parent", "Jo Taylor (parent of Jordan T. and Ellie W.)", ["parent"], None),
+    *[(f"parent{n}", f"Parent of {pupil}", ["parent"], None)
+      for n, pupil in [(2, "Mia K."), (3, "Leo B."), (4, "Chloe S."), (5, "Noah P."), (6, "Sofia R.")]],
+    ("pupil", "Ellie W. (pupil)", ["pupil"], None),
+    ("manager", "Sam Carter (AP manager)", ["manager", "coordinator"], SCHOOL),
 ]
 
-REFERRALS = [
-    {"pupil_name": "Jordan T.", "pupil_ref": "NEST-0142", "reasons": ["attendance"]},
-    {"pupil_name": "Mia K.", "pupil_ref": "NEST-0178", "reasons": ["medical", "send"]},
-    {"pupil_name": "Leo B.", "pupil_ref": "NEST-0203", "reasons": ["needs_not_met"]},
+PROVIDERS = [  # name, sites, how far its approval goes
+    (NEXT_STEPS, [("Next Steps hub", "14 Market Street, Northtown NT1 4QS", "main"),
+                  ("Community room", "St Mary's Hall, Church Road, Northtown NT2 7AB", "satellite")], "approved"),
+    (GREENFIELD, [("Greenfield Farm", "Greenfield Farm, Low Lane, Eastby NT7 3FG", "main")], "approved"),
+    ("Riverside Skills Centre", [("Riverside", "2 Quay Street, Northtown NT3 9RS", "main"),
+                                 ("Motor workshop", "Unit 6, Canal Estate, Northtown NT3 2LP", "subcontracted")], "due_diligence"),
 ]
+
+# pupil, ref, provider, parent/pupil accounts, stage reached
+PUPILS = [
+    ("Amir H.", "NEST-0131", NEXT_STEPS, {}, "referred"),
+    ("Jordan T.", "NEST-0142", NEXT_STEPS, {"parent_username": "parent"}, "awaiting_consent"),
+    ("Mia K.", "NEST-0178", GREENFIELD, {"parent_username": "parent2"}, "awaiting_approval"),
+    ("Leo B.", "NEST-0203", NEXT_STEPS, {"parent_username": "parent3"}, "awaiting_purchase_order"),
+    ("Chloe S.", "NEST-0219", GREENFIELD, {"parent_username": "parent4"}, "commissioning"),
+    ("Ellie W.", "NEST-0224", NEXT_STEPS, {"parent_username": "parent", "pupil_username": "pupil"}, "running"),
+    ("Noah P.", "NEST-0236", NEXT_STEPS, {"parent_username": "parent5"}, "concern"),
+    ("Sofia R.", "NEST-0251", GREENFIELD, {"parent_username": "parent6"}, "emergency_removal"),
+]
+
+
+def answers(form: str, **extra) -> dict:
+    """Believable answers for each lifecycle form, dated today."""
+    d = today().isoformat()
+    note = "Agreed at the meeting; see the notes on file."
+    base = {
+        "provider_details": {"address": "See sites", "contact_name": "Office manager", "sites": []},
+        "provider_criteria": {"safeguarding_policies": True, "meets_plan_needs": True, "qualified_staff": True, "suitable_facilities": True,
+                              "accreditations": "held", "insurance": True, "progress_reports": True,
+                              "evidence": "Policies, single central record extract and insurance certificate seen."},
+        "due_diligence": {"site_visit_on": d, "safeguarding_policy_reviewed": True, "staff_checks_confirmed": True,
+                          "risk_reporting_confirmed": True, "health_and_safety_reviewed": True, "curriculum_checked": True,
+                          "other_schools": "consulted", "dd_findings": "Two local schools rate the provider highly."},
+        "provider_decision": {"provider_decision": "approve", "provider_notes": "Meets our selection criteria."},
+        "sla_draft": {"curriculum_delivery": "English, maths and science every week, plus the vocational course.",
+                      "safeguarding_reporting": "Any concern to our DSL by phone the same day.",
+                      "attendance_reporting": "Register shared by 10:00 each school day.", "progress_tracking": "Half-termly progress reports.",
+                      "communication": "Weekly call with the AP Coordinator.", "incident_handling": "Phone the school at once; written report in 24h.",
+                      "data_protection": "UK GDPR; shared only under the information sharing agreement.",
+                      "notice_period_school_days": 10, "sla_starts_on": d},
+        "sla_signature": {"sla_decision": "sign", "sla_signed_by": "Director", "sla_signed_on": d},
+        "referral": {"school": SCHOOL, "referred_by": "la", "referrer_name": "Graham Hughes, Education Inclusion Officer",
+                     "reasons": ["attendance", "needs_not_met"], "reason_details": "Attendance below 50% this term; needs not met in mainstream.",
+                     "la_officer_name": "Graham Hughes", "la_officer_role": "education_inclusion_officer", "la_officer_username": "laofficer",
+                     "ehcp": False, "learning_mentor": True},
+        "provider_choice": {"choice_reason": "Small groups and a vocational route that suits the pupil."},
+        "plan": {"improvement_objectives": "Attend 90% of sessions; manage anxiety in groups.", "attainment_objectives": "Grade 4 English and maths.",
+                 "objectives_timeframe": "By the end of the summer term", "reintegration_timeframe": "Next September",
+                 "assessment_arrangements": "Half-termly reviews against the objectives.", "baseline_summary": "Working at grade 2-3.",
+                 "needs_assessed": True, "plan_pupil_views": "Wants to learn a practical trade.", "parents_consulted": True,
+                 "provider_liaison": True, "ehc_plan_review": "no_ehc_plan", "objectives_measurable": True,
+                 "curriculum": ["english", "maths", "science_it", "careers", "rse_health"]},
+        "risk_assessment": {"needs": "Anxiety; low attendance.", "activities": "Supervised workshop.", "environment": "Small site.",
+                            "travel": "School taxi.", "safeguarding": "No open concerns.", "health_and_safety": "PPE provided.",
+                            "individual_needed": False, "ra_overall_risk": "medium", "ra_assessed_on": d},
+        "transport": {"transport": "school_transport", "transport_details": "Taxi from home at 08:30, back at 15:00.", "equipment": ["ppe", "learning_materials"]},
+        "consultation": {"consulted_on": d, "proposal_discussed": True, "rationale_explained": True, "outcomes_explained": True,
+                         "provider_information_shared": True, "questions_addressed": True, "pupil_involved": True},
+        "consent": {"consent": "given", "signed_name": "Parent", "consent_signed_on": d},
+        "placement_decision": {"head_decision": "approve", "head_notes": "Approved for this term and next."},
+        "purchase_order": {"po_decision": "issued", "po_number": "NCC-PO-4471", "issued_by": "la", "issued_on": d, "hours_per_week": 15},
+        "allocation": {"tutor_name": "Aisha Begum", "mentor_name": "Sam Ortiz", "venue_agreed_with_carers": True,
+                       "sessions": [{"day": day, "starts": "09:30", "ends": "14:30", "activity": "Core subjects and vocational",
+                                     "venue": "provider_site", "address": "14 Market Street, Northtown NT1 4QS"}
+                                    for day in ("Monday", "Tuesday", "Wednesday", "Thursday")]},
+        "relational_learning_plan": {"key_adults": "Aisha (tutor) and Sam (mentor).", "strengths_and_interests": "Practical, creative, loves animals.",
+                                     "triggers_and_calming": "Crowded rooms; a quiet space helps.", "rlp_communication": "Clear, calm instructions.",
+                                     "relational_goals": "Build trust with one adult in the first fortnight."},
+        "timetable_shared": {"timetable_to_parents": True, "timetable_to_commissioner": True, "portal_access": ["carers", "la", "school"]},
+        "kid_sent": {"kid_sent_on": d, "kid_sent_to": "Graham Hughes, Northshire County Council"},
+        "kid_signed": {"kid_signed_by": "Graham Hughes, EIO", "kid_signed_on": d},
+        "placement_start": {"start_date": d, "attendance_code": "B", "part_time": True,
+                            "complements_curriculum": "English and maths GCSEs continue at school on Fridays."},
+        "commencement_review": {"commencement_on": d, "commencement_attendees": "Pupil, parent, tutor, AP Coordinator",
+                                "targets": ["Attend every session", "Complete unit 1 of the vocational course"]},
+        "pupil_passport": {"about_me": "I like animals and making things.", "how_to_help_me": "Give me time to answer.",
+                           "education_goals": "College in September."},
+        "baseline": {"settled_and_safe": True, "baseline_on": d, "english": "Grade 2", "maths": "Grade 3", "science": "Grade 2",
+                     "previous_attendance_percent": 46, "previous_engagement": "Withdrawn in most lessons.", "baseline_wellbeing": "Anxious, settling."},
+        "termly_assessment": {"termly_on": d, "termly_progress": "Two of three objectives on track.", "on_track": "partly"},
+        "risk_assessment_review": {"ra_reviewed_on": d, "still_suitable": True, "review_overall_risk": "low", "ra_changes": "No changes needed."},
+        "parent_update": {"update_sent_on": d, "update_summary": "Attending well and enjoying the practical work.", "assessment_shared": True},
+        "concern_response": {"assessment": "Spoke to the pupil with the tutor present; referral to children's social care made.",
+                             "child_protection": True, "referred_to": ["social_care"], "concern_action": "emergency_removal",
+                             "inform_parents": True, "risk_assessment_updated": True},
+        "concern_parents": {"told_on": d, "told_how": "phone", "parents_told": "A concern was raised and the pupil is back at school."},
+        "emergency_removal": {"removed_on": d, "pupil_now_with": "At The Nest with the DSL.", "removal_reason": "Serious safeguarding concern at the site."},
+    }[form]
+    return {**base, **extra}
 
 
 def load_demo(core) -> list[str]:
@@ -59,10 +149,110 @@ def load_demo(core) -> list[str]:
             if users.user_by_name(s, username) is None:
                 users.create_user(s, username, DEMO_PASSWORD, roles, display_name=display, organisations=[org] if org else [])
                 said.append(f"user {username} ({', '.join(roles)}) password {DEMO_PASSWORD}")
-        has_work = s.scalar(select(Instance.id).limit(1)) is not None
-        coordinator = users.user_by_name(s, "coordinator")
+        has_work = s.scalar(select(Placement.id).limit(1)) is not None
     if not has_work:
-        for data in REFERRALS:
-            started = instances.start_instance(core, coordinator, "referral_triage", data)
-            said.append(f"referral for {data['pupil_name']}: instance {started['id']}")
+        said += _load_work(core)
     return said
+
+
+class _Worker:
+    """Completes the demo's tasks as the person in each role would."""
+
+    def __init__(self, core):
+        self.core = core
+        with core.db.session() as s:
+            self.people = {u.username: u for u in s.scalars(select(User))}
+
+    def do(self, instance_id: int, name: str, **extra) -> None:
+        manager = self.people["manager"]
+        task = next(t for t in instances.list_ready_tasks(self.core, manager, instance_id) if t["name"] == name)
+        form = instances.get_task(self.core, manager, task["id"])["form"]
+        data = answers(_form_file(form), **extra) if form else {}
+        instances.complete_task(self.core, self._who(task), task["id"], data)
+
+    def _who(self, task: dict) -> User:
+        if task["assignee"]:
+            return self.people[task["assignee"]]
+        with self.core.db.session(readonly=True) as s:
+            row = s.get(HumanTask, task["id"])
+            for username in ("coordinator", "headteacher", "dsl", "senco", "provider", "greenfield", "laofficer", "manager"):
+                person = s.get(User, self.people[username].id)
+                if row.role in person.role_names and permissions.can(person, "task.complete", row, s):
+                    return self.people[username]
+        raise LookupError(f"nobody in the demo can complete {task['name']!r}")
+
+
+def _form_file(form: dict) -> str:
+    return {v["title"]: k for k, v in _FORM_TITLES.items()}.get(form["schema"]["title"]) or form["schema"]["title"]
+
+
+_FORM_TITLES: dict[str, dict] = {}
+
+
+def _load_work(core) -> list[str]:
+    global _FORM_TITLES
+    import json
+
+    _FORM_TITLES = {p.name.replace(".schema.json", ""): json.loads(p.read_text())
+                    for p in core.settings.forms_dir.glob("*.schema.json")}
+    said = []
+    work = _Worker(core)
+    coordinator = work.people["coordinator"]
+    for name, sites, stage in PROVIDERS:
+        iid = instances.start_instance(core, coordinator, "provider_approval", {"provider_name": name})["id"]
+        work.do(iid, "Record the provider and all its sites", provider_name=name,
+                address=sites[0][1], sites=[{"name": n, "address": a, "kind": k} for n, a, k in sites])
+        work.do(iid, "Check the selection criteria")
+        if stage == "approved":
+            for task in ["Carry out due diligence", "Approve the provider", "Draft the service level agreement", "Agree and sign the agreement"]:
+                work.do(iid, task, **({"sla_signed_by": f"Director, {name}"} if task == "Agree and sign the agreement" else {}))
+        said.append(f"provider {name}: {'approved, agreement signed' if stage == 'approved' else 'in due diligence'}")
+    for pupil, ref, provider, accounts, stage in PUPILS:
+        iid = instances.start_instance(core, coordinator, "placement", {"pupil_name": pupil, "pupil_ref": ref})["id"]
+        _advance(core, work, iid, pupil, ref, provider, accounts, stage)
+        said.append(f"referral for {pupil}: placement instance {iid}, {stage.replace('_', ' ')}")
+    return said
+
+
+STAGES = ["referred", "awaiting_consent", "awaiting_approval", "awaiting_purchase_order", "commissioning", "running",
+          "concern", "emergency_removal"]
+
+
+def _advance(core, work: _Worker, iid: int, pupil: str, ref: str, provider: str, accounts: dict, stage: str) -> None:
+    reached = STAGES.index(stage)
+    work.do(iid, "Record the referral", pupil_name=pupil, pupil_ref=ref, date_of_birth="2011-03-14", **accounts)
+    if reached < 1:
+        return
+    work.do(iid, "Choose the provider", provider_name=provider)
+    for task in ["Draw up the personalised plan", "Assess the placement risks", "Arrange transport and equipment",
+                 "Consult the parents or carers"]:
+        work.do(iid, task)
+    if reached < 2:
+        return
+    work.do(iid, "Give written consent", signed_name=f"Parent of {pupil}")
+    if reached < 3:
+        return
+    work.do(iid, "Approve the placement")
+    if reached < 4:
+        return
+    work.do(iid, "Issue the purchase order")
+    work.do(iid, "Allocate tutors and timetable the sessions")
+    if reached < 5:
+        return
+    for task in ["Write the Relational Learning Plan", "Share the timetable and portal access", "Send the Key Information Document",
+                 "Sign and return the Key Information Document", "Confirm the placement start", "Commencement review: agree targets",
+                 "Complete the Pupil Passport and Education Plan", "Baseline assessment once settled"]:
+        work.do(iid, task)
+    if stage == "running":
+        for task in ["Termly assessment against the plan", "Review the risk assessments", "Send the termly progress update"]:
+            work.do(iid, task)
+        return
+    with core.db.session(readonly=True) as s:
+        placement_id = s.scalar(select(Placement.id).where(Placement.instance_id == iid))
+    concerns.raise_concern(core, work.people["provider" if provider == NEXT_STEPS else "greenfield"], placement_id, "Pupil disclosed something worrying at the site today.",
+                           detail="Details as reported by the tutor to the DSL by phone.", child_protection=True)
+    if stage == "concern":
+        return
+    work.do(iid, "Respond to the concern and review the placement")
+    work.do(iid, "Tell the parents about the concern")
+    work.do(iid, "Remove the pupil from the placement now")

@@ -252,9 +252,15 @@ class WorkflowHost:
         workflow.do_engine_steps()
         return [FiredTimer(task_id, skipped.get(task_id, 0)) for task_id in sorted(due_before)]
 
-    def signal(self, workflow: BpmnWorkflow, name: str) -> None:
+    def signal(self, workflow: BpmnWorkflow, name: str) -> bool:
+        """Send a named signal into the workflow; False (and nothing changes) when nothing is waiting for it."""
+        definitions = (getattr(task.task_spec, "event_definition", None) for task in workflow.get_tasks(state=TaskState.WAITING))
+        waiting = (d.name for d in definitions if type(d).__name__ == "SignalEventDefinition")
+        if name not in waiting:
+            return False
         workflow.send_event(BpmnEvent(SignalEventDefinition(name)))
         workflow.do_engine_steps()
+        return True
 
     def _task(self, workflow: BpmnWorkflow, task_id: str):
         try:

@@ -69,8 +69,11 @@ def collect(paths: list[Path]) -> tuple[dict[str, bytes], dict[str, bytes], list
 
 
 def check(bpmn_sources: dict[str, bytes], forms_dir: Path, extra_forms: dict[str, bytes] | None = None,
-          max_bytes: int = DEFAULT_MAX_BYTES) -> Checked:
-    """Every problem with these diagrams and the forms they name (resolved in forms_dir)."""
+          max_bytes: int = DEFAULT_MAX_BYTES, form_overrides: dict[str, bytes] | None = None) -> Checked:
+    """Every problem with these diagrams and the forms they name (resolved in form_overrides, then forms_dir).
+
+    form_overrides holds forms edited in the browser, which take the place of the file of the same name.
+    """
     problems: list[Problem] = []
     for name, data in sorted((extra_forms or {}).items()):
         problems += check_form_source(name, data, ui=_is_ui_schema(name, data))
@@ -85,7 +88,9 @@ def check(bpmn_sources: dict[str, bytes], forms_dir: Path, extra_forms: dict[str
         filename = parsed.process_files[process_id]
         bundle = parsed.bundle(process_id)
         problems += _check_bundle(bundle, filename, form_names)
-    form_sources, missing = read_form_files(forms_dir, set(form_names))
+    overridden = {name: data for name, data in (form_overrides or {}).items() if name in form_names}
+    form_sources, missing = read_form_files(forms_dir, set(form_names) - set(overridden))
+    form_sources.update(overridden)
     problems += missing
     for name, data in form_sources.items():
         problems += check_form_source(name, data, ui=form_names[name][1])
@@ -135,6 +140,7 @@ def _check_bundle(bundle: SpecBundle, filename: str, form_names: dict[str, tuple
         if isinstance(event, TimerEventDefinition):
             problems += _check_timer(filename, element, label, event)
         properties = task_properties(task_spec)
+        problems += _check_records(filename, element, label, properties)
         if DUE_IN_PROPERTY in properties:
             problems += _check_iso_or_code(filename, element, f"dueIn of {label}", properties[DUE_IN_PROPERTY], "duration")
         if isinstance(task_spec, (UserTask, ManualTask)):
@@ -204,3 +210,15 @@ def _check_human_task(task_spec, filename, element, label, properties, form_name
     if ui:
         form_names.setdefault(ui, (element, True))
     return problems
+
+
+def _check_records(filename, element, label, properties) -> list[Problem]:
+    """A `records` property must name only kinds apflow has handlers for (see docs/authoring.md)."""
+    from apflow.services import records  # imported here: the engine itself knows nothing of domain records
+
+    named = records.kinds(properties)
+    if not named:
+        return []
+    known = records.known_kinds()
+    return [Problem(filename, element, f"The task {label} asks to record '{kind}', which apflow does not know.",
+                    f"Use one of: {', '.join(sorted(known))}.") for kind in named if kind not in known]

@@ -40,14 +40,16 @@ def plan(session, task: HumanTask) -> None:
     session.add(DeadlineAlert(human_task_id=task.id, instance_id=task.instance_id, kind="escalation", due_at=task.due_at, state="pending"))
 
 
-def close(session, task_ids: list[str]) -> None:
+def close(session, tasks: list[HumanTask]) -> None:
     """The tasks are done or gone: cancel their pending alerts and resolve their escalations."""
+    # Only tasks planned above can have alerts or escalations; most steps close none of them.
+    task_ids = [t.id for t in tasks if t.due_at is not None and not t.deadline_by_diagram]
     if not task_ids:
         return
     session.execute(update(DeadlineAlert).where(DeadlineAlert.human_task_id.in_(task_ids), DeadlineAlert.state == "pending")
-                    .values(state="cancelled"))
+                    .values(state="cancelled").execution_options(synchronize_session=False))
     session.execute(update(Escalation).where(Escalation.human_task_id.in_(task_ids), Escalation.state != "resolved")
-                    .values(state="resolved"))
+                    .values(state="resolved").execution_options(synchronize_session=False))
 
 
 def next_due_at(app) -> datetime | None:

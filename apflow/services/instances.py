@@ -226,6 +226,9 @@ def retry(app, user: User, instance_id: int) -> dict:
         if not fired:
             raise Conflict("No timer of this instance is due any more, so there was nothing to retry.")
         return get_instance(app, user, instance_id)
+    if action["kind"] == "signal":  # a signal (e.g. a safeguarding concern) that failed: send it again
+        send_signal(app, user, instance_id, action["name"], {"retried_by": user.username})
+        return get_instance(app, user, instance_id)
     with app.db.session() as session:
         original = session.get(User, action.get("user_id")) if action.get("user_id") else None
     return _step(app, instance_id, Actor.of(original), dict(action), retried_by=user.username)["instance"]
@@ -319,6 +322,37 @@ def _check_can_complete(session, actor: Actor, task: HumanTask | None) -> None:
         raise Conflict(f"This task is {task.state} and can no longer be completed.")
     if actor.user is not None:
         permissions.require(actor.user, "task.complete", task, session)
+
+
+# -- signals (used by domain services, e.g. apflow.placements.concerns.raise_concern) -----------
+
+def send_signal(app, user: User, instance_id: int, name: str, detail: dict | None = None) -> dict:
+    """Send a named BPMN signal into one instance as one step, e.g. a safeguarding concern that interrupts
+    the running placement. Returns {"caught": False} and changes nothing when no part of it waits for the signal."""
+    actor = Actor.of(user)
+    try:
+        with app.db.session() as session:
+            if not lock_instance(session, instance_id):
+                raise NotFound(f"There is no instance {instance_id}.")
+            instance = session.get(Instance, instance_id, populate_existing=True)
+            if instance.status == "completed":
+                return {"caught": False}
+            workflow = app.host.load(instance.state, app.bundle(instance.version))
+            before = app.host.current_data(workflow)
+            if not app.host.signal(workflow, name):
+                return {"caught": False}
+            _event(session, instance, actor, "signal", detail={"signal": name, **(detail or {})})
+            due = _persist(app, session, instance, workflow, actor, before=before)
+    except StaleDataError:
+        raise Conflict("Someone else changed this placement at the same moment; try again.") from None
+    except ServiceError:
+        raise
+    except Exception as err:
+        message = _explain(err)
+        _record_error(app, instance_id, actor, message, {"kind": "signal", "name": name})
+        raise WorkflowFailed(f"The signal '{name}' could not be handled: {message}.", {"instance_id": instance_id}) from err
+    app.timers_scheduled(due)
+    return {"caught": True}
 
 
 # -- timers ----------------------------------------------------------------------------------
@@ -429,7 +463,7 @@ def _persist(app, session, instance: Instance, workflow, actor: Actor, before: d
         if row.state == "cancelled":
             row.completed_by = None
             _event(session, instance, actor, "task_cancelled", task=row)
-    deadlines.close(session, closed)
+    deadlines.close(session, [rows[task_id] for task_id in closed])
     data = host.current_data(workflow)
     _link_provider(session, instance, data)
     new_rows = []

@@ -78,7 +78,27 @@ def can(user: User, action: str, target=None, session=None) -> bool:
             HumanTask.instance_id == target.id,
             or_(HumanTask.role.in_(staff_roles(user)), HumanTask.assignee_id == user.id, HumanTask.completed_by == user.id),
         ))))
+    # -- placement records (apflow/placements) -------------------------------------------------
+    if action == "placement.view":  # target: a Placement; staff in scope, or whoever may view its workflow
+        instance = session.get(Instance, target.instance_id) if target.instance_id else None
+        if instance is not None and can(user, "instance.view", instance, session):
+            return True
+        return bool(staff_roles(user) & PLACEMENT_STAFF) and (instance is None or in_scope(user, instance))
+    if action == "cp.view":  # target: a pupil id; child-protection detail (R81): the DSL and whom the DSL grants
+        return "dsl" in roles or _cp_granted(session, user, target)
+    if action == "cp.grant":
+        return "dsl" in roles
     raise ValueError(f"unknown action {action}")
+
+
+PLACEMENT_STAFF = {"coordinator", "headteacher", "dsl", "senco", "la_officer", "manager"}
+
+
+def _cp_granted(session, user: User, pupil_id: int) -> bool:
+    from apflow.placements.models import CpAccessGrant
+
+    return bool(session.scalar(select(exists().where(CpAccessGrant.pupil_id == pupil_id, CpAccessGrant.user_id == user.id,
+                                                     CpAccessGrant.revoked_at.is_(None)))))
 
 
 def _task_in_scope(user: User, task: HumanTask, session) -> bool:
@@ -116,6 +136,8 @@ def _refusal(user: User, action: str, target) -> str:
         return f"Only the {role_title(role)} role can start this process." if role else "Only managers and AP Coordinators can start this process."
     if action in MANAGER_ACTIONS:
         return "Only managers can do this."
+    if action in {"cp.view", "cp.grant"}:
+        return "Only the DSL, and people the DSL grants access, can see child protection records."
     return "You do not have access to this."
 
 

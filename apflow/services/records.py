@@ -59,6 +59,11 @@ def apply(app, session, instance, actor, task, properties: dict, answers: dict, 
     return updates
 
 
+def known_kinds() -> set[str]:
+    _load_handlers()
+    return set(HANDLERS)
+
+
 def _load_handlers() -> None:
     # Handlers live in domain modules that register themselves on import.
     try:

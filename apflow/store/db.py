@@ -52,7 +52,7 @@ class Database:
         """Bring the schema to the newest migration."""
         from alembic import command
 
-        command.upgrade(alembic_config(self.url), "heads")
+        command.upgrade(alembic_config(self.url), "head")
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -295,3 +295,45 @@ class Event(Base):
     task_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     task_name: Mapped[str | None] = mapped_column(String(300), nullable=True)
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class ProcessDraft(Base):
+    """The working copy of a process diagram that managers edit in the browser; never run until deployed.
+
+    `revision` goes up by one on every save; a save must name the revision it started from, so a
+    save over someone else's newer one is refused instead of silently overwriting it.
+    """
+    __tablename__ = "process_drafts"
+    process_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source_file: Mapped[str] = mapped_column(String(300))
+    xml: Mapped[str] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(80))
+    base_version: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the deployed version it was last in step with
+
+
+class FormDraft(Base):
+    """A task form (JSON Schema or UI schema) edited in the browser; deployed with the next version of each process using it."""
+    __tablename__ = "form_drafts"
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)
+    content: Mapped[str] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(80))
+
+
+class ProcessChange(Base):
+    """The record of every save, upload, deploy, rollback and bulk move in the process library."""
+    __tablename__ = "process_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_id: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    form_name: Mapped[str | None] = mapped_column(String(300), nullable=True, index=True)
+    kind: Mapped[str] = mapped_column(String(30))  # saved, uploaded, deployed, rolled_back, migrated, form_saved
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    by: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str] = mapped_column(Text, default="")
+    revision: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    content: Mapped[str | None] = mapped_column(Text, nullable=True, deferred=True)  # the saved diagram or form, so any save can be recovered
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -7,7 +7,7 @@ from apflow.clock import uk_time
 from apflow.config import Settings
 from apflow.services.app import Apflow
 
-from . import api, assets, auth, inbox, pages
+from . import api, assets, auth, inbox, modeler, pages
 
 
 def create_app(settings: Settings | None = None, core: Apflow | None = None, run_scheduler: bool | None = None) -> Flask:
@@ -28,6 +28,8 @@ def create_app(settings: Settings | None = None, core: Apflow | None = None, run
     app.register_blueprint(pages.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(assets.bp)
+    app.register_blueprint(modeler.bp)
+    app.register_blueprint(modeler.api_bp, url_prefix="/api/v1")
     api.register_error_handlers(app)
     if run_scheduler if run_scheduler is not None else settings.run_scheduler:
         from apflow.timers.scheduler import TimerScheduler

@@ -9,6 +9,9 @@ NODE_MODULES = Path(__file__).resolve().parent / "frontend" / "node_modules"
 # Only these folders are served; everything else in node_modules stays private.
 VENDOR = {
     "pico": "@picocss/pico/css",
+    "bpmn-js": "bpmn-js/dist",
+    "bpmnlint": "bpmn-js-bpmnlint/dist",
+    "lint-rules": "../build",  # our lint rules, packed by `npm run build` (see frontend/package.json)
 }
 
 bp = Blueprint("assets", __name__)

@@ -31,6 +31,57 @@ def _path_param(name: str, type_: str = "string") -> dict:
     return {"name": name, "in": "path", "required": True, "schema": {"type": type_}}
 
 
+def _library_paths() -> dict:
+    """The process library (managers): drafts, deploy, versions, comparison, moving instances, rollback, forms."""
+    pid = _path_param("process_id")
+    invalid, conflict = {"$ref": "#/components/responses/Invalid"}, {"$ref": "#/components/responses/Conflict"}
+    problems = {"type": "array", "items": _ref("Problem")}
+    draft = {"type": "object", "properties": {"process_id": {"type": "string"}, "source_file": {"type": "string"}, "xml": {"type": "string"},
+                                              "revision": {"type": "integer"}, "deployed_version": {"type": ["integer", "null"]},
+                                              "undeployed_changes": {"type": "boolean"}, "problems": problems}}
+    return {
+        "/processes/{process_id}": {"get": _op("Managers: a process's versions (who, when, why, instances on each), draft and history", {"200": _json({"type": "object"})}, params=[pid])},
+        "/processes/{process_id}/draft": {
+            "get": _op("The draft to edit (revision 0 = the newest deployed diagram, not yet edited)", {"200": _json(draft)}, params=[pid]),
+            "put": _op("Save the draft; send the revision you started from. A save over a newer one is refused (409)",
+                       {"200": _json(draft), "409": conflict, "422": invalid},
+                       {"type": "object", "required": ["xml", "revision"], "properties": {"xml": {"type": "string"}, "revision": {"type": "integer"}, "note": {"type": "string"}}}, [pid])},
+        "/processes/{process_id}/draft/validate": {"post": _op("Run the checks of `apflow validate` on the given diagram (or the saved draft)",
+                                                               {"200": _json({"type": "object", "properties": {"ok": {"type": "boolean"}, "problems": problems}})},
+                                                               {"type": "object", "properties": {"xml": {"type": "string"}}}, [pid])},
+        "/processes/{process_id}/deploy": {"post": _op("Deploy the draft at `revision` as a new version, after every check; a change note is required",
+                                                       {"201": _json({"type": "object"}, "Deployed"), "200": _json({"type": "object"}, "Nothing changed"), "409": conflict, "422": invalid},
+                                                       {"type": "object", "required": ["revision", "note"], "properties": {"revision": {"type": "integer"}, "note": {"type": "string"}}}, [pid])},
+        "/processes/{process_id}/versions/{version}": {"get": _op("One deployed version's BPMN", {"200": _json({"type": "object", "properties": {"xml": {"type": "string"}}})},
+                                                                  params=[pid, _path_param("version", "integer")])},
+        "/processes/{process_id}/diff": {"get": _op("What changed between two versions (`from`, `to`: numbers or 'draft'): added, removed, changed (with each change in words), moved",
+                                                    {"200": _json({"type": "object"}), "422": invalid},
+                                                    params=[pid, {"name": "from", "in": "query", "required": True, "schema": {"type": "string"}},
+                                                            {"name": "to", "in": "query", "required": True, "schema": {"type": "string"}}])},
+        "/processes/{process_id}/migration": {
+            "get": _op("Which unfinished instances can move to version `to` (default: the newest) safely, and why not", {"200": _json({"type": "object"})},
+                       params=[pid, {"name": "to", "in": "query", "required": False, "schema": {"type": "integer"}}]),
+            "post": _op("Move instances to version `to`; unsafe ones are refused with reasons, each move is in the instance's history",
+                        {"200": _json({"type": "object", "properties": {"moved": {"type": "array", "items": {"type": "integer"}}, "refused": {"type": "object"}}}), "422": invalid},
+                        {"type": "object", "required": ["instance_ids"], "properties": {"to": {"type": "integer"}, "instance_ids": {"type": "array", "items": {"type": "integer"}}, "note": {"type": "string"}}}, [pid])},
+        "/processes/{process_id}/rollback": {"post": _op("Make an earlier version's content the newest version again (after today's checks)",
+                                                         {"201": _json({"type": "object"}, "Rolled back"), "409": conflict, "422": invalid},
+                                                         {"type": "object", "required": ["version", "note"], "properties": {"version": {"type": "integer"}, "note": {"type": "string"}}}, [pid])},
+        "/processes/upload": {"post": _op("Upload a .bpmn (e.g. from another bpmn-js editor) as a process's draft; refused whole unless it passes every check",
+                                          {"201": _json(draft, "Saved as draft"), "409": conflict, "422": invalid},
+                                          {"type": "object", "required": ["filename", "xml"], "properties": {"filename": {"type": "string"}, "xml": {"type": "string"}, "note": {"type": "string"},
+                                                                                                             "process_id": {"type": "string"}, "revision": {"type": "integer"}}})},
+        "/forms": {"get": _op("Form files (JSON Schema and UI schema), with those edited in the browser", {"200": _json({"type": "object"})})},
+        "/forms/{name}": {
+            "get": _op("One form's JSON text and revision", {"200": _json({"type": "object"})}, params=[_path_param("name")]),
+            "put": _op("Save a form (must be valid); live with the next deploy of each process using it", {"200": _json({"type": "object"}), "409": conflict, "422": invalid},
+                       {"type": "object", "required": ["content", "revision"], "properties": {"content": {"type": "string"}, "revision": {"type": "integer"}}}, [_path_param("name")])},
+        "/forms/preview": {"post": _op("The form as people will see it: HTML from the task-form renderer, or problems",
+                                       {"200": _json({"type": "object", "properties": {"html": {"type": ["string", "null"]}, "problems": problems}})},
+                                       {"type": "object", "required": ["schema"], "properties": {"schema": {"type": "string"}, "ui_schema": {"type": ["string", "null"]}}})},
+    }
+
+
 def openapi_document() -> dict:
     data_body = {"type": "object", "properties": {"data": {"type": "object"}}}
     files_body = {"type": "object", "required": ["files"], "properties": {
@@ -88,6 +139,7 @@ def openapi_document() -> dict:
                                           params=[{"name": "unread", "in": "query", "required": False, "schema": {"type": "string", "enum": ["1"]}}])},
             "/notifications/read": {"post": _op("Mark notifications read (all when ids is left out)", {"200": _json({"type": "object"})},
                                                 {"type": "object", "properties": {"ids": {"type": "array", "items": {"type": "integer"}}}})},
+            **_library_paths(),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}, "session": {"type": "apiKey", "in": "cookie", "name": "session"}},

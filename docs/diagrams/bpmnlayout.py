@@ -171,8 +171,8 @@ class Diagram:
         left, right = (lambda n: n.x), (lambda n: n.x + n.w)
         top, bottom = (lambda n: n.y), (lambda n: n.y + n.h)
         if s.tag == "boundaryEvent":
-            if abs(t.cx - s.cx) < 1:
-                return [(s.cx, bottom(s)), (t.cx, top(t))]
+            if t.x <= s.cx <= t.x + t.w and t.cy > s.cy:
+                return [(s.cx, bottom(s)), (s.cx, top(t))]
             return [(s.cx, bottom(s)), (s.cx, t.cy), (left(t) if t.cx > s.cx else right(t), t.cy)]
         if flow.route == "hv":  # across, then up or down into the target
             return [(right(s) if t.cx > s.cx else left(s), s.cy), (t.cx, s.cy), (t.cx, top(t) if t.cy > s.cy else bottom(t))]
@@ -182,7 +182,7 @@ class Diagram:
             if flow.route == "below":
                 chan = max(s.cy, t.cy) + ROW_H / 2 - 16
                 return [(s.cx, bottom(s)), (s.cx, chan), (t.cx, chan), (t.cx, bottom(t))]
-            chan = min(s.cy, t.cy) - ROW_H / 2 + 16
+            chan = min(s.cy, t.cy) - ROW_H / 2 + 6
             return [(s.cx, top(s)), (s.cx, chan), (t.cx, chan), (t.cx, top(t))]
         if abs(t.cx - s.cx) < 1:
             return [(s.cx, bottom(s)), (t.cx, top(t))] if t.cy > s.cy else [(s.cx, top(s)), (t.cx, bottom(t))]
@@ -333,7 +333,7 @@ def _timer(expression: str, kind: str) -> str:
 
 
 def _signal_id(name: str) -> str:
-    return "Signal_" + name
+    return "SignalDef_" + name
 
 
 def _lane_id(name: str) -> str:

@@ -2,6 +2,7 @@
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+import apflow.placements.models  # noqa: F401 - the domain tables share Base.metadata
 from apflow.store.models import Base
 
 config = context.config

@@ -1,0 +1,88 @@
+"""Helpers shared by the record handlers: the placement or provider a step belongs to, dates, the history log."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from apflow.clock import clock
+from apflow.services.errors import Invalid
+
+from .models import LogEntry, Placement, Provider
+
+UK = ZoneInfo("Europe/London")
+
+
+def now() -> datetime:
+    return clock.now()
+
+
+def today() -> date:
+    return clock.now().astimezone(UK).date()
+
+
+def parse_date(value, field: str = "date") -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise Invalid(f"'{value}' is not a date (use YYYY-MM-DD).", {"fields": {field: ["Use a date like 2026-01-12."]}}) from None
+
+
+def placement_of(ctx) -> Placement:
+    placement_id = ctx.data.get("placement_id")
+    placement = ctx.session.get(Placement, placement_id) if placement_id else None
+    if placement is None:
+        raise Invalid("This step belongs to a placement, but the process has no placement yet: record the referral first.")
+    return placement
+
+
+def provider_of(ctx) -> Provider:
+    provider_id = ctx.data.get("provider_id")
+    provider = ctx.session.get(Provider, provider_id) if provider_id else None
+    if provider is None:
+        raise Invalid("This step belongs to a provider, but the process has none yet: record the provider first.")
+    return provider
+
+
+def touch(placement: Placement, status: str | None = None) -> None:
+    if status:
+        placement.status = status
+    placement.updated_at = now()
+
+
+def log(ctx, summary: str, placement: Placement | None = None, provider: Provider | None = None,
+        record: object | None = None, restricted: bool = False, kind: str | None = None) -> LogEntry:
+    """One line of a placement's or provider's history: who recorded what, when, from which step."""
+    ctx.session.flush()
+    entry = LogEntry(placement_id=placement.id if placement else None,
+                     provider_id=provider.id if provider else (placement.provider_id if placement else None),
+                     instance_id=ctx.instance.id if ctx.instance is not None else None, at=now(),
+                     actor_id=ctx.actor.id if ctx.actor else None, actor=ctx.actor.name if ctx.actor else "apflow",
+                     kind=kind or ctx.kind, task_name=getattr(ctx.task, "name", None), summary=summary[:2000],
+                     record=getattr(record, "__tablename__", None), record_id=getattr(record, "id", None),
+                     restricted=restricted)
+    ctx.session.add(entry)
+    return entry
+
+
+def school_day_bounds(calendar, day: date) -> tuple[datetime, datetime]:
+    """Start and end of a school day, as UTC moments."""
+    start = datetime.combine(day, calendar.day_start, tzinfo=calendar.zone).astimezone(timezone.utc)
+    end = datetime.combine(day, calendar.day_end, tzinfo=calendar.zone).astimezone(timezone.utc)
+    return start, end
+
+
+def not_before_now(moment: datetime) -> datetime:
+    """A timer moment that has passed fires a minute from now, so the scheduler picks it up."""
+    return max(moment, now() + timedelta(minutes=1))
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def yes(answers: dict, key: str) -> bool:
+    return answers.get(key) is True

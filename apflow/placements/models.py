@@ -1,0 +1,320 @@
+"""Domain tables of the AP lifecycle: what outlives one process and is searched and reported on across placements.
+
+They share `Base.metadata` with the workflow tables, so migrations and tests see one schema. Workflow data
+refers to these rows by id (placement_id, pupil_id, provider_id).
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from apflow.store.models import Base, UTCDateTime
+
+
+class Pupil(Base):
+    __tablename__ = "pupils"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    date_of_birth: Mapped[date | None] = mapped_column(Date, nullable=True)
+    school: Mapped[str] = mapped_column(String(200), default="")
+    ehcp: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Provider(Base):
+    """An AP provider; on the approved-provider register (R22) once status is 'approved'."""
+    __tablename__ = "providers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    address: Mapped[str] = mapped_column(Text, default="")
+    contact: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # proposed, approved, not_approved, withdrawn
+    criteria: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # R20
+    criteria_met: Mapped[bool] = mapped_column(Boolean, default=False)
+    due_diligence: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # R21 steps 1-7
+    due_diligence_complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    due_diligence_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProviderSite(Base):
+    """Every address a pupil may be taught at: the provider's own, satellite and subcontracted sites (R22, R62)."""
+    __tablename__ = "provider_sites"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(20))  # main, satellite, subcontracted
+
+
+class QaVisit(Base):
+    __tablename__ = "qa_visits"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"), index=True)
+    visited_on: Mapped[date] = mapped_column(Date)
+    term: Mapped[str] = mapped_column(String(60), default="")
+    quality: Mapped[str] = mapped_column(String(30))
+    outcome: Mapped[str] = mapped_column(String(20))
+    findings: Mapped[dict] = mapped_column(JSON, default=dict)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(80))
+
+
+class ServiceLevelAgreement(Base):
+    """The written agreement with a provider (R30); in force once the provider has signed it."""
+    __tablename__ = "service_level_agreements"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"), index=True)
+    contents: Mapped[dict] = mapped_column(JSON)
+    notice_period_school_days: Mapped[int] = mapped_column(Integer)
+    starts_on: Mapped[date] = mapped_column(Date)
+    review_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # draft, in_force, changes_requested, superseded
+    signed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    signed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Placement(Base):
+    """One pupil's AP placement from referral to destination; its workflow instance drives it."""
+    __tablename__ = "placements"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pupil_id: Mapped[int] = mapped_column(ForeignKey("pupils.id"), index=True)
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"), nullable=True, index=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id", ondelete="SET NULL"), nullable=True, index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    referred_by: Mapped[str] = mapped_column(String(20))  # school, la
+    referrer_name: Mapped[str] = mapped_column(String(200), default="")
+    reasons: Mapped[list] = mapped_column(JSON, default=list)  # R1
+    reason_details: Mapped[str] = mapped_column(Text, default="")
+    la_officer_name: Mapped[str] = mapped_column(String(200), default="")  # R2
+    la_officer_role: Mapped[str] = mapped_column(String(60), default="")
+    learning_mentor: Mapped[bool] = mapped_column(Boolean, default=False)
+    tutor_name: Mapped[str] = mapped_column(String(200), default="")
+    mentor_name: Mapped[str] = mapped_column(String(200), default="")
+    transport: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # R61
+    equipment: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)  # R52
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    start_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    end_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    attendance_code: Mapped[str] = mapped_column(String(4), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PurchaseOrder(Base):
+    __tablename__ = "purchase_orders"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), index=True)
+    number: Mapped[str] = mapped_column(String(100))
+    issued_by: Mapped[str] = mapped_column(String(20))  # la, school
+    hours_per_week: Mapped[float | None] = mapped_column(Float, nullable=True)
+    issued_on: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(80))
+
+
+class TimetableSession(Base):
+    """A weekly session and where it takes place, so the school knows where the pupil is (R4, R6, R62)."""
+    __tablename__ = "timetable_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), index=True)
+    weekday: Mapped[int] = mapped_column(Integer)  # 0 = Monday
+    starts: Mapped[str] = mapped_column(String(5))  # HH:MM, UK time
+    ends: Mapped[str] = mapped_column(String(5))
+    activity: Mapped[str] = mapped_column(String(200), default="")
+    venue_kind: Mapped[str] = mapped_column(String(30))
+    address: Mapped[str] = mapped_column(Text)
+
+
+class Plan(Base):
+    """A versioned plan: the personalised plan (R50), Relational Learning Plan (R5), Pupil Passport (R10)."""
+    __tablename__ = "plans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))  # personalised, relational_learning, pupil_passport
+    version: Mapped[int] = mapped_column(Integer)
+    content: Mapped[dict] = mapped_column(JSON)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(80))
+
+
+class RiskAssessment(Base):
+    __tablename__ = "risk_assessments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # placement, individual, review
+    reason: Mapped[str] = mapped_column(String(30))  # initial, termly, incident, concern, change
+    overall_risk: Mapped[str] = mapped_column(String(10), default="")
+    content: Mapped[dict] = mapped_column(JSON)
+    assessed_on: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(80))
+
+
+class Consent(Base):
+    """The consultation with parents or carers and their written consent (R40)."""
+    __tablename__ = "consents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), index=True)
+    consultation: Mapped[dict] = mapped_column(JSON, default=dict)
+    given: Mapped[bool | None] = mapped_column(Boolean, nullable=True)  # None until the parent answers
+    signed_name: Mapped[str] = mapped_column(String(200), default="")
+    signed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(80))
+
+
+class KeyInformationDocument(Base):
+    __tablename__ = "key_information_documents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), index=True)
+    sent_on: Mapped[date] = mapped_column(Date)
+    sent_to: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    signed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    signed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Review(Base):
+    """Every review with its date and outcome (R78): commencement, half-termly, requested, concern, ..."""
+    __tablename__ = "reviews"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30), index=True)
+    held_on: Mapped[date] = mapped_column(Date)
+    outcome: Mapped[str] = mapped_column(String(40))
+    content: Mapped[dict] = mapped_column(JSON, default=dict)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(80))
+
+
+class Assessment(Base):
+    """Baseline (R70), progress reports and termly assessments against the plan (R75)."""
+    __tablename__ = "assessments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # baseline, progress, termly
+    assessed_on: Mapped[date] = mapped_column(Date)
+    content: Mapped[dict] = mapped_column(JSON)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(80))
+
+
+class AttendanceRecord(Base):
+    """One school day of the pupil's timetable: attendance, engagement and the lesson report (R71, R72, R7)."""
+    __tablename__ = "attendance"
+    __table_args__ = (UniqueConstraint("placement_id", "day", name="uq_attendance_day"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), index=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    status: Mapped[str] = mapped_column(String(30))  # present, late, authorised_absence, unexplained_absence
+    code: Mapped[str] = mapped_column(String(4))
+    site_address: Mapped[str] = mapped_column(Text, default="")
+    engagement: Mapped[dict] = mapped_column(JSON, default=dict)
+    lesson_report: Mapped[str] = mapped_column(Text, default="")
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(80))
+    followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    follow_up: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class Communication(Base):
+    """What parents, carers, the pupil, the LA and the school were told or asked, and what they said (R6, R7, R77)."""
+    __tablename__ = "communications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30), index=True)
+    audience: Mapped[str] = mapped_column(String(100))
+    content: Mapped[dict] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(80))
+
+
+class Concern(Base):
+    """A safeguarding concern (R80). Child-protection detail lives only in cp_detail and dsl_notes (R81)."""
+    __tablename__ = "concerns"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    placement_id: Mapped[int | None] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), nullable=True, index=True)
+    pupil_id: Mapped[int] = mapped_column(ForeignKey("pupils.id"), index=True)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    raised_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    summary: Mapped[str] = mapped_column(Text)
+    child_protection: Mapped[bool] = mapped_column(Boolean, default=False)
+    cp_detail: Mapped[str] = mapped_column(Text, default="")
+    dsl_notes: Mapped[list] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # open, responded, suspended, resolved
+    decision: Mapped[str] = mapped_column(String(30), default="")
+    referred_to: Mapped[list] = mapped_column(JSON, default=list)
+    parents_informed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class CpAccessGrant(Base):
+    """The DSL's grant to one person to read one pupil's child-protection records (R81)."""
+    __tablename__ = "cp_access_grants"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pupil_id: Mapped[int] = mapped_column(ForeignKey("pupils.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    granted_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class PlacementExit(Base):
+    """How a placement ended: planned exit with the SLA's notice (R91) or emergency removal (R92)."""
+    __tablename__ = "placement_exits"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # planned, emergency
+    started_on: Mapped[date] = mapped_column(Date)
+    notice_period_school_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ends_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    content: Mapped[dict] = mapped_column(JSON, default=dict)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Destination(Base):
+    """Where the pupil went next, and the transition support until they attend without it (R100, R101)."""
+    __tablename__ = "destinations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), index=True)
+    pupil_id: Mapped[int] = mapped_column(ForeignKey("pupils.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30), index=True)
+    setting_name: Mapped[str] = mapped_column(String(200), default="")
+    starts_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    transition_support: Mapped[bool] = mapped_column(Boolean, default=False)
+    support_plan: Mapped[str] = mapped_column(Text, default="")
+    attends_unaided_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LogEntry(Base):
+    """Every domain record written, by whom and when: a placement's (or provider's) history (R110, R111).
+
+    Child-protection entries are marked restricted and shown only to those entitled (R81).
+    """
+    __tablename__ = "placement_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    placement_id: Mapped[int | None] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), nullable=True, index=True)
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"), nullable=True, index=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id", ondelete="SET NULL"), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    actor: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(40))
+    task_name: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    summary: Mapped[str] = mapped_column(Text)
+    record: Mapped[str | None] = mapped_column(String(40), nullable=True)  # table name of the row written
+    record_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False)

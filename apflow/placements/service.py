@@ -1,0 +1,235 @@
+"""Placement queries for pages, the API and reports: list and search placements, one placement with its whole
+history, a pupil's placements, the register of pupils (R11), the provider register (R22), where a pupil is (R62),
+and trends across placements (R112). Every function checks the one permission rule."""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+
+from apflow.services import permissions
+from apflow.services.errors import NotFound
+from apflow.store.models import User
+
+from . import providers
+from .common import UK
+from .models import (
+    Assessment,
+    AttendanceRecord,
+    Communication,
+    Consent,
+    Destination,
+    KeyInformationDocument,
+    LogEntry,
+    Placement,
+    PlacementExit,
+    Plan,
+    Provider,
+    Pupil,
+    PurchaseOrder,
+    Review,
+    RiskAssessment,
+    TimetableSession,
+)
+from .concerns import list_concerns, raise_concern  # noqa: F401 - part of this service's surface
+
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+ACTIVE = ("active", "suspended", "ending")
+
+
+def _summary(session, placement: Placement) -> dict:
+    pupil = session.get(Pupil, placement.pupil_id)
+    provider = session.get(Provider, placement.provider_id) if placement.provider_id else None
+    return {"id": placement.id, "instance_id": placement.instance_id, "status": placement.status,
+            "pupil": {"id": pupil.id, "name": pupil.name, "ref": pupil.ref, "school": pupil.school},
+            "provider": {"id": provider.id, "name": provider.name} if provider else None,
+            "reasons": placement.reasons, "referred_by": placement.referred_by,
+            "start_date": placement.start_date.isoformat() if placement.start_date else None,
+            "end_date": placement.end_date.isoformat() if placement.end_date else None,
+            "created_at": placement.created_at.isoformat()}
+
+
+def _visible(session, user: User, placements) -> list[Placement]:
+    return [p for p in placements if permissions.can(user, "placement.view", p, session)]
+
+
+def list_placements(app, user: User, status: str | None = None, provider_id: int | None = None, search: str | None = None) -> list[dict]:
+    """Placements this person may see, newest first; `search` matches the pupil's name or reference, or the provider."""
+    with app.db.session(readonly=True) as session:
+        query = select(Placement).join(Pupil, Pupil.id == Placement.pupil_id).outerjoin(Provider, Provider.id == Placement.provider_id)
+        if status:
+            query = query.where(Placement.status == status)
+        if provider_id:
+            query = query.where(Placement.provider_id == provider_id)
+        if search:
+            like = f"%{search.strip().lower()}%"
+            query = query.where(or_(func.lower(Pupil.name).like(like), func.lower(Pupil.ref).like(like), func.lower(Provider.name).like(like)))
+        placements = _visible(session, user, session.scalars(query.order_by(Placement.id.desc())))
+        return [_summary(session, p) for p in placements]
+
+
+def _placement(session, user: User, placement_id: int) -> Placement:
+    placement = session.get(Placement, placement_id)
+    if placement is None or not permissions.can(user, "placement.view", placement, session):
+        raise NotFound(f"There is no placement {placement_id} that you can see.")
+    return placement
+
+
+def _rows(session, model, placement_id: int, order):
+    return list(session.scalars(select(model).where(model.placement_id == placement_id).order_by(order)))
+
+
+def _day(value):
+    return value.isoformat() if value else None
+
+
+def get_placement(app, user: User, placement_id: int) -> dict:
+    """Everything recorded about one placement (child-protection detail only through list_concerns)."""
+    with app.db.session(readonly=True) as session:
+        p = _placement(session, user, placement_id)
+        result = _summary(session, p)
+        result.update(
+            la_officer={"name": p.la_officer_name, "role": p.la_officer_role}, learning_mentor=p.learning_mentor,
+            tutor=p.tutor_name, mentor=p.mentor_name, transport=p.transport, equipment=p.equipment,
+            approved_at=p.approved_at.isoformat() if p.approved_at else None, attendance_code=p.attendance_code,
+            purchase_orders=[{"number": o.number, "issued_by": o.issued_by, "issued_on": _day(o.issued_on)}
+                             for o in _rows(session, PurchaseOrder, p.id, PurchaseOrder.id)],
+            timetable=[{"day": WEEKDAYS[s.weekday], "starts": s.starts, "ends": s.ends, "activity": s.activity,
+                        "venue": s.venue_kind, "address": s.address} for s in _rows(session, TimetableSession, p.id, TimetableSession.weekday)],
+            plans=[{"kind": x.kind, "version": x.version, "content": x.content, "recorded_at": x.recorded_at.isoformat()}
+                   for x in _rows(session, Plan, p.id, Plan.id)],
+            risk_assessments=[{"kind": r.kind, "reason": r.reason, "overall_risk": r.overall_risk, "assessed_on": _day(r.assessed_on),
+                               "content": r.content} for r in _rows(session, RiskAssessment, p.id, RiskAssessment.id)],
+            consents=[{"given": c.given, "signed_name": c.signed_name, "signed_on": _day(c.signed_on), "consultation": c.consultation}
+                      for c in _rows(session, Consent, p.id, Consent.id)],
+            key_information_documents=[{"sent_on": _day(k.sent_on), "sent_to": k.sent_to, "signed_by": k.signed_by,
+                                        "signed_on": _day(k.signed_on)} for k in _rows(session, KeyInformationDocument, p.id, KeyInformationDocument.id)],
+            reviews=[{"kind": r.kind, "held_on": _day(r.held_on), "outcome": r.outcome, "content": r.content}
+                     for r in _rows(session, Review, p.id, Review.held_on)],
+            assessments=[{"kind": a.kind, "assessed_on": _day(a.assessed_on), "content": a.content}
+                         for a in _rows(session, Assessment, p.id, Assessment.id)],
+            attendance=[{"day": _day(a.day), "status": a.status, "code": a.code, "site": a.site_address, "engagement": a.engagement,
+                         "lesson_report": a.lesson_report, "followed_up": a.followed_up_at is not None}
+                        for a in _rows(session, AttendanceRecord, p.id, AttendanceRecord.day)],
+            communications=[{"kind": c.kind, "audience": c.audience, "at": c.at.isoformat(), "content": c.content}
+                            for c in _rows(session, Communication, p.id, Communication.id)],
+            exits=[{"kind": e.kind, "started_on": _day(e.started_on), "notice_period_school_days": e.notice_period_school_days,
+                    "ends_on": _day(e.ends_on), "content": e.content} for e in _rows(session, PlacementExit, p.id, PlacementExit.id)],
+            destinations=[{"kind": d.kind, "setting": d.setting_name, "starts_on": _day(d.starts_on), "transition_support": d.transition_support,
+                           "attends_unaided_on": _day(d.attends_unaided_on)} for d in _rows(session, Destination, p.id, Destination.id)],
+        )
+        return result
+
+
+def placement_for_instance(app, user: User, instance_id: int) -> dict | None:
+    """The placement a workflow instance runs (for pages keyed by instance), or None."""
+    with app.db.session(readonly=True) as session:
+        placement_id = session.scalar(select(Placement.id).where(Placement.instance_id == instance_id))
+    return get_placement(app, user, placement_id) if placement_id else None
+
+
+def placement_history(app, user: User, placement_id: int) -> list[dict]:
+    """Who recorded what and when, oldest first; child-protection lines are withheld from people not entitled (R81)."""
+    with app.db.session(readonly=True) as session:
+        p = _placement(session, user, placement_id)
+        cp = permissions.can(user, "cp.view", p.pupil_id, session)
+        entries = session.scalars(select(LogEntry).where(LogEntry.placement_id == p.id).order_by(LogEntry.at, LogEntry.id))
+        return [{"at": e.at.isoformat(), "actor": e.actor, "kind": e.kind, "task": e.task_name,
+                 "summary": e.summary if (cp or not e.restricted) else "Child protection record (restricted)",
+                 "record": e.record, "record_id": e.record_id, "restricted": e.restricted}
+                for e in entries if cp or not e.restricted or e.kind != "cp_record_read"]
+
+
+def pupil_placements(app, user: User, pupil_ref: str) -> list[dict]:
+    with app.db.session(readonly=True) as session:
+        pupil = session.scalar(select(Pupil).where(Pupil.ref == pupil_ref))
+        if pupil is None:
+            return []
+        placements = _visible(session, user, session.scalars(select(Placement).where(Placement.pupil_id == pupil.id).order_by(Placement.id)))
+        return [_summary(session, p) for p in placements]
+
+
+def pupil_register(app, user: User) -> list[dict]:
+    """The register of students (R11): every pupil with a placement, its status and its latest review date."""
+    with app.db.session(readonly=True) as session:
+        rows = []
+        for placement in _visible(session, user, session.scalars(select(Placement).order_by(Placement.id))):
+            last = session.scalar(select(func.max(Review.held_on)).where(Review.placement_id == placement.id))
+            rows.append({**_summary(session, placement), "last_review_on": _day(last)})
+        return rows
+
+
+def provider_register(app, user: User, include_all: bool = False) -> list[dict]:
+    """The approved-provider register with every site's address (R22); include_all adds proposed and withdrawn ones."""
+    with app.db.session(readonly=True) as session:
+        return providers.register(session, include_all)
+
+
+def where_is_pupil(app, user: User, placement_id: int, at: datetime) -> dict | None:
+    """Where the timetable puts the pupil at a moment of the school day (R62): the session and its address."""
+    with app.db.session(readonly=True) as session:
+        p = _placement(session, user, placement_id)
+        if p.status not in ACTIVE:
+            return None
+        local = at.astimezone(UK)
+        clock_time = local.strftime("%H:%M")
+        for s in _rows(session, TimetableSession, p.id, TimetableSession.starts):
+            if s.weekday == local.weekday() and s.starts <= clock_time < s.ends:
+                provider = session.get(Provider, p.provider_id)
+                return {"provider": provider.name if provider else None, "address": s.address, "venue": s.venue_kind,
+                        "activity": s.activity, "from": s.starts, "to": s.ends}
+        return None
+
+
+def outcomes_report(app, user: User) -> dict:
+    """Trends across the placements this person may see (R112): attendance, engagement, review outcomes, destinations."""
+    with app.db.session(readonly=True) as session:
+        placements = _visible(session, user, session.scalars(select(Placement)))
+        ids = [p.id for p in placements] or [-1]
+        attendance = list(session.scalars(select(AttendanceRecord).where(AttendanceRecord.placement_id.in_(ids))))
+        attended = sum(1 for a in attendance if a.status in ("present", "late"))
+        engagement = Counter()
+        counts = Counter()
+        for a in attendance:
+            for key, value in (a.engagement or {}).items():
+                engagement[key] += value
+                counts[key] += 1
+        reviews = Counter(session.scalars(select(Review.outcome).where(Review.placement_id.in_(ids), Review.kind.in_(["half-termly", "requested"]))))
+        destinations = Counter(session.scalars(select(Destination.kind).where(Destination.placement_id.in_(ids))))
+        reintegrated = sum(n for kind, n in destinations.items() if kind in ("same_school", "new_school", "college"))
+        return {
+            "placements": len(placements),
+            "by_status": dict(Counter(p.status for p in placements)),
+            "attendance_rate": round(100 * attended / len(attendance), 1) if attendance else None,
+            "unexplained_absences": sum(1 for a in attendance if a.status == "unexplained_absence"),
+            "engagement_average": {k: round(engagement[k] / counts[k], 2) for k in engagement},
+            "review_outcomes": dict(reviews),
+            "destinations": dict(destinations),
+            "reintegration_rate": round(100 * reintegrated / sum(destinations.values()), 1) if destinations else None,
+        }
+
+
+def request_review(app, user: User, placement_id: int, reason: str) -> dict:
+    """Ask for a placement and plan review outside the half-termly cycle (R73): a parent's or the pupil's request,
+    changed needs, or an incident. The running placement starts a review due within five school days."""
+    from apflow.services import instances
+
+    from .common import now
+
+    reason = (reason or "").strip()
+    if len(reason) < 5:
+        raise _invalid("Say why the review is needed (at least 5 characters).")
+    with app.db.session() as session:
+        placement = _placement(session, user, placement_id)
+        session.add(LogEntry(placement_id=placement.id, provider_id=placement.provider_id, instance_id=placement.instance_id,
+                             at=now(), actor_id=user.id, actor=user.username, kind="review_requested",
+                             summary=f"Review requested by {user.username}: {reason}"))
+        instance_id = placement.instance_id
+    return instances.send_signal(app, user, instance_id, "review_requested", {"reason": reason})
+
+
+def _invalid(message: str):
+    from apflow.services.errors import Invalid
+
+    return Invalid(message, {"fields": {"reason": [message]}})

@@ -1,0 +1,131 @@
+"""Referral and intake (R1-R11), driven through the services as the people in each role would."""
+from datetime import datetime, timezone
+
+import pytest
+
+from apflow.placements import service
+from apflow.services.errors import Invalid
+
+
+def test_R1_R2_referral_records_the_pupil_the_reasons_and_the_la_officer(life):
+    iid = life.refer(reasons=["medical", "cic"], la_officer_role="statutory_send_officer")
+    [placement] = service.list_placements(life.core, life.people["coordinator"])
+    assert placement["pupil"] == {"id": placement["pupil"]["id"], "name": "Jordan T.", "ref": "P-0001", "school": "The Nest School"}
+    assert placement["reasons"] == ["medical", "cic"] and placement["referred_by"] == "la"
+    detail = service.get_placement(life.core, life.people["coordinator"], placement["id"])
+    assert detail["la_officer"] == {"name": "Graham Hughes", "role": "statutory_send_officer"}
+    assert [t["pupil_name"] for t in life.tasks(iid)] == ["Jordan T."]  # inbox rows carry the pupil
+
+
+def test_R3_no_tutor_is_engaged_until_a_purchase_order_is_issued(provider_ready):
+    life = provider_ready
+    iid = life.refer()
+    life.plan(iid)
+    life.do("Approve the placement", iid)
+    assert life.names(iid) == ["Issue the purchase order"]
+    assert life.task("Issue the purchase order", iid)["assignee"] == "la1"  # the named LA officer (R2)
+    life.do("Issue the purchase order", iid, po_decision="declined")
+    assert life.names(iid) == ["Resolve funding with the commissioner"]  # no tutor task
+    life.do("Resolve funding with the commissioner", iid, funding_next="ask_again")
+    life.do("Issue the purchase order", iid)
+    assert life.names(iid) == ["Allocate tutors and timetable the sessions"]
+
+
+def test_R3_a_declined_purchase_order_can_end_the_referral(provider_ready):
+    life = provider_ready
+    iid = life.refer()
+    life.plan(iid)
+    life.do("Approve the placement", iid)
+    life.do("Issue the purchase order", iid, po_decision="declined")
+    result = life.do("Resolve funding with the commissioner", iid)
+    assert result["instance"]["status"] == "completed"
+    assert service.get_placement(life.core, life.people["coordinator"], life.placement_id(iid))["status"] == "not_placed"
+
+
+def test_R4_R6_R62_sessions_are_timetabled_with_where_each_takes_place(provider_ready):
+    life = provider_ready
+    iid = life.active_placement()
+    pid = life.placement_id(iid)
+    detail = service.get_placement(life.core, life.people["coordinator"], pid)
+    assert detail["tutor"] == "Aisha Begum" and len(detail["timetable"]) == 5
+    monday_11 = datetime(2026, 1, 12, 11, 0, tzinfo=timezone.utc)
+    assert service.where_is_pupil(life.core, life.people["coordinator"], pid, monday_11) == {
+        "provider": "Bridges Learning", "address": "Hill Farm, Northtown NT9 9ZZ", "venue": "provider_site",
+        "activity": "Engineering", "from": "09:30", "to": "14:30"}
+    assert service.where_is_pupil(life.core, life.people["coordinator"], pid, monday_11.replace(hour=16)) is None
+    kinds = [c["kind"] for c in detail["communications"]]
+    assert "timetable_shared" in kinds
+
+
+def test_R6_sessions_are_timetabled_only_where_the_carers_agreed(provider_ready):
+    life = provider_ready
+    iid = life.refer()
+    life.plan(iid)
+    life.do("Approve the placement", iid)
+    life.do("Issue the purchase order", iid)
+    with pytest.raises(Invalid, match="R6"):
+        life.do("Allocate tutors and timetable the sessions", iid, venue_agreed_with_carers=False)
+
+
+def test_R7_R8_portal_access_and_the_signed_key_information_document_are_recorded(provider_ready):
+    life = provider_ready
+    iid = life.active_placement()
+    detail = service.get_placement(life.core, life.people["coordinator"], life.placement_id(iid))
+    portal = next(c for c in detail["communications"] if c["kind"] == "portal_access")
+    assert portal["audience"] == "carers, la, school"
+    [kid] = detail["key_information_documents"]
+    assert kid["signed_by"] == "Graham Hughes, EIO" and kid["signed_on"] == "2026-01-12"
+
+
+def test_R8_an_unsigned_key_information_document_is_chased_after_five_school_days(provider_ready):
+    life = provider_ready
+    iid = life.refer()
+    life.plan(iid)
+    life.do("Approve the placement", iid)
+    for name in ["Issue the purchase order", "Allocate tutors and timetable the sessions", "Write the Relational Learning Plan",
+                 "Share the timetable and portal access", "Send the Key Information Document"]:
+        life.do(name, iid)
+    life.advance(days=7, hours=8)  # Monday 09:00 -> the next Monday evening: five school days have ended
+    assert "Chase the signed Key Information Document" in life.names(iid)
+    assert "Sign and return the Key Information Document" in life.names(iid)  # still waiting for the signature
+
+
+def test_R9_R10_commencement_targets_then_a_passport_reviewed_every_six_weeks(provider_ready):
+    life = provider_ready
+    iid = life.active_placement(learning_mentor=True)
+    life.do("Commencement review: agree targets", iid)
+    assert "Complete the Pupil Passport and Education Plan" in life.names(iid)
+    life.do("Complete the Pupil Passport and Education Plan", iid)
+    life.do("Baseline assessment once settled", iid)
+    assert "Review the Pupil Passport and Education Plan" not in life.names(iid)
+    life.advance(days=41)
+    assert "Review the Pupil Passport and Education Plan" not in life.names(iid)
+    life.advance(days=2)  # 42 days on is Monday 23 Feb, the first school day after half-term
+    life.do("Review the Pupil Passport and Education Plan", iid)
+    detail = service.get_placement(life.core, life.people["coordinator"], life.placement_id(iid))
+    assert [r["kind"] for r in detail["reviews"]] == ["commencement", "passport"]
+    assert detail["reviews"][0]["content"]["targets"] == ["Attend every session", "Complete the engine unit"]
+    assert [p["kind"] for p in detail["plans"]] == ["personalised", "relational_learning", "pupil_passport"]
+
+
+def test_R10_without_a_learning_mentor_there_is_no_passport(provider_ready):
+    life = provider_ready
+    iid = life.active_placement(learning_mentor=False)
+    life.to_running(iid)
+    life.advance(days=50)
+    assert not [n for n in life.names(iid) if "Passport" in n]
+
+
+def test_R11_register_of_pupils_with_review_dates_and_altered_provision(provider_ready):
+    life = provider_ready
+    iid = life.active_placement()
+    life.to_running(iid)
+    life.do("Invite everyone to the review", iid)
+    life.do("Progress report for the review", iid)
+    life.do("Hold the placement review", iid, review_decision="change_plan", review_ehcp_support=True)
+    life.do("Update the personalised plan", iid, attainment_objectives="Grade 4 in English; grade 3 in maths.")
+    [row] = service.pupil_register(life.core, life.people["coordinator"])
+    assert row["pupil"]["ref"] == "P-0001" and row["last_review_on"] == "2026-01-12"
+    detail = service.get_placement(life.core, life.people["coordinator"], row["id"])
+    assert [p["version"] for p in detail["plans"] if p["kind"] == "personalised"] == [1, 2]
+    assert next(r for r in detail["reviews"] if r["kind"] == "half-termly")["content"]["review_ehcp_support"] is True
