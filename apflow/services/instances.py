@@ -18,7 +18,7 @@ from apflow.engine.forms import Form
 from apflow.engine.runtime import TaskNotReady
 from apflow.roles import role_for_lane
 from apflow.store.db import lock_instance
-from apflow.store.models import Event, HumanTask, Instance, Organisation, PendingTimer, ProcessVersion, TaskDraft, User
+from apflow.store.models import NO_DUE_DATE, Event, HumanTask, Instance, Organisation, PendingTimer, ProcessVersion, TaskDraft, User
 
 from . import deadlines, permissions, records
 from .errors import Conflict, Invalid, NotFound, ServiceError, WorkflowFailed
@@ -83,12 +83,14 @@ def _usernames(session, ids) -> dict[int, str]:
     return dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
 
 
-def list_ready_tasks(app, user: User, instance_id: int | None = None) -> list[dict]:
+def list_ready_tasks(app, user: User, instance_id: int | None = None, limit: int | None = None, offset: int = 0) -> list[dict]:
     with app.db.session(readonly=True) as session:
         query = select(HumanTask).where(HumanTask.state == "ready", permissions.visible_task_filter(user))
         if instance_id is not None:
             query = query.where(HumanTask.instance_id == instance_id)
-        query = query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at)
+        query = query.order_by(HumanTask.sort_due, HumanTask.created_at).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
         tasks = list(session.scalars(query))
         names = _usernames(session, [t.assignee_id for t in tasks] + [t.completed_by for t in tasks])
         return [task_dict(t, names) for t in tasks]
@@ -475,7 +477,7 @@ def _persist(app, session, instance: Instance, workflow, actor: Actor, before: d
         row = HumanTask(id=task_id, instance_id=instance.id, process_id=task.process_id, spec_id=task.spec_id,
                         name=task.name, lane=task.lane, role=role_for_lane(task.lane), form_schema=task.form.schema_file,
                         form_ui_schema=task.form.ui_file, documentation=task.documentation, state="ready",
-                        created_at=now, due_at=due_at, due_soon_at=deadlines.due_soon_at(now, due_at),
+                        created_at=now, due_at=due_at, sort_due=due_at or NO_DUE_DATE, due_soon_at=deadlines.due_soon_at(now, due_at),
                         deadline_by_diagram=bool(watching), pupil_name=_text(data.get("pupil_name")),
                         pupil_ref=_text(data.get("pupil_ref")), provider_name=_text(data.get("provider_name")),
                         assignee_id=_assignee_from(session, task, data))

@@ -141,7 +141,7 @@ def _refusal(user: User, action: str, target) -> str:
     return "You do not have access to this."
 
 
-def _scope_clause(user: User):
+def scope_clause(user: User):
     """SQL: the instance a task belongs to is in the user's organisations (true when they have none)."""
     orgs = user.organisation_ids
     if not orgs:
@@ -155,11 +155,4 @@ def visible_task_filter(user: User):
     staff = staff_roles(user)
     by_role = true() if MANAGER in user.role_names else (HumanTask.role.in_(staff) if staff else false())
     return or_(HumanTask.assignee_id == user.id, HumanTask.completed_by == user.id, HumanTask.owner_id == user.id,
-               and_(by_role, _scope_clause(user)))
-
-
-def workable_task_filter(user: User):
-    """SQL condition selecting ready tasks this user could complete (their roles' unassigned tasks, or theirs)."""
-    staff = staff_roles(user)
-    unassigned = and_(HumanTask.assignee_id.is_(None), HumanTask.role.in_(staff), _scope_clause(user)) if staff else false()
-    return or_(HumanTask.assignee_id == user.id, unassigned)
+               and_(by_role, scope_clause(user)))

@@ -39,6 +39,9 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
+NO_DUE_DATE = datetime(9999, 12, 31, tzinfo=timezone.utc)
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -141,8 +144,9 @@ class HumanTask(Base):
     """A task for a person, derived from the workflow after every step; the inbox reads these."""
     __tablename__ = "human_tasks"
     __table_args__ = (
-        Index("ix_human_tasks_ready_role", "state", "role", "due_at"),
-        Index("ix_human_tasks_ready_assignee", "state", "assignee_id", "due_at"),
+        Index("ix_human_tasks_ready_role", "state", "role", "sort_due"),
+        Index("ix_human_tasks_ready_assignee", "state", "assignee_id", "sort_due"),
+        Index("ix_human_tasks_ready_due", "state", "sort_due"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
@@ -158,6 +162,8 @@ class HumanTask(Base):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # due_at, or the far future for tasks with no due date: one non-null column the inbox indexes sort on.
+    sort_due: Mapped[datetime] = mapped_column(UTCDateTime, default=lambda: NO_DUE_DATE)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     completed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     due_soon_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

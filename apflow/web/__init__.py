@@ -5,6 +5,7 @@ from flask import Flask
 
 from apflow.clock import uk_time
 from apflow.config import Settings
+from apflow.roles import role_title
 from apflow.services.app import Apflow
 
 from . import api, assets, auth, inbox, modeler, pages
@@ -23,6 +24,7 @@ def create_app(settings: Settings | None = None, core: Apflow | None = None, run
     )
     app.extensions["apflow"] = core
     app.jinja_env.filters["local_time"] = uk_time
+    app.jinja_env.filters["role_title"] = role_title
     auth.init_app(app)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(pages.bp)

@@ -17,6 +17,7 @@ from .auth import api_user, core
 from .openapi import openapi_document
 
 bp = Blueprint("api", __name__)
+TASKS_PAGE, TASKS_PAGE_MAX = 200, 1000
 log = logging.getLogger(__name__)
 
 
@@ -107,7 +108,15 @@ def list_tasks():
     instance = request.args.get("instance")
     if instance is not None and not instance.isdigit():
         raise Invalid("`instance` must be an instance id (a whole number).", {"instance": ["Not a number."]})
-    return jsonify({"tasks": instances.list_ready_tasks(core(), user, int(instance) if instance else None)})
+    limit, offset = request.args.get("limit", str(TASKS_PAGE)), request.args.get("offset", "0")
+    if not limit.isdigit() or not offset.isdigit() or not 1 <= int(limit) <= TASKS_PAGE_MAX:
+        raise Invalid(f"`limit` is 1 to {TASKS_PAGE_MAX} and `offset` a whole number.", {"limit": [limit], "offset": [offset]})
+    tasks = instances.list_ready_tasks(core(), user, int(instance) if instance else None, int(limit) + 1, int(offset))
+    more = len(tasks) > int(limit)
+    body = {"tasks": tasks[:int(limit)]}
+    if more:
+        body["next_offset"] = int(offset) + int(limit)
+    return jsonify(body)
 
 
 @bp.get("/tasks/<task_id>")

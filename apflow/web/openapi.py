@@ -106,8 +106,10 @@ def openapi_document() -> dict:
             "/processes/validate": {"post": _op("Check BPMN diagrams without deploying (managers)", {"200": _json({"type": "object", "properties": {"ok": {"type": "boolean"}, "problems": {"type": "array", "items": _ref("Problem")}}})}, files_body)},
             "/processes/{process_id}/instances": {"post": _op("Start an instance of the newest version", {
                 "201": _json(_ref("Instance"), "Created"), "422": {"$ref": "#/components/responses/Invalid"}}, data_body, [_path_param("process_id")])},
-            "/tasks": {"get": _op("Ready tasks the caller may see, soonest due first", {"200": _json({"type": "object", "properties": {"tasks": {"type": "array", "items": _ref("Task")}}})},
-                                  params=[{"name": "instance", "in": "query", "required": False, "schema": {"type": "integer"}}])},
+            "/tasks": {"get": _op("Ready tasks the caller may see, soonest due first; 200 a page (next_offset when there are more)", {"200": _json({"type": "object", "properties": {"tasks": {"type": "array", "items": _ref("Task")}}})},
+                                  params=[{"name": "instance", "in": "query", "required": False, "schema": {"type": "integer"}},
+                                          {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 200}},
+                                          {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0, "default": 0}}])},
             "/tasks/{task_id}": {"get": _op("One task with its form (JSON Schema and UI schema) and current answers", {"200": _json(_ref("TaskWithForm"))}, params=[_path_param("task_id")])},
             "/tasks/{task_id}/complete": {"post": _op("Complete a task with form data, validated against its form", {
                 "200": _json({"type": "object"}), "409": {"$ref": "#/components/responses/Conflict"}, "422": {"$ref": "#/components/responses/Invalid"}},

@@ -158,3 +158,14 @@ def test_manager_deploys_through_the_api_and_bad_diagrams_are_refused(client, pe
     problems = bad.json["error"]["details"]["problems"]
     assert problems and all(p["element"] == "Gateway_1" and p["fix"] for p in problems)
     assert [p["id"] for p in client.get("/api/v1/processes", headers=manager).json["processes"]] == ["checked"]
+
+
+def test_task_list_is_paged(client, as_coord, triage):
+    for _ in range(3):
+        start(client, as_coord)
+    first = client.get("/api/v1/tasks?limit=2", headers=as_coord).json
+    assert len(first["tasks"]) == 2 and first["next_offset"] == 2
+    rest = client.get("/api/v1/tasks?limit=2&offset=2", headers=as_coord).json
+    assert len(rest["tasks"]) == 1 and "next_offset" not in rest
+    assert {t["id"] for t in first["tasks"]}.isdisjoint(t["id"] for t in rest["tasks"])
+    assert_error(client.get("/api/v1/tasks?limit=0", headers=as_coord), 422)
