@@ -22,7 +22,7 @@ from .errors import Conflict, Forbidden, Invalid, NotFound
 TABS = ("mine", "available", "all")
 SORTS = ("due", "created", "pupil", "task")
 PAGE_SIZE = 50
-COUNT_CAP = 1000
+COUNT_CAP = 100
 
 
 @dataclass
@@ -118,14 +118,17 @@ def inbox(app, user: User, query: InboxQuery) -> dict:
             conditions.append(or_(func.lower(HumanTask.pupil_name).like(pattern), func.lower(HumanTask.pupil_ref).like(pattern)))
         order = {
             # Overdue first, then soonest due; tasks with no due date (sort_due far in the future) last.
-            "due": [HumanTask.sort_due, HumanTask.created_at],
+            "due": [HumanTask.sort_due],
             "created": [HumanTask.created_at.desc()],
             "pupil": [HumanTask.pupil_name.is_(None), HumanTask.pupil_name, HumanTask.sort_due],
             "task": [HumanTask.name, HumanTask.sort_due],
         }[query.sort]
         total = _count(session, conditions)
+        # One row more than a page tells whether there is a next page without counting everything.
         tasks = list(session.scalars(select(HumanTask).where(*conditions).order_by(*order)
-                                     .offset((query.page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
+                                     .offset((query.page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
+        has_next = len(tasks) > PAGE_SIZE
+        tasks = tasks[:PAGE_SIZE]
         people = {t.assignee_id for t in tasks} | {t.owner_id for t in tasks}
         names = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(people - {None}))).all()) if people - {None} else {}
         process_names = dict(session.execute(select(ProcessVersion.process_id, ProcessVersion.name)).all())
@@ -133,7 +136,7 @@ def inbox(app, user: User, query: InboxQuery) -> dict:
     roles = sorted(ROLES if permissions.is_manager(user) else permissions.staff_roles(user))
     return {
         "rows": [_row(t, names, process_names, now) for t in tasks], "total": total, "counts": counts,
-        "count_cap": COUNT_CAP, "pages": max(1, -(-total // PAGE_SIZE)), "query": query, "roles": roles,
+        "count_cap": COUNT_CAP, "has_next": has_next, "query": query, "roles": roles,
         "processes": sorted(process_names.items(), key=lambda item: item[1]), "providers": providers,
     }
 

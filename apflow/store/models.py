@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -145,7 +146,9 @@ class HumanTask(Base):
     __tablename__ = "human_tasks"
     __table_args__ = (
         Index("ix_human_tasks_ready_role", "state", "role", "sort_due"),
-        Index("ix_human_tasks_ready_assignee", "state", "assignee_id", "sort_due"),
+        # Partial: most ready tasks are unassigned, and the planner should see how few rows "mine" touches.
+        Index("ix_human_tasks_ready_assignee", "assignee_id", "state", "sort_due",
+              sqlite_where=text("assignee_id IS NOT NULL"), postgresql_where=text("assignee_id IS NOT NULL")),
         Index("ix_human_tasks_ready_due", "state", "sort_due"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -137,7 +137,8 @@ def inbox_list():
     listing = inbox.inbox(core(), api_user(), inbox.InboxQuery.from_args(request.args))
     rows = [{**row, "due_at": row["due_at"].isoformat() if row["due_at"] else None, "created_at": row["created_at"].isoformat()}
             for row in listing["rows"]]
-    return jsonify({"tasks": rows, "total": listing["total"], "counts": listing["counts"], "pages": listing["pages"]})
+    return jsonify({"tasks": rows, "total": listing["total"], "counts": listing["counts"], "count_cap": listing["count_cap"],
+                    "has_next": listing["has_next"]})
 
 
 @bp.post("/tasks/<task_id>/<action>")

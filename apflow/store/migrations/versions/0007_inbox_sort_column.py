@@ -30,7 +30,8 @@ def upgrade():
         batch_op.drop_index('ix_human_tasks_ready_role')
         batch_op.drop_index('ix_human_tasks_ready_assignee')
         batch_op.create_index('ix_human_tasks_ready_role', ['state', 'role', 'sort_due'], unique=False)
-        batch_op.create_index('ix_human_tasks_ready_assignee', ['state', 'assignee_id', 'sort_due'], unique=False)
+        batch_op.create_index('ix_human_tasks_ready_assignee', ['assignee_id', 'state', 'sort_due'], unique=False,
+                              sqlite_where=sa.text('assignee_id IS NOT NULL'), postgresql_where=sa.text('assignee_id IS NOT NULL'))
         batch_op.create_index('ix_human_tasks_ready_due', ['state', 'sort_due'], unique=False)
 
 
