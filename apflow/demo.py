@@ -60,7 +60,6 @@ PUPILS = [
 def answers(form: str, **extra) -> dict:
     """Believable answers for each lifecycle form, dated today."""
     d = today().isoformat()
-    note = "Agreed at the meeting; see the notes on file."
     base = {
         "provider_details": {"address": "See sites", "contact_name": "Office manager", "sites": []},
         "provider_criteria": {"safeguarding_policies": True, "meets_plan_needs": True, "qualified_staff": True, "suitable_facilities": True,

@@ -58,9 +58,9 @@ def _instance_bytes(app, instance_id: int) -> dict:
         out["state"] = len(json.dumps(state).encode())
         inst_row = s.execute(select(Instance.__table__).where(Instance.id == instance_id)).mappings().one()
         out["instance_row_other"] = sum(_value_bytes(v) for k, v in inst_row.items() if k != "state")
-        for table in instance_tables(app):
-            rows = s.execute(select(table).where(table.c.instance_id == instance_id)).mappings().all()
-            out[table.name] = {"rows": len(rows), "bytes": sum(_value_bytes(v) for r in rows for v in r.values())}
+        for rows_table in instance_tables(app):
+            rows = s.execute(select(rows_table).where(rows_table.c.instance_id == instance_id)).mappings().all()
+            out[rows_table.name] = {"rows": len(rows), "bytes": sum(_value_bytes(v) for r in rows for v in r.values())}
         if not app.db.is_sqlite:
             out["state_stored_pg"] = s.scalar(text("SELECT pg_column_size(state) FROM instances WHERE id = :id"), {"id": instance_id})
     return out

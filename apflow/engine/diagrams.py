@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import DurationTimerEventDefinition, TimerEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 
@@ -186,7 +185,3 @@ def parse_sources(sources: dict[str, bytes], max_bytes: int = DEFAULT_MAX_BYTES)
     if problems:
         raise InvalidDiagram(problems)
     return parsed
-
-
-def called_element_ids(bundle: SpecBundle) -> list[str]:
-    return sorted({ts.spec for ts in bundle.task_specs() if isinstance(ts, SubWorkflowTask)})

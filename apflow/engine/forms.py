@@ -140,11 +140,3 @@ def _type_words(value) -> str:
     if isinstance(value, list):
         return " or ".join(words.get(v, v) for v in value)
     return words.get(value, value)
-
-
-def form_from_sources(ref: FormRef, sources: dict[str, bytes]) -> Form | None:
-    if not ref.schema_file:
-        return None
-    schema = json.loads(sources[ref.schema_file])
-    ui = json.loads(sources[ref.ui_file]) if ref.ui_file and ref.ui_file in sources else {}
-    return Form(schema, ui)

@@ -25,7 +25,6 @@ from SpiffWorkflow.spiff.specs.defaults import ManualTask, UserTask
 from SpiffWorkflow.spiff.specs.event_definitions import SignalEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from apflow.clock import clock
 
 from .diagrams import SpecBundle, as_duration, normalise_timer_expression, task_properties
 from .forms import FormRef, form_ref

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from apflow.clock import clock, uk_time
 from apflow.roles import role_title
 from apflow.store.db import lock_instance
-from apflow.store.models import DeadlineAlert, Escalation, HumanTask, Instance, User
+from apflow.store.models import DeadlineAlert, Escalation, HumanTask, User
 
 from . import notifications, permissions
 from .errors import Conflict, Forbidden, NotFound
@@ -29,6 +29,16 @@ def due_soon_at(created_at: datetime, due_at: datetime | None) -> datetime | Non
     if due_at is None:
         return None
     return created_at + (due_at - created_at) * DUE_SOON_FRACTION
+
+
+def deadline_state(task: HumanTask, now: datetime) -> str | None:
+    if task.due_at is None:
+        return None
+    if now > task.due_at:
+        return "overdue"
+    if task.due_soon_at is not None and now >= task.due_soon_at:
+        return "due_soon"
+    return "on_time"
 
 
 def plan(session, task: HumanTask) -> None:

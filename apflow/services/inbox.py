@@ -6,8 +6,8 @@ reassign (managers), save a draft, keep named filters.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from datetime import datetime, timedelta
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from urllib.parse import urlencode
 
 from sqlalchemy import and_, false, func, or_, select, update
@@ -17,6 +17,7 @@ from apflow.roles import ROLES, role_title
 from apflow.store.models import Event, HumanTask, Instance, Organisation, ProcessVersion, SavedFilter, TaskDraft, User, UserRole
 
 from . import permissions
+from .deadlines import deadline_state
 from .errors import Conflict, Forbidden, Invalid, NotFound
 
 TABS = ("mine", "available", "all")
@@ -55,16 +56,6 @@ class InboxQuery:
         kept = {k: ("1" if v is True else v) for k, v in values.items()
                 if v not in ("", False, None) and not (k == "page" and v == 1)}
         return urlencode(kept)
-
-
-def deadline_state(task: HumanTask, now: datetime) -> str | None:
-    if task.due_at is None:
-        return None
-    if now > task.due_at:
-        return "overdue"
-    if task.due_soon_at is not None and now >= task.due_soon_at:
-        return "due_soon"
-    return "on_time"
 
 
 def _row(task: HumanTask, names: dict[int, str], process_names: dict[str, str], now: datetime) -> dict:

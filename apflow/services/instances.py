@@ -7,6 +7,7 @@ If anything fails, nothing of the step is kept and the error is recorded on the 
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -71,9 +72,7 @@ def task_dict(task: HumanTask, users: dict[int, str] | None = None) -> dict:
 
 
 def _deadline(task: HumanTask) -> str | None:
-    from .inbox import deadline_state
-
-    return deadline_state(task, clock.now()) if task.state == "ready" else None
+    return deadlines.deadline_state(task, clock.now()) if task.state == "ready" else None
 
 
 def _usernames(session, ids) -> dict[int, str]:
@@ -242,33 +241,18 @@ def _instance_of_task(app, user: User, task_id: str) -> int:
         return _visible_task(session, user, task_id).instance_id
 
 
-def _step(app, instance_id: int, actor: Actor, action: dict, retried_by: str | None = None) -> dict:
+@contextmanager
+def _locked_step(app, instance_id: int, actor: Actor, action: dict, failure):
+    """One step on one instance: its transaction starts with the instance lock and yields (session, instance).
+
+    A concurrent change becomes a Conflict; a failure of the diagram rolls everything back, is recorded on
+    the instance with the action (for a retry), and reaches the caller as WorkflowFailed.
+    """
     try:
         with app.db.session() as session:
             if not lock_instance(session, instance_id):
                 raise NotFound(f"There is no instance {instance_id}.")
-            instance = session.get(Instance, instance_id, populate_existing=True)
-            task = session.get(HumanTask, action["task_id"], populate_existing=True)
-            _check_can_complete(session, actor, task)
-            workflow = app.host.load(instance.state, app.bundle(instance.version))
-            form = _form(instance.version, task)
-            answers = _checked_answers(form, app.host.task_data(workflow, task.id), action["data"])
-            _check_documents(session, form, answers, instance.id)
-            before = app.host.current_data(workflow)
-            answers.update(records.apply(app, session, instance, actor, task, app.host.task_properties(workflow, task.id),
-                                         answers, app.host.task_data(workflow, task.id)))
-            try:
-                app.host.complete(workflow, task.id, answers)
-            except TaskNotReady:
-                raise Conflict("This task is no longer waiting for an answer: the process has moved on without it.") from None
-            task.completed_by = actor.id
-            session.execute(delete(TaskDraft).where(TaskDraft.task_id == task.id))
-            detail = {"retried_by": retried_by} if retried_by else {}
-            _event(session, instance, actor, "task_completed", task=task, detail=detail, before=before, after=answers)
-            due = _persist(app, session, instance, workflow, actor, before=before, completed_task=task.id)
-            result = {"task": task_dict(task, _usernames(session, [task.completed_by])), "instance": instance_dict(app, session, instance, workflow)}
-            result["next_tasks"] = [task_dict(t) for t in session.scalars(select(HumanTask).where(
-                HumanTask.instance_id == instance_id, HumanTask.state == "ready"))]
+            yield session, session.get(Instance, instance_id, populate_existing=True)
     except StaleDataError:
         raise Conflict("Someone else changed this placement at the same moment; reload and try again.") from None
     except ServiceError:
@@ -276,10 +260,38 @@ def _step(app, instance_id: int, actor: Actor, action: dict, retried_by: str | N
     except Exception as err:
         message = _explain(err)
         _record_error(app, instance_id, actor, message, action)
-        raise WorkflowFailed(
-            f"The process could not move on: {message}. Nothing was changed and your answers were kept; "
-            "a manager can see the error on the placement and retry it once the process is fixed.",
-            {"instance_id": instance_id}) from err
+        raise WorkflowFailed(failure(message), {"instance_id": instance_id}) from err
+
+
+def _step(app, instance_id: int, actor: Actor, action: dict, retried_by: str | None = None) -> dict:
+    def failure(message):
+        return (f"The process could not move on: {message}. Nothing was changed and your answers were kept; "
+                "a manager can see the error on the placement and retry it once the process is fixed.")
+
+    with _locked_step(app, instance_id, actor, action, failure) as (session, instance):
+        task = session.get(HumanTask, action["task_id"], populate_existing=True)
+        _check_can_complete(session, actor, task)
+        workflow = app.host.load(instance.state, app.bundle(instance.version))
+        form = _form(instance.version, task)
+        task_data = app.host.task_data(workflow, task.id)
+        answers = _checked_answers(form, task_data, action["data"])
+        _check_documents(session, form, answers, instance.id)
+        before = app.host.current_data(workflow)
+        answers.update(records.apply(app, session, instance, actor, task, app.host.task_properties(workflow, task.id),
+                                     answers, task_data))
+        try:
+            app.host.complete(workflow, task.id, answers)
+        except TaskNotReady:
+            raise Conflict("This task is no longer waiting for an answer: the process has moved on without it.") from None
+        task.completed_by = actor.id
+        session.execute(delete(TaskDraft).where(TaskDraft.task_id == task.id))
+        detail = {"retried_by": retried_by} if retried_by else {}
+        _event(session, instance, actor, "task_completed", task=task, detail=detail, before=before, after=answers)
+        due = _persist(app, session, instance, workflow, actor, before=before, completed_task=task.id)
+        result = {"task": task_dict(task, {actor.id: actor.name} if actor.id else {}),
+                  "instance": instance_dict(app, session, instance, workflow)}
+        result["next_tasks"] = [task_dict(t) for t in session.scalars(select(HumanTask).where(
+            HumanTask.instance_id == instance_id, HumanTask.state == "ready"))]
     app.timers_scheduled(due)
     return result
 
@@ -332,27 +344,16 @@ def send_signal(app, user: User, instance_id: int, name: str, detail: dict | Non
     """Send a named BPMN signal into one instance as one step, e.g. a safeguarding concern that interrupts
     the running placement. Returns {"caught": False} and changes nothing when no part of it waits for the signal."""
     actor = Actor.of(user)
-    try:
-        with app.db.session() as session:
-            if not lock_instance(session, instance_id):
-                raise NotFound(f"There is no instance {instance_id}.")
-            instance = session.get(Instance, instance_id, populate_existing=True)
-            if instance.status == "completed":
-                return {"caught": False}
-            workflow = app.host.load(instance.state, app.bundle(instance.version))
-            before = app.host.current_data(workflow)
-            if not app.host.signal(workflow, name):
-                return {"caught": False}
-            _event(session, instance, actor, "signal", detail={"signal": name, **(detail or {})})
-            due = _persist(app, session, instance, workflow, actor, before=before)
-    except StaleDataError:
-        raise Conflict("Someone else changed this placement at the same moment; try again.") from None
-    except ServiceError:
-        raise
-    except Exception as err:
-        message = _explain(err)
-        _record_error(app, instance_id, actor, message, {"kind": "signal", "name": name})
-        raise WorkflowFailed(f"The signal '{name}' could not be handled: {message}.", {"instance_id": instance_id}) from err
+    with _locked_step(app, instance_id, actor, {"kind": "signal", "name": name},
+                      lambda message: f"The signal '{name}' could not be handled: {message}.") as (session, instance):
+        if instance.status == "completed":
+            return {"caught": False}
+        workflow = app.host.load(instance.state, app.bundle(instance.version))
+        before = app.host.current_data(workflow)
+        if not app.host.signal(workflow, name):
+            return {"caught": False}
+        _event(session, instance, actor, "signal", detail={"signal": name, **(detail or {})})
+        due = _persist(app, session, instance, workflow, actor, before=before)
     app.timers_scheduled(due)
     return {"caught": True}
 

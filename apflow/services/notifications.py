@@ -11,7 +11,7 @@ import ssl
 from datetime import timedelta
 from email.message import EmailMessage
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from apflow.clock import clock
 from apflow.store.models import Notification, OutboxEmail, User, UserRole
@@ -129,8 +129,3 @@ def _connect(settings):
     if settings.smtp_user:
         connection.login(settings.smtp_user, settings.smtp_password)
     return connection
-
-
-def outbox_pending(session) -> int:
-    return session.scalar(select(func.count()).select_from(OutboxEmail).where(OutboxEmail.sent_at.is_(None))) or 0
-

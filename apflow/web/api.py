@@ -21,7 +21,7 @@ TASKS_PAGE, TASKS_PAGE_MAX = 200, 1000
 log = logging.getLogger(__name__)
 
 
-def _body() -> dict:
+def json_body() -> dict:
     body = request.get_json(silent=True)
     if body is None:
         raise Invalid("Send a JSON object in the request body with Content-Type: application/json.")
@@ -37,7 +37,7 @@ def openapi():
 
 @bp.post("/tokens")
 def create_token():
-    body = _body()
+    body = json_body()
     app = core()
     with app.db.session() as s:
         try:
@@ -67,7 +67,7 @@ def deploy():
     """Deploy diagrams sent as {"files": {"name.bpmn": "<xml>"}, "note": "..."} (managers only)."""
     user = api_user()
     permissions.require(user, "process.deploy")
-    files, note = _diagram_files(_body())
+    files, note = _diagram_files(json_body())
     try:
         deployed = processes.deploy_sources(core(), files, by=user.username, note=note)
     except InvalidDiagram as err:
@@ -79,7 +79,7 @@ def deploy():
 def validate():
     user = api_user()
     permissions.require(user, "process.deploy")
-    files, _ = _diagram_files(_body())
+    files, _ = _diagram_files(json_body())
     from apflow.engine.validate import check
 
     result = check(files, core().settings.forms_dir, None, core().settings.max_diagram_bytes)
@@ -98,7 +98,7 @@ def _diagram_files(body: dict) -> tuple[dict[str, bytes], str]:
 @bp.post("/processes/<process_id>/instances")
 def start_instance(process_id):
     user = api_user()
-    body = _body()
+    body = json_body()
     return jsonify(instances.start_instance(core(), user, process_id, body.get("data") or {})), 201
 
 
@@ -127,7 +127,7 @@ def get_task(task_id):
 @bp.post("/tasks/<task_id>/complete")
 def complete_task(task_id):
     user = api_user()
-    body = _body()
+    body = json_body()
     return jsonify(instances.complete_task(core(), user, task_id, body.get("data", {})))
 
 
@@ -164,7 +164,7 @@ def task_action(task_id, action):
 
 @bp.post("/tasks/bulk")
 def bulk_tasks():
-    body = _body()
+    body = json_body()
     ids = body.get("task_ids")
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise Invalid('Send {"action": "claim"|"assign", "task_ids": [...], "username": "..."}.')
@@ -196,7 +196,7 @@ def get_calendar():
 @bp.put("/calendar")
 def put_calendar():
     user = api_user()
-    body = _body()
+    body = json_body()
     if not isinstance(body.get("csv"), str):
         raise Invalid('Send {"csv": "kind,name,start,end\\n..."}.', {"csv": ["The term-dates file as text."]})
     calendars.import_csv(core(), body["csv"], by=user.username, user=user)
@@ -213,7 +213,7 @@ def list_escalations():
 @bp.post("/escalations/<int:escalation_id>/acknowledge")
 def acknowledge_escalation(escalation_id):
     user = api_user()
-    body = _body()
+    body = json_body()
     return jsonify(deadlines.acknowledge(core(), user, escalation_id, str(body.get("note", ""))))
 
 
@@ -234,7 +234,7 @@ def list_notifications():
 @bp.post("/notifications/read")
 def read_notifications():
     user = api_user()
-    ids = _body().get("ids")
+    ids = json_body().get("ids")
     if ids is not None and not (isinstance(ids, list) and all(isinstance(i, int) for i in ids)):
         raise Invalid("`ids` must be a list of notification ids, or left out to mark all as read.")
     with core().db.session() as s:

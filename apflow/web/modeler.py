@@ -15,6 +15,7 @@ from apflow.services.errors import Invalid, ServiceError
 
 from . import forms
 from .auth import api_user, check_csrf, core
+from .api import json_body
 
 bp = Blueprint("modeler", __name__)
 api_bp = Blueprint("modeler_api", __name__)
@@ -198,13 +199,6 @@ def form_page(name):
 
 # -- JSON API --------------------------------------------------------------------------------
 
-def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise Invalid("Send a JSON object in the request body with Content-Type: application/json.")
-    return body
-
-
 def _api_manager():
     user = api_user()
     permissions.require(user, "process.deploy")
@@ -224,7 +218,7 @@ def api_get_draft(process_id):
 @api_bp.put("/processes/<process_id>/draft")
 def api_save_draft(process_id):
     user = _api_manager()
-    body = _body()
+    body = json_body()
     return jsonify(library.save_draft(core(), user, process_id, body.get("xml"), body.get("revision"), body.get("note", "")))
 
 
@@ -238,7 +232,7 @@ def api_validate_draft(process_id):
 @api_bp.post("/processes/<process_id>/deploy")
 def api_deploy(process_id):
     user = _api_manager()
-    body = _body()
+    body = json_body()
     result = library.deploy_draft(core(), user, process_id, body.get("revision"), body.get("note"))
     return jsonify(result), 201 if result["created"] else 200
 
@@ -267,21 +261,21 @@ def api_migration_preview(process_id):
 @api_bp.post("/processes/<process_id>/migration")
 def api_migrate(process_id):
     user = _api_manager()
-    body = _body()
+    body = json_body()
     return jsonify(library.move_instances(core(), user, process_id, body.get("to"), body.get("instance_ids"), body.get("note", "")))
 
 
 @api_bp.post("/processes/<process_id>/rollback")
 def api_rollback(process_id):
     user = _api_manager()
-    body = _body()
+    body = json_body()
     return jsonify(library.rollback(core(), user, process_id, body.get("version"), body.get("note"))), 201
 
 
 @api_bp.post("/processes/upload")
 def api_upload():
     user = _api_manager()
-    body = _body()
+    body = json_body()
     revision = body.get("revision")
     if revision is not None and (not isinstance(revision, int) or isinstance(revision, bool)):
         raise Invalid("`revision` must be a whole number.")
@@ -303,7 +297,7 @@ def api_get_form(name):
 @api_bp.put("/forms/<name>")
 def api_save_form(name):
     user = _api_manager()
-    body = _body()
+    body = json_body()
     return jsonify(library.save_form(core(), user, name, body.get("content"), body.get("revision")))
 
 
@@ -311,7 +305,7 @@ def api_save_form(name):
 def api_preview_form():
     """The form as people will see it, rendered by the one form renderer, from schema text being edited."""
     user = _api_manager()
-    body = _body()
+    body = json_body()
     schema, ui, problems = library.preview_form(user, body.get("schema"), body.get("ui_schema"))
     if problems:
         return jsonify({"html": None, "problems": problems})

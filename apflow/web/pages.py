@@ -6,7 +6,7 @@ from urllib.parse import urlparse
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from apflow.services import calendars, deadlines, instances, notifications, permissions, users
+from apflow.services import calendars, deadlines, notifications, permissions, users
 from apflow.services.errors import ServiceError
 
 from .auth import SessionUser, check_csrf, core
