@@ -23,6 +23,7 @@ class Apflow:
         self.db = Database(self.settings.database_url)
         self.host = WorkflowHost(helpers=self.script_helpers(), script_seconds=self.settings.script_seconds)
         self._specs: OrderedDict[int, SpecBundle] = OrderedDict()
+        self._forms: OrderedDict[int, dict] = OrderedDict()
         self._specs_lock = threading.Lock()
         self._timer_listeners = []
         self._calendar = (None, None)
@@ -58,17 +59,24 @@ class Apflow:
 
     def bundle(self, version: ProcessVersion) -> SpecBundle:
         """The parsed spec of a deployed version; built once per process and kept (versions never change)."""
+        return self._cached(self._specs, version, lambda: self.host.spec_from_dict(version.spec))
+
+    def forms(self, version: ProcessVersion) -> dict:
+        """The form files deployed with a version (name -> parsed JSON), read once and kept."""
+        return self._cached(self._forms, version, lambda: version.forms)
+
+    def _cached(self, cache: OrderedDict, version: ProcessVersion, build):
         with self._specs_lock:
-            bundle = self._specs.get(version.id)
-            if bundle is not None:
-                self._specs.move_to_end(version.id)
-                return bundle
-        bundle = self.host.spec_from_dict(version.spec)
+            value = cache.get(version.id)
+            if value is not None:
+                cache.move_to_end(version.id)
+                return value
+        value = build()
         with self._specs_lock:
-            self._specs[version.id] = bundle
-            while len(self._specs) > 256:
-                self._specs.popitem(last=False)
-        return bundle
+            cache[version.id] = value
+            while len(cache) > 256:
+                cache.popitem(last=False)
+        return value
 
     def on_timer_scheduled(self, listener) -> None:
         """Call listener(due_at) whenever a transaction commits a pending timer, so the scheduler can re-arm."""

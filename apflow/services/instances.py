@@ -11,14 +11,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from apflow.clock import clock
 from apflow.engine.forms import Form
 from apflow.engine.runtime import TaskNotReady
 from apflow.roles import role_for_lane
-from apflow.store.db import lock_instance
+from apflow.store.db import append_row, lock_instance, lock_instance_of_task
 from apflow.store.models import NO_DUE_DATE, Event, HumanTask, Instance, Organisation, PendingTimer, ProcessVersion, TaskDraft, User
 
 from . import deadlines, permissions, records
@@ -106,7 +106,7 @@ def get_task(app, user: User, task_id: str) -> dict:
     with app.db.session(readonly=True) as session:
         task = _visible_task(session, user, task_id)
         instance = session.get(Instance, task.instance_id)
-        form = _form(instance.version, task)
+        form = _form(app, instance.version, task)
         result = task_dict(task, _usernames(session, [task.assignee_id, task.completed_by]))
         data = {}
         if task.state == "ready":
@@ -117,13 +117,14 @@ def get_task(app, user: User, task_id: str) -> dict:
         return result
 
 
-def _form(version: ProcessVersion, task: HumanTask) -> Form | None:
+def _form(app, version: ProcessVersion, task: HumanTask) -> Form | None:
     if not task.form_schema:
         return None
-    schema = version.forms.get(task.form_schema)
+    forms = app.forms(version)
+    schema = forms.get(task.form_schema)
     if schema is None:
         return None
-    return Form(schema, version.forms.get(task.form_ui_schema) if task.form_ui_schema else None)
+    return Form(schema, forms.get(task.form_ui_schema) if task.form_ui_schema else None)
 
 
 def instance_dict(app, session, instance: Instance, workflow=None) -> dict:
@@ -137,7 +138,7 @@ def instance_dict(app, session, instance: Instance, workflow=None) -> dict:
         "status": instance.status,
         "created_at": instance.created_at.isoformat(),
         "updated_at": instance.updated_at.isoformat(),
-        "started_by": _usernames(session, [instance.started_by]).get(instance.started_by),
+        "started_by": instance.started_by_name,
         "data": app.host.current_data(workflow),
         "error": None if instance.error_message is None else {
             "message": instance.error_message, "at": instance.error_at.isoformat(),
@@ -182,6 +183,7 @@ def start_instance(app, user: User, process_id: str, data: dict | None) -> dict:
                             started_by=user.id, created_at=now, updated_at=now,
                             organisation_id=orgs[0] if len(orgs) == 1 else None)
         instance.version = version
+        instance.started_by_name = user.username
         session.add(instance)
         session.flush()
         data = dict(data or {})
@@ -193,7 +195,7 @@ def start_instance(app, user: User, process_id: str, data: dict | None) -> dict:
         except Exception as err:  # the diagram failed before the instance existed: nothing is kept
             raise WorkflowFailed(f"The process could not start: {_explain(err)}", {"process_id": process_id}) from err
         _event(session, instance, actor, "instance_started", detail={"version": version.version, "keys_after": sorted(data or {})})
-        due = _persist(app, session, instance, workflow, actor, before={})
+        due = _persist(app, session, instance, workflow, actor, before={}, ready_rows={}, timers_before=[]).due
         result = instance_dict(app, session, instance, workflow)
     app.timers_scheduled(due)
     return result
@@ -202,9 +204,8 @@ def start_instance(app, user: User, process_id: str, data: dict | None) -> dict:
 def complete_task(app, user: User, task_id: str, data) -> dict:
     if not isinstance(data, dict):
         raise Invalid("`data` must be a JSON object of form fields.", {"data": ["Send an object of field names to values."]})
-    instance_id = _instance_of_task(app, user, task_id)
-    return _step(app, instance_id, Actor.of(user),
-                 {"kind": "complete", "task_id": str(task_id), "data": data, "user_id": user.id})
+    return _step(app, Actor.of(user), {"kind": "complete", "task_id": str(task_id), "data": data, "user_id": user.id},
+                 viewer=user)
 
 
 def retry(app, user: User, instance_id: int) -> dict:
@@ -232,25 +233,24 @@ def retry(app, user: User, instance_id: int) -> dict:
         return get_instance(app, user, instance_id)
     with app.db.session() as session:
         original = session.get(User, action.get("user_id")) if action.get("user_id") else None
-    return _step(app, instance_id, Actor.of(original), dict(action), retried_by=user.username)["instance"]
-
-
-def _instance_of_task(app, user: User, task_id: str) -> int:
-    # Read in its own short transaction: the step's transaction must start with the lock.
-    with app.db.session(readonly=True) as session:
-        return _visible_task(session, user, task_id).instance_id
+    return _step(app, Actor.of(original), dict(action), instance_id=instance_id, retried_by=user.username)["instance"]
 
 
 @contextmanager
-def _locked_step(app, instance_id: int, actor: Actor, action: dict, failure):
+def _locked_step(app, actor: Actor, action: dict, failure, instance_id: int | None = None):
     """One step on one instance: its transaction starts with the instance lock and yields (session, instance).
+    Without instance_id, the instance is the one of the task the action names, found by the lock itself.
 
     A concurrent change becomes a Conflict; a failure of the diagram rolls everything back, is recorded on
     the instance with the action (for a retry), and reaches the caller as WorkflowFailed.
     """
     try:
         with app.db.session() as session:
-            if not lock_instance(session, instance_id):
+            if instance_id is None:
+                instance_id = lock_instance_of_task(session, action["task_id"])
+                if instance_id is None:
+                    raise NotFound(f"There is no task {action['task_id']} that you can see.")
+            elif not lock_instance(session, instance_id):
                 raise NotFound(f"There is no instance {instance_id}.")
             yield session, session.get(Instance, instance_id, populate_existing=True)
     except StaleDataError:
@@ -258,21 +258,33 @@ def _locked_step(app, instance_id: int, actor: Actor, action: dict, failure):
     except ServiceError:
         raise
     except Exception as err:
+        if instance_id is None:
+            raise
         message = _explain(err)
         _record_error(app, instance_id, actor, message, action)
         raise WorkflowFailed(failure(message), {"instance_id": instance_id}) from err
 
 
-def _step(app, instance_id: int, actor: Actor, action: dict, retried_by: str | None = None) -> dict:
+def _step(app, actor: Actor, action: dict, instance_id: int | None = None, retried_by: str | None = None,
+          viewer: User | None = None) -> dict:
+    """Complete the task the action names. viewer: the person asking, who must be able to see the task."""
     def failure(message):
         return (f"The process could not move on: {message}. Nothing was changed and your answers were kept; "
                 "a manager can see the error on the placement and retry it once the process is fixed.")
 
-    with _locked_step(app, instance_id, actor, action, failure) as (session, instance):
-        task = session.get(HumanTask, action["task_id"], populate_existing=True)
+    task_id = action["task_id"]
+    with _locked_step(app, actor, action, failure, instance_id) as (session, instance):
+        # The task and the instance's other ready tasks in one read: _persist works from the same rows.
+        rows = {t.id: t for t in session.scalars(select(HumanTask).where(
+            HumanTask.instance_id == instance.id, or_(HumanTask.state == "ready", HumanTask.id == task_id)))}
+        task = rows.get(task_id)
+        if viewer is not None and (task is None or not permissions.can(viewer, "task.view", task, session)):
+            raise NotFound(f"There is no task {task_id} that you can see.")
         _check_can_complete(session, actor, task)
+        session.execute(delete(TaskDraft).where(TaskDraft.task_id == task.id))  # first: nothing to autoflush yet
         workflow = app.host.load(instance.state, app.bundle(instance.version))
-        form = _form(instance.version, task)
+        timers_before = app.host.waiting_timers(workflow)
+        form = _form(app, instance.version, task)
         task_data = app.host.task_data(workflow, task.id)
         answers = _checked_answers(form, task_data, action["data"])
         _check_documents(session, form, answers, instance.id)
@@ -284,15 +296,14 @@ def _step(app, instance_id: int, actor: Actor, action: dict, retried_by: str | N
         except TaskNotReady:
             raise Conflict("This task is no longer waiting for an answer: the process has moved on without it.") from None
         task.completed_by = actor.id
-        session.execute(delete(TaskDraft).where(TaskDraft.task_id == task.id))
         detail = {"retried_by": retried_by} if retried_by else {}
         _event(session, instance, actor, "task_completed", task=task, detail=detail, before=before, after=answers)
-        due = _persist(app, session, instance, workflow, actor, before=before, completed_task=task.id)
+        persisted = _persist(app, session, instance, workflow, actor, before=before, completed_task=task.id,
+                             ready_rows={i: r for i, r in rows.items() if r.state == "ready"}, timers_before=timers_before)
         result = {"task": task_dict(task, {actor.id: actor.name} if actor.id else {}),
-                  "instance": instance_dict(app, session, instance, workflow)}
-        result["next_tasks"] = [task_dict(t) for t in session.scalars(select(HumanTask).where(
-            HumanTask.instance_id == instance_id, HumanTask.state == "ready"))]
-    app.timers_scheduled(due)
+                  "instance": instance_dict(app, session, instance, workflow),
+                  "next_tasks": [task_dict(t) for t in persisted.ready]}
+    app.timers_scheduled(persisted.due)
     return result
 
 
@@ -344,16 +355,17 @@ def send_signal(app, user: User, instance_id: int, name: str, detail: dict | Non
     """Send a named BPMN signal into one instance as one step, e.g. a safeguarding concern that interrupts
     the running placement. Returns {"caught": False} and changes nothing when no part of it waits for the signal."""
     actor = Actor.of(user)
-    with _locked_step(app, instance_id, actor, {"kind": "signal", "name": name},
-                      lambda message: f"The signal '{name}' could not be handled: {message}.") as (session, instance):
+    with _locked_step(app, actor, {"kind": "signal", "name": name},
+                      lambda message: f"The signal '{name}' could not be handled: {message}.", instance_id) as (session, instance):
         if instance.status == "completed":
             return {"caught": False}
         workflow = app.host.load(instance.state, app.bundle(instance.version))
         before = app.host.current_data(workflow)
+        timers_before = app.host.waiting_timers(workflow)
         if not app.host.signal(workflow, name):
             return {"caught": False}
         _event(session, instance, actor, "signal", detail={"signal": name, **(detail or {})})
-        due = _persist(app, session, instance, workflow, actor, before=before)
+        due = _persist(app, session, instance, workflow, actor, before=before, timers_before=timers_before).due
     app.timers_scheduled(due)
     return {"caught": True}
 
@@ -420,6 +432,7 @@ def _fire(app, instance_id: int | None, retried_by: str | None = None) -> bool |
             instance = session.get(Instance, instance_id, populate_existing=True)
             workflow = app.host.load(instance.state, app.bundle(instance.version))
             before = app.host.current_data(workflow)
+            timers_before = app.host.waiting_timers(workflow)
             skipped = {f.task_id: f.skipped for f in app.host.fire_timers(workflow, now)}
             for timer in due:
                 detail = {"timer": timer.spec_id, "name": timer.name, "due_at": timer.due_at.isoformat(),
@@ -429,7 +442,7 @@ def _fire(app, instance_id: int | None, retried_by: str | None = None) -> bool |
                 if retried_by:
                     detail["retried_by"] = retried_by
                 _event(session, instance, actor, "timer_fired", detail=detail)
-            scheduled = _persist(app, session, instance, workflow, actor, before=before)
+            scheduled = _persist(app, session, instance, workflow, actor, before=before, timers_before=timers_before).due
     except Exception as err:
         if instance_id is None:
             raise
@@ -443,8 +456,20 @@ def _fire(app, instance_id: int | None, retried_by: str | None = None) -> bool |
 
 # -- writing the derived rows ----------------------------------------------------------------
 
-def _persist(app, session, instance: Instance, workflow, actor: Actor, before: dict, completed_task: str | None = None) -> list[datetime]:
-    """Write state and every row derived from it; returns the due times of timers now pending."""
+@dataclass
+class Persisted:
+    due: list[datetime]       # due times of timers and alerts this step scheduled (for the scheduler)
+    ready: list[HumanTask]    # the instance's ready human tasks after the step
+
+
+def _persist(app, session, instance: Instance, workflow, actor: Actor, before: dict, completed_task: str | None = None,
+             ready_rows: dict[str, HumanTask] | None = None, timers_before: list | None = None) -> Persisted:
+    """Write state and every row derived from it.
+
+    ready_rows: the instance's ready human_tasks rows, if the caller has read them already; timers_before:
+    the workflow's waiting timers as last stored (the pending_timers rows mirror them), if the caller
+    knows them. Either is read from the database otherwise.
+    """
     host = app.host
     now = clock.now()
     instance.state = host.dump(workflow)
@@ -454,24 +479,27 @@ def _persist(app, session, instance: Instance, workflow, actor: Actor, before: d
 
     ready = {t.id: t for t in host.ready_human_tasks(workflow)}
     waiting = {t.task_id: t for t in host.waiting_timers(workflow)}
-    rows = {t.id: t for t in session.scalars(select(HumanTask).where(
-        HumanTask.instance_id == instance.id, HumanTask.state == "ready"))}
+    if ready_rows is None:
+        ready_rows = {t.id: t for t in session.scalars(select(HumanTask).where(
+            HumanTask.instance_id == instance.id, HumanTask.state == "ready"))}
     closed = []
-    for task_id, row in rows.items():
+    for task_id, row in ready_rows.items():
         if task_id in ready:
             continue
         row.state = "completed" if task_id == completed_task else "cancelled"
         row.completed_at = now
-        closed.append(task_id)
+        closed.append(row)
         if row.state == "cancelled":
             row.completed_by = None
             _event(session, instance, actor, "task_cancelled", task=row)
-    deadlines.close(session, [rows[task_id] for task_id in closed])
+    deadlines.close(session, closed)
     data = host.current_data(workflow)
-    _link_provider(session, instance, data)
+    if instance.provider_organisation_id is None or data.get("provider_name") != before.get("provider_name"):
+        _link_provider(session, instance, data)
+    still_ready = [row for task_id, row in ready_rows.items() if task_id in ready]
     new_rows = []
     for task_id, task in ready.items():
-        if task_id in rows:
+        if task_id in ready_rows:
             continue
         watching = [t.due_at for t in waiting.values() if t.attached_to == task_id]
         due_at = host.due_time(workflow, task_id, task.due_in, now) if task.due_in else (min(watching) if watching else None)
@@ -484,24 +512,27 @@ def _persist(app, session, instance: Instance, workflow, actor: Actor, before: d
                         assignee_id=_assignee_from(session, task, data))
         session.add(row)
         new_rows.append(row)
+        deadlines.plan(session, row)
         _event(session, instance, actor, "task_ready", task=row, detail={"role": row.role, "due_at": due_at.isoformat() if due_at else None})
-    if new_rows:
-        session.flush()
-        for row in new_rows:
-            deadlines.plan(session, row)
 
-    existing = {t.id: t for t in session.scalars(select(PendingTimer).where(PendingTimer.instance_id == instance.id))}
-    gone = [timer_id for timer_id in existing if timer_id not in waiting]
+    if timers_before is None:
+        stored = {t.id: t.due_at for t in session.scalars(select(PendingTimer).where(PendingTimer.instance_id == instance.id))}
+    else:
+        stored = {t.task_id: t.due_at for t in timers_before}
+    gone = [timer_id for timer_id in stored if timer_id not in waiting]
     if gone:
         session.execute(delete(PendingTimer).where(PendingTimer.id.in_(gone)))
+    changed_due = []
     for timer_id, timer in waiting.items():
-        row = existing.get(timer_id)
-        if row is None:
+        if timer_id not in stored:
             session.add(PendingTimer(id=timer_id, instance_id=instance.id, spec_id=timer.spec_id, name=timer.name,
                                      kind=timer.kind, due_at=timer.due_at, attempts=0, attached_to=timer.attached_to))
-        elif row.due_at != timer.due_at:
-            row.due_at, row.attempts, row.retry_at, row.last_error = timer.due_at, 0, None, None
-    changed_due = [t.due_at for t in waiting.values() if t.task_id not in existing or existing[t.task_id].due_at != t.due_at]
+        elif stored[timer_id] != timer.due_at:
+            session.execute(update(PendingTimer).where(PendingTimer.id == timer_id)
+                            .values(due_at=timer.due_at, attempts=0, retry_at=None, last_error=None))
+        else:
+            continue
+        changed_due.append(timer.due_at)
     changed_due += [r.due_soon_at or r.due_at for r in new_rows if r.due_at and not r.deadline_by_diagram]
     if changed_due and not app.db.is_sqlite:
         # Other processes' schedulers LISTEN for this; PostgreSQL delivers it only if we commit.
@@ -509,8 +540,7 @@ def _persist(app, session, instance: Instance, workflow, actor: Actor, before: d
 
     if instance.status == "completed":
         _event(session, instance, actor, "instance_completed", before=before, after=host.current_data(workflow))
-    session.flush()
-    return changed_due
+    return Persisted(changed_due, still_ready + new_rows)
 
 
 def _link_provider(session, instance: Instance, data: dict) -> None:
@@ -542,8 +572,8 @@ def _event(session, instance: Instance, actor: Actor, kind: str, task: HumanTask
         detail["keys_before"] = sorted(before)
         detail["keys_after"] = sorted(set(before) | set(after))
         detail["changed"] = sorted(k for k in after if k not in before or before[k] != after[k])
-    session.add(Event(instance_id=instance.id, at=clock.now(), actor_id=actor.id, actor=actor.name, kind=kind,
-                      task_id=task.id if task else None, task_name=task.name if task else None, detail=detail))
+    append_row(session, Event, dict(instance_id=instance.id, at=clock.now(), actor_id=actor.id, actor=actor.name, kind=kind,
+                                    task_id=task.id if task else None, task_name=task.name if task else None, detail=detail))
 
 
 def _record_error(app, instance_id: int, actor: Actor, message: str, action: dict, timer_failed: bool = False) -> None:

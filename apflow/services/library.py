@@ -685,7 +685,7 @@ def move_instances(app, user: User, process_id: str, to_version, instance_ids, n
             instance.process_version_id = target.id
             instance.version = target
             data = app.host.current_data(workflow)
-            due += instances._persist(app, session, instance, workflow, actor, before=data)
+            due += instances._persist(app, session, instance, workflow, actor, before=data).due
             if kept_error[0] == "error":  # a failed step stays failed (and retryable) on the new version
                 instance.status, instance.error_message, instance.error_at, instance.error_action = kept_error
             instances._event(session, instance, actor, "instance_migrated",

@@ -4,7 +4,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,6 +41,8 @@ class Database:
             session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
         try:
             yield session
+            for model, rows in session.info.pop(APPENDED, {}).items():
+                session.execute(insert(model.__table__), rows)
             session.commit()
         except BaseException:
             session.rollback()
@@ -67,6 +69,15 @@ def alembic_config(url: str):
     return config
 
 
+APPENDED = "apflow_appended_rows"
+
+
+def append_row(session: Session, model, row: dict) -> None:
+    """Add a row to an append-only table (the event log): the unit of work writes all of them in one
+    statement when it commits, and none if it rolls back."""
+    session.info.setdefault(APPENDED, {}).setdefault(model, []).append(row)
+
+
 def lock_instance(session: Session, instance_id: int) -> bool:
     """Take the write lock on one instance for the rest of the transaction; False if it does not exist.
 
@@ -91,3 +102,11 @@ def _sqlite_on_connect(dbapi_connection, _record):
 
 def _sqlite_on_begin(connection):
     connection.exec_driver_sql(f"BEGIN {connection.get_execution_options().get('sqlite_begin', '')}".strip())
+
+
+def lock_instance_of_task(session: Session, task_id: str) -> int | None:
+    """lock_instance for the instance a human task belongs to, found in the same statement; its id,
+    or None if there is no such task. The task's own row must be read after this, under the lock."""
+    return session.execute(text(
+        "UPDATE instances SET lock_version = lock_version "
+        "WHERE id = (SELECT instance_id FROM human_tasks WHERE id = :task) RETURNING id"), {"task": str(task_id)}).scalar()

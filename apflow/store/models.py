@@ -15,9 +15,10 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    select,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column, relationship
 
 
 class UTCDateTime(TypeDecorator):
@@ -100,7 +101,11 @@ class ApiToken(Base):
 
 
 class ProcessVersion(Base):
-    """One deployed version of a process: its source, parsed spec and forms, stored once."""
+    """One deployed version of a process: its source, parsed spec and forms, stored once.
+
+    The three large columns are loaded only when read: an instance step needs the version's id (the
+    parsed spec and forms are cached per version by the app), not hundreds of kilobytes of JSON.
+    """
     __tablename__ = "process_versions"
     __table_args__ = (
         UniqueConstraint("process_id", "version", name="uq_process_version"),
@@ -111,9 +116,9 @@ class ProcessVersion(Base):
     version: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64))
     source_file: Mapped[str] = mapped_column(String(300))
-    sources: Mapped[dict] = mapped_column(JSON)  # file name -> BPMN XML text of the process and what it calls
-    spec: Mapped[dict] = mapped_column(JSON)
-    forms: Mapped[dict] = mapped_column(JSON)  # form file name -> parsed JSON
+    sources: Mapped[dict] = mapped_column(JSON, deferred=True)  # file name -> BPMN XML text of the process and what it calls
+    spec: Mapped[dict] = mapped_column(JSON, deferred=True)
+    forms: Mapped[dict] = mapped_column(JSON, deferred=True)  # form file name -> parsed JSON
     start_lane: Mapped[str | None] = mapped_column(String(200), nullable=True)
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deployed_by: Mapped[str] = mapped_column(String(80))
@@ -137,6 +142,9 @@ class Instance(Base):
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), nullable=True, index=True)
     provider_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), nullable=True, index=True)
     version: Mapped[ProcessVersion] = relationship(lazy="joined")
+    # Who started it, read with the row (usernames never change) rather than by a query of its own.
+    started_by_name: Mapped[str | None] = column_property(
+        select(User.username).where(User.id == started_by).scalar_subquery(), expire_on_flush=False)
 
     __mapper_args__ = {"version_id_col": lock_version}
 
@@ -221,6 +229,8 @@ class DeadlineAlert(Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     state: Mapped[str] = mapped_column(String(20), default="pending", index=True)  # pending, done, cancelled
     fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Declared so that one flush writes a new task before its alerts; never loaded through.
+    task: Mapped["HumanTask"] = relationship(lazy="raise")
 
 
 class Escalation(Base):
