@@ -10,6 +10,7 @@ from apflow.clock import clock
 from apflow.config import Settings
 from apflow.timers import calendar
 from apflow.engine.diagrams import SpecBundle
+from apflow.engine.forms import Form
 from apflow.engine.runtime import WorkflowHost
 from apflow.store.db import Database
 from apflow.store.models import ProcessVersion
@@ -61,9 +62,16 @@ class Apflow:
         """The parsed spec of a deployed version; built once per process and kept (versions never change)."""
         return self._cached(self._specs, version, lambda: self.host.spec_from_dict(version.spec))
 
-    def forms(self, version: ProcessVersion) -> dict:
-        """The form files deployed with a version (name -> parsed JSON), read once and kept."""
-        return self._cached(self._forms, version, lambda: version.forms)
+    def form(self, version: ProcessVersion, schema_file: str | None, ui_file: str | None) -> Form | None:
+        """A task's form as deployed with the version (None if it has none), built once and kept."""
+        if not schema_file:
+            return None
+        forms = self._cached(self._forms, version, lambda: {"files": version.forms, "built": {}})
+        key = (schema_file, ui_file)
+        if key not in forms["built"]:
+            schema = forms["files"].get(schema_file)
+            forms["built"][key] = None if schema is None else Form(schema, forms["files"].get(ui_file) if ui_file else None)
+        return forms["built"][key]
 
     def _cached(self, cache: OrderedDict, version: ProcessVersion, build):
         with self._specs_lock:

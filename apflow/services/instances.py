@@ -18,7 +18,7 @@ from apflow.clock import clock
 from apflow.engine.forms import Form
 from apflow.engine.runtime import TaskNotReady
 from apflow.roles import role_for_lane
-from apflow.store.db import append_row, lock_instance, lock_instance_of_task
+from apflow.store.db import append_row, lock_instance, locked_instance
 from apflow.store.models import NO_DUE_DATE, Event, HumanTask, Instance, Organisation, PendingTimer, ProcessVersion, TaskDraft, User
 
 from . import deadlines, permissions, records
@@ -118,13 +118,7 @@ def get_task(app, user: User, task_id: str) -> dict:
 
 
 def _form(app, version: ProcessVersion, task: HumanTask) -> Form | None:
-    if not task.form_schema:
-        return None
-    forms = app.forms(version)
-    schema = forms.get(task.form_schema)
-    if schema is None:
-        return None
-    return Form(schema, forms.get(task.form_ui_schema) if task.form_ui_schema else None)
+    return app.form(version, task.form_schema, task.form_ui_schema)
 
 
 def instance_dict(app, session, instance: Instance, workflow=None) -> dict:
@@ -246,13 +240,12 @@ def _locked_step(app, actor: Actor, action: dict, failure, instance_id: int | No
     """
     try:
         with app.db.session() as session:
-            if instance_id is None:
-                instance_id = lock_instance_of_task(session, action["task_id"])
-                if instance_id is None:
-                    raise NotFound(f"There is no task {action['task_id']} that you can see.")
-            elif not lock_instance(session, instance_id):
-                raise NotFound(f"There is no instance {instance_id}.")
-            yield session, session.get(Instance, instance_id, populate_existing=True)
+            instance = locked_instance(session, instance_id, None if instance_id else action["task_id"])
+            if instance is None:
+                raise NotFound(f"There is no task {action['task_id']} that you can see." if instance_id is None
+                               else f"There is no instance {instance_id}.")
+            instance_id = instance.id
+            yield session, instance
     except StaleDataError:
         raise Conflict("Someone else changed this placement at the same moment; reload and try again.") from None
     except ServiceError:
@@ -275,13 +268,17 @@ def _step(app, actor: Actor, action: dict, instance_id: int | None = None, retri
     task_id = action["task_id"]
     with _locked_step(app, actor, action, failure, instance_id) as (session, instance):
         # The task and the instance's other ready tasks in one read: _persist works from the same rows.
-        rows = {t.id: t for t in session.scalars(select(HumanTask).where(
-            HumanTask.instance_id == instance.id, or_(HumanTask.state == "ready", HumanTask.id == task_id)))}
+        has_draft = select(TaskDraft.task_id).where(TaskDraft.task_id == task_id).exists().label("has_draft")
+        rows, drafted = {}, False
+        for row, row_has_draft in session.execute(select(HumanTask, has_draft).where(
+                HumanTask.instance_id == instance.id, or_(HumanTask.state == "ready", HumanTask.id == task_id))):
+            rows[row.id], drafted = row, drafted or row_has_draft
         task = rows.get(task_id)
         if viewer is not None and (task is None or not permissions.can(viewer, "task.view", task, session)):
             raise NotFound(f"There is no task {task_id} that you can see.")
         _check_can_complete(session, actor, task)
-        session.execute(delete(TaskDraft).where(TaskDraft.task_id == task.id))  # first: nothing to autoflush yet
+        if drafted:  # first: nothing to autoflush yet
+            session.execute(delete(TaskDraft).where(TaskDraft.task_id == task.id).execution_options(synchronize_session=False))
         workflow = app.host.load(instance.state, app.bundle(instance.version))
         timers_before = app.host.waiting_timers(workflow)
         form = _form(app, instance.version, task)
@@ -521,7 +518,7 @@ def _persist(app, session, instance: Instance, workflow, actor: Actor, before: d
         stored = {t.task_id: t.due_at for t in timers_before}
     gone = [timer_id for timer_id in stored if timer_id not in waiting]
     if gone:
-        session.execute(delete(PendingTimer).where(PendingTimer.id.in_(gone)))
+        session.execute(delete(PendingTimer).where(PendingTimer.id.in_(gone)).execution_options(synchronize_session=False))
     changed_due = []
     for timer_id, timer in waiting.items():
         if timer_id not in stored:
@@ -529,7 +526,8 @@ def _persist(app, session, instance: Instance, workflow, actor: Actor, before: d
                                      kind=timer.kind, due_at=timer.due_at, attempts=0, attached_to=timer.attached_to))
         elif stored[timer_id] != timer.due_at:
             session.execute(update(PendingTimer).where(PendingTimer.id == timer_id)
-                            .values(due_at=timer.due_at, attempts=0, retry_at=None, last_error=None))
+                            .values(due_at=timer.due_at, attempts=0, retry_at=None, last_error=None)
+                            .execution_options(synchronize_session=False))
         else:
             continue
         changed_due.append(timer.due_at)

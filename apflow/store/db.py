@@ -4,7 +4,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, insert, text
+from sqlalchemy import create_engine, event, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -104,9 +104,21 @@ def _sqlite_on_begin(connection):
     connection.exec_driver_sql(f"BEGIN {connection.get_execution_options().get('sqlite_begin', '')}".strip())
 
 
-def lock_instance_of_task(session: Session, task_id: str) -> int | None:
-    """lock_instance for the instance a human task belongs to, found in the same statement; its id,
-    or None if there is no such task. The task's own row must be read after this, under the lock."""
-    return session.execute(text(
-        "UPDATE instances SET lock_version = lock_version "
-        "WHERE id = (SELECT instance_id FROM human_tasks WHERE id = :task) RETURNING id"), {"task": str(task_id)}).scalar()
+def locked_instance(session: Session, instance_id: int | None = None, task_id: str | None = None):
+    """Take the write lock on one instance (given, or the one a human task belongs to) and read it, in one
+    statement; None if there is no such instance or task. Rows read after this see every change committed
+    before the lock was granted.
+
+    PostgreSQL: SELECT ... FOR UPDATE of the instance row. SQLite: the unit of work began with BEGIN
+    IMMEDIATE and so already holds the database write lock.
+    """
+    from .models import HumanTask, Instance
+
+    if instance_id is not None:
+        where = Instance.id == instance_id
+    else:
+        where = Instance.id == select(HumanTask.instance_id).where(HumanTask.id == str(task_id)).scalar_subquery()
+    query = select(Instance).where(where).execution_options(populate_existing=True)
+    if session.get_bind().dialect.name != "sqlite":
+        query = query.with_for_update(of=Instance.__table__)
+    return session.scalars(query).first()
