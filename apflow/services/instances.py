@@ -6,19 +6,20 @@ If anything fails, nothing of the step is kept and the error is recorded on the 
 """
 from __future__ import annotations
 
+import functools
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from apflow.clock import clock
 from apflow.engine.forms import Form
 from apflow.engine.runtime import TaskNotReady
 from apflow.roles import role_for_lane
-from apflow.store.db import append_row, lock_instance, locked_instance
+from apflow.store.db import append_row, instance_params, instance_where, is_sqlite, lock_instance, locked_instance, save_row
 from apflow.store.models import NO_DUE_DATE, Event, HumanTask, Instance, Organisation, PendingTimer, ProcessVersion, TaskDraft, User
 
 from . import deadlines, permissions, records
@@ -230,22 +231,74 @@ def retry(app, user: User, instance_id: int) -> dict:
     return _step(app, Actor.of(original), dict(action), instance_id=instance_id, retried_by=user.username)["instance"]
 
 
+@dataclass
+class _Tasks:
+    rows: dict[str, HumanTask]  # the task an action names and the instance's ready tasks, by id
+    drafted: bool               # whether anyone saved a draft of the named task
+
+
+def _lock_and_read(session, instance_id: int | None, task_id: str | None) -> tuple[Instance | None, _Tasks | None]:
+    """Lock the instance (given, or the named task's) and read it; with task_id, also its tasks as _Tasks.
+
+    SQLite: the transaction already holds the write lock (BEGIN IMMEDIATE), so one query reads it all.
+    PostgreSQL: the tasks must be read by a statement after the one that takes the row lock, or a
+    concurrent step's changes to them would not be seen.
+    """
+    if task_id is None:
+        return locked_instance(session, instance_id), None
+    params = {**instance_params(instance_id, task_id), "task_id": task_id}
+    if is_sqlite(session):
+        found = session.execute(_instance_with_tasks(instance_id is None), params).all()
+        instance = found[0][0] if found else None
+    else:
+        instance = locked_instance(session, instance_id, task_id)
+        found = session.execute(_tasks_of_instance(), {"instance_id": instance.id, "task_id": task_id}).all() if instance else []
+    tasks = _Tasks({}, False)
+    for *_, row, drafted in found:
+        if row is not None:
+            tasks.rows[row.id], tasks.drafted = row, tasks.drafted or drafted
+    return instance, tasks
+
+
+# The statements every completion runs, built once: building and keying a statement per call costs
+# more than SQLite takes to run it.
+def _has_draft():
+    return select(TaskDraft.task_id).where(TaskDraft.task_id == bindparam("task_id")).exists().label("has_draft")
+
+
+def _named_or_ready():
+    return or_(HumanTask.state == "ready", HumanTask.id == bindparam("task_id"))
+
+
+@functools.lru_cache(maxsize=2)
+def _instance_with_tasks(by_task: bool):
+    return (select(Instance, HumanTask, _has_draft())
+            .outerjoin(HumanTask, and_(HumanTask.instance_id == Instance.id, _named_or_ready()))
+            .where(instance_where(by_task)).execution_options(populate_existing=True))
+
+
+@functools.lru_cache(maxsize=1)
+def _tasks_of_instance():
+    return select(HumanTask, _has_draft()).where(HumanTask.instance_id == bindparam("instance_id"), _named_or_ready())
+
+
 @contextmanager
-def _locked_step(app, actor: Actor, action: dict, failure, instance_id: int | None = None):
-    """One step on one instance: its transaction starts with the instance lock and yields (session, instance).
-    Without instance_id, the instance is the one of the task the action names, found by the lock itself.
+def _locked_step(app, actor: Actor, action: dict, failure, instance_id: int | None = None, task_id: str | None = None):
+    """One step on one instance: its transaction starts with the instance lock and yields (session, instance,
+    tasks). Without instance_id, the instance is the one of task_id, found by the lock itself; with task_id,
+    tasks holds that task and the instance's ready tasks (else None).
 
     A concurrent change becomes a Conflict; a failure of the diagram rolls everything back, is recorded on
     the instance with the action (for a retry), and reaches the caller as WorkflowFailed.
     """
     try:
         with app.db.session() as session:
-            instance = locked_instance(session, instance_id, None if instance_id else action["task_id"])
+            instance, tasks = _lock_and_read(session, instance_id, task_id)
             if instance is None:
-                raise NotFound(f"There is no task {action['task_id']} that you can see." if instance_id is None
+                raise NotFound(f"There is no task {task_id} that you can see." if instance_id is None
                                else f"There is no instance {instance_id}.")
             instance_id = instance.id
-            yield session, instance
+            yield session, instance, tasks
     except StaleDataError:
         raise Conflict("Someone else changed this placement at the same moment; reload and try again.") from None
     except ServiceError:
@@ -266,18 +319,12 @@ def _step(app, actor: Actor, action: dict, instance_id: int | None = None, retri
                 "a manager can see the error on the placement and retry it once the process is fixed.")
 
     task_id = action["task_id"]
-    with _locked_step(app, actor, action, failure, instance_id) as (session, instance):
-        # The task and the instance's other ready tasks in one read: _persist works from the same rows.
-        has_draft = select(TaskDraft.task_id).where(TaskDraft.task_id == task_id).exists().label("has_draft")
-        rows, drafted = {}, False
-        for row, row_has_draft in session.execute(select(HumanTask, has_draft).where(
-                HumanTask.instance_id == instance.id, or_(HumanTask.state == "ready", HumanTask.id == task_id))):
-            rows[row.id], drafted = row, drafted or row_has_draft
-        task = rows.get(task_id)
+    with _locked_step(app, actor, action, failure, instance_id, task_id) as (session, instance, tasks):
+        task = tasks.rows.get(task_id)
         if viewer is not None and (task is None or not permissions.can(viewer, "task.view", task, session)):
             raise NotFound(f"There is no task {task_id} that you can see.")
         _check_can_complete(session, actor, task)
-        if drafted:  # first: nothing to autoflush yet
+        if tasks.drafted:  # first: nothing to autoflush yet
             session.execute(delete(TaskDraft).where(TaskDraft.task_id == task.id).execution_options(synchronize_session=False))
         workflow = app.host.load(instance.state, app.bundle(instance.version))
         timers_before = app.host.waiting_timers(workflow)
@@ -292,11 +339,10 @@ def _step(app, actor: Actor, action: dict, instance_id: int | None = None, retri
             app.host.complete(workflow, task.id, answers)
         except TaskNotReady:
             raise Conflict("This task is no longer waiting for an answer: the process has moved on without it.") from None
-        task.completed_by = actor.id
         detail = {"retried_by": retried_by} if retried_by else {}
         _event(session, instance, actor, "task_completed", task=task, detail=detail, before=before, after=answers)
         persisted = _persist(app, session, instance, workflow, actor, before=before, completed_task=task.id,
-                             ready_rows={i: r for i, r in rows.items() if r.state == "ready"}, timers_before=timers_before)
+                             ready_rows={i: r for i, r in tasks.rows.items() if r.state == "ready"}, timers_before=timers_before)
         result = {"task": task_dict(task, {actor.id: actor.name} if actor.id else {}),
                   "instance": instance_dict(app, session, instance, workflow),
                   "next_tasks": [task_dict(t) for t in persisted.ready]}
@@ -353,7 +399,7 @@ def send_signal(app, user: User, instance_id: int, name: str, detail: dict | Non
     the running placement. Returns {"caught": False} and changes nothing when no part of it waits for the signal."""
     actor = Actor.of(user)
     with _locked_step(app, actor, {"kind": "signal", "name": name},
-                      lambda message: f"The signal '{name}' could not be handled: {message}.", instance_id) as (session, instance):
+                      lambda message: f"The signal '{name}' could not be handled: {message}.", instance_id) as (session, instance, _):
         if instance.status == "completed":
             return {"caught": False}
         workflow = app.host.load(instance.state, app.bundle(instance.version))
@@ -469,10 +515,8 @@ def _persist(app, session, instance: Instance, workflow, actor: Actor, before: d
     """
     host = app.host
     now = clock.now()
-    instance.state = host.dump(workflow)
-    instance.status = "completed" if host.is_completed(workflow) else "running"
-    instance.updated_at = now
-    instance.error_message = instance.error_at = instance.error_action = None
+    save_row(session, instance, {"state": host.dump(workflow), "status": "completed" if host.is_completed(workflow) else "running",
+                                 "updated_at": now, "error_message": None, "error_at": None, "error_action": None})
 
     ready = {t.id: t for t in host.ready_human_tasks(workflow)}
     waiting = {t.task_id: t for t in host.waiting_timers(workflow)}
@@ -483,11 +527,11 @@ def _persist(app, session, instance: Instance, workflow, actor: Actor, before: d
     for task_id, row in ready_rows.items():
         if task_id in ready:
             continue
-        row.state = "completed" if task_id == completed_task else "cancelled"
-        row.completed_at = now
+        done = task_id == completed_task
+        save_row(session, row, {"state": "completed" if done else "cancelled", "completed_at": now,
+                                "completed_by": actor.id if done else None})
         closed.append(row)
-        if row.state == "cancelled":
-            row.completed_by = None
+        if not done:
             _event(session, instance, actor, "task_cancelled", task=row)
     deadlines.close(session, closed)
     data = host.current_data(workflow)
