@@ -418,7 +418,7 @@ def send_signal(app, user: User, instance_id: int, name: str, detail: dict | Non
 def next_due_at(app) -> datetime | None:
     """The earliest moment anything (an engine timer or a deadline alert) falls due."""
     with app.db.session(readonly=True) as session:
-        timer = session.scalar(select(func.min(func.coalesce(PendingTimer.retry_at, PendingTimer.due_at))))
+        timer = session.scalar(select(func.min(_next_at())))
     alert = deadlines.next_due_at(app)
     return min([t for t in (timer, alert) if t is not None], default=None)
 
@@ -434,21 +434,27 @@ def fire_due_timers(app, limit: int = 1000) -> int:
     return fired
 
 
+def _next_at():
+    """When a pending timer is next to fire (its retry time after a failure); indexed (ix_pending_timers_next_at)."""
+    return func.coalesce(PendingTimer.retry_at, PendingTimer.due_at)
+
+
 def _due(now):
-    return func.coalesce(PendingTimer.retry_at, PendingTimer.due_at) <= now
+    return _next_at() <= now
 
 
 def _fire_next_due(app) -> bool | None:
     """Fire the timers of one instance that has any due; None when there is nothing to claim."""
-    if app.db.is_sqlite:
-        # SQLite has one writer at a time: find a candidate, then take the write lock and re-check.
-        with app.db.session(readonly=True) as session:
-            instance_id = session.scalar(select(PendingTimer.instance_id).where(_due(clock.now()))
-                                         .order_by(func.coalesce(PendingTimer.retry_at, PendingTimer.due_at)).limit(1))
-        if instance_id is None:
-            return None
-        return fire_instance_timers(app, instance_id)
     return _fire(app, None)
+
+
+def _claim_due(session, now) -> int | None:
+    """An instance with due timers that no other scheduler is firing, or None."""
+    if is_sqlite(session):
+        # The unit of work holds SQLite's one write lock (BEGIN IMMEDIATE): whatever it finds is its own.
+        return session.scalar(select(PendingTimer.instance_id).where(_due(now)).order_by(_next_at()).limit(1))
+    return session.scalar(select(Instance.id).where(Instance.id.in_(
+        select(PendingTimer.instance_id).where(_due(now)))).limit(1).with_for_update(skip_locked=True))
 
 
 def fire_instance_timers(app, instance_id: int, retried_by: str | None = None) -> bool:
@@ -462,17 +468,15 @@ def _fire(app, instance_id: int | None, retried_by: str | None = None) -> bool |
         with app.db.session() as session:
             now = clock.now()
             if instance_id is None:
-                # PostgreSQL: claim an instance with due timers that no other scheduler holds.
-                instance_id = session.scalar(select(Instance.id).where(Instance.id.in_(
-                    select(PendingTimer.instance_id).where(_due(now)))).limit(1).with_for_update(skip_locked=True))
+                instance_id = _claim_due(session, now)
                 if instance_id is None:
                     return None
-            elif not lock_instance(session, instance_id):
+            instance = locked_instance(session, instance_id)
+            if instance is None:
                 return False
             due = list(session.scalars(select(PendingTimer).where(PendingTimer.instance_id == instance_id, _due(now))))
             if not due:
                 return False
-            instance = session.get(Instance, instance_id, populate_existing=True)
             workflow = app.host.load(instance.state, app.bundle(instance.version))
             before = app.host.current_data(workflow)
             timers_before = app.host.waiting_timers(workflow)

@@ -290,6 +290,8 @@ class SchoolCalendarRecord(Base):
 class PendingTimer(Base):
     """A timer the workflow waits on; the scheduler reads these, never the workflow JSON."""
     __tablename__ = "pending_timers"
+    # The scheduler's question, "what falls due next", is answered from this index (migration 0008).
+    __table_args__ = (Index("ix_pending_timers_next_at", text("coalesce(retry_at, due_at)")),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the waiting task's id
     instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
     spec_id: Mapped[str] = mapped_column(String(200))
