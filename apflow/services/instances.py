@@ -278,6 +278,12 @@ def _instance_with_tasks(by_task: bool):
 
 
 @functools.lru_cache(maxsize=1)
+def _delete_timers():
+    table = PendingTimer.__table__
+    return table.delete().where(table.c.id.in_(bindparam("ids", expanding=True)))
+
+
+@functools.lru_cache(maxsize=1)
 def _tasks_of_instance():
     return select(HumanTask, _has_draft()).where(HumanTask.instance_id == bindparam("instance_id"), _named_or_ready())
 
@@ -566,7 +572,7 @@ def _persist(app, session, instance: Instance, workflow, actor: Actor, before: d
         stored = {t.task_id: t.due_at for t in timers_before}
     gone = [timer_id for timer_id in stored if timer_id not in waiting]
     if gone:
-        session.execute(delete(PendingTimer).where(PendingTimer.id.in_(gone)).execution_options(synchronize_session=False))
+        session.connection().execute(_delete_timers(), {"ids": gone})
     changed_due = []
     for timer_id, timer in waiting.items():
         if timer_id not in stored:
