@@ -150,16 +150,16 @@ def report(results: list[dict]) -> None:
 
 # Where the time of one completion goes: (label, object holding the function, attribute name).
 PHASES = [
-    ("instances._instance_of_task (own transaction: find the task, check it is visible)", instances, "_instance_of_task"),
+    ("instances._lock_and_read (lock; read the instance, the task and its siblings)", instances, "_lock_and_read"),
     ("instances._checked_answers (form check)", instances, "_checked_answers"),
     ("WorkflowHost.load (restore the workflow from JSON)", "host", "load"),
     ("WorkflowHost.complete (run the task + engine steps)", "host", "complete"),
+    ("WorkflowHost.waiting_timers (before and after the step)", "host", "waiting_timers"),
     ("instances._persist (state + derived rows)", instances, "_persist"),
     ("  WorkflowHost.dump (workflow to JSON)", "host", "dump"),
-    ("  deadlines.close (2 UPDATEs; their autoflush writes the pending rows)", "deadlines", "close"),
+    ("  save_row (UPDATE of the instance and of the closed task)", instances, "save_row"),
     ("instances.instance_dict (the response's instance part)", instances, "instance_dict"),
-    ("instances._usernames (user name look-ups)", instances, "_usernames"),
-    ("Session.commit (flush + COMMIT)", Session, "commit"),
+    ("Session.commit (COMMIT)", Session, "commit"),
 ]
 
 

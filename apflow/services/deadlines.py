@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 
 from apflow.clock import clock, uk_time
 from apflow.roles import role_title
-from apflow.store.db import lock_instance
+from apflow.store.db import locked_instance
 from apflow.store.models import DeadlineAlert, Escalation, HumanTask, User
 
 from . import notifications, permissions
@@ -84,7 +84,7 @@ def _fire_next(app) -> bool:
             candidate = session.scalar(query)
             if candidate is None:
                 return False
-            lock_instance(session, candidate.instance_id)  # serialise with work on the same placement
+            locked_instance(session, candidate.instance_id)  # serialise with work on the same placement
             alert = session.get(DeadlineAlert, candidate.id, populate_existing=True)
             if alert.state != "pending":
                 return True
@@ -172,7 +172,7 @@ def acknowledge(app, user: User, escalation_id: int, note: str) -> dict:
         escalation = session.get(Escalation, escalation_id)
         if escalation is None or escalation.role not in user.role_names:
             raise NotFound(f"There is no escalation {escalation_id} for your roles.")
-        lock_instance(session, escalation.instance_id)
+        locked_instance(session, escalation.instance_id)
         session.refresh(escalation)
         if escalation.state != "open":
             raise Conflict(f"This escalation is already {escalation.state}.")

@@ -19,7 +19,7 @@ from apflow.clock import clock
 from apflow.engine.forms import Form
 from apflow.engine.runtime import TaskNotReady
 from apflow.roles import role_for_lane
-from apflow.store.db import append_row, instance_params, instance_where, is_sqlite, lock_instance, locked_instance, save_row
+from apflow.store.db import append_row, instance_params, instance_where, is_sqlite, locked_instance, save_row
 from apflow.store.models import NO_DUE_DATE, Event, HumanTask, Instance, Organisation, PendingTimer, ProcessVersion, TaskDraft, User
 
 from . import deadlines, permissions, records
@@ -215,7 +215,7 @@ def retry(app, user: User, instance_id: int) -> dict:
             raise Conflict("This instance has no failed action to retry.")
     if action["kind"] == "timer":
         with app.db.session() as session:
-            lock_instance(session, instance_id)
+            locked_instance(session, instance_id)
             for timer in session.scalars(select(PendingTimer).where(PendingTimer.instance_id == instance_id)):
                 timer.retry_at = None
                 timer.attempts = 0
@@ -632,9 +632,9 @@ def _record_error(app, instance_id: int, actor: Actor, message: str, action: dic
     """Note the failure on the instance in a transaction of its own; the failed step left nothing behind."""
     try:
         with app.db.session() as session:
-            if not lock_instance(session, instance_id):
+            instance = locked_instance(session, instance_id)
+            if instance is None:
                 return
-            instance = session.get(Instance, instance_id, populate_existing=True)
             now = clock.now()
             instance.error_message, instance.error_at, instance.error_action = message, now, action
             instance.status = "error"

@@ -24,7 +24,7 @@ from apflow.engine.forms import SCHEMA_PROPERTY, UI_PROPERTY, check_form_source
 from apflow.engine.problems import InvalidDiagram, Problem
 from apflow.engine.runtime import DUE_IN_PROPERTY
 from apflow.engine.xml import parse_xml
-from apflow.store.db import lock_instance
+from apflow.store.db import locked_instance
 from apflow.store.models import FormDraft, Instance, ProcessChange, ProcessDraft, ProcessVersion, User
 
 from . import instances, permissions, processes
@@ -662,10 +662,10 @@ def move_instances(app, user: User, process_id: str, to_version, instance_ids, n
     moved, refused, due = [], {}, []
     for instance_id in dict.fromkeys(instance_ids):
         with app.db.session() as session:
-            if not lock_instance(session, instance_id):
+            instance = locked_instance(session, instance_id)
+            if instance is None:
                 refused[instance_id] = ["There is no such instance."]
                 continue
-            instance = session.get(Instance, instance_id, populate_existing=True)
             target = session.get(ProcessVersion, target_id)
             if instance.process_id != process_id:
                 refused[instance_id] = [f"It is not an instance of '{process_id}'."]

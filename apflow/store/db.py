@@ -115,17 +115,6 @@ def _update_statement(mapper, names: tuple[str, ...]):
     return update(table).where(*where).values(columns)
 
 
-def lock_instance(session: Session, instance_id: int) -> bool:
-    """Take the write lock on one instance for the rest of the transaction; False if it does not exist.
-
-    A no-op UPDATE is the first statement of the transaction: on PostgreSQL it takes the row lock,
-    on SQLite it takes the database write lock (waiting up to the busy timeout), so two requests
-    acting on one instance run one after the other instead of failing with a lock error.
-    """
-    result = session.execute(text("UPDATE instances SET lock_version = lock_version WHERE id = :id"), {"id": instance_id})
-    return result.rowcount == 1
-
-
 def _sqlite_on_connect(dbapi_connection, _record):
     # Take transaction control from the sqlite3 module so BEGIN is issued where SQLAlchemy says.
     dbapi_connection.isolation_level = None

@@ -77,3 +77,18 @@ def test_timer_due_while_nothing_ran_fires_once_at_start_up(core, people, triage
     time.sleep(0.3)  # give a duplicate firing the chance to show itself
     [event] = fired(core, people, started["id"])
     assert event["detail"]["late_seconds"] == 3 * 24 * 3600
+
+
+def test_firing_threads_fire_every_due_timer_exactly_once(core, people, triage, scheduler, frozen_clock):
+    # On PostgreSQL one scheduler fires with APFLOW_TIMER_WORKERS threads, each claiming other instances
+    # (SKIP LOCKED); on SQLite, with its single writer, it fires with one. Either way: each timer once.
+    core.settings.timer_workers = 4
+    started = [instances.start_instance(core, people["coordinator"], "referral_triage", {"reasons": ["attendance"]})["id"]
+               for _ in range(40)]
+    frozen_clock.advance(timedelta(days=2, seconds=1))
+    assert scheduler.run_due() == 40
+    assert scheduler.run_due() == 0
+    for instance_id in started:
+        assert len(fired(core, people, instance_id)) == 1
+    chases = instances.list_ready_tasks(core, people["headteacher"])
+    assert sorted(t["instance_id"] for t in chases) == sorted(started)
