@@ -23,7 +23,6 @@ class Settings:
     secret_key: str = ""
     run_scheduler: bool = True
     sweep_seconds: float = 30.0
-    timer_workers: int = 4
     script_seconds: float = 1.0
     max_diagram_bytes: int = 2 * 1024 * 1024
     token_days: int = 30
@@ -50,7 +49,6 @@ class Settings:
             secret_key=env.get("APFLOW_SECRET_KEY", ""),
             run_scheduler=_bool(env.get("APFLOW_RUN_SCHEDULER"), True),
             sweep_seconds=float(env.get("APFLOW_SWEEP_SECONDS", 30)),
-            timer_workers=max(1, int(env.get("APFLOW_TIMER_WORKERS", 4))),
             script_seconds=float(env.get("APFLOW_SCRIPT_SECONDS", 1.0)),
             max_diagram_bytes=int(env.get("APFLOW_MAX_DIAGRAM_BYTES", 2 * 1024 * 1024)),
             token_days=int(env.get("APFLOW_TOKEN_DAYS", 30)),

@@ -5,15 +5,12 @@ one job armed at the nearest due time, re-armed as soon as a nearer one is commi
 sweep every few seconds for anything missed (downtime, clock jumps). On PostgreSQL, commits in
 any process announce new due times with NOTIFY, so a separate `apflow scheduler` re-arms at once
 instead of waiting for its sweep. Firing claims the instance in a transaction, so several
-schedulers sharing a database never fire anything twice; for the same reason one scheduler on
-PostgreSQL fires with several threads (APFLOW_TIMER_WORKERS), each claiming a different instance.
-SQLite has one writer at a time, so there it fires with one.
+schedulers sharing a database never fire anything twice.
 """
 from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -68,7 +65,7 @@ class TimerScheduler:
     def run_due(self) -> int:
         """Fire everything due now, send any mail it produced, then arm the wake-up for what comes next."""
         total = 0
-        for fire in (self._fire_timers, deadlines.fire_due_alerts):
+        for fire in (instances.fire_due_timers, deadlines.fire_due_alerts):
             try:
                 total += fire(self.app)
             except Exception:
@@ -85,13 +82,6 @@ class TimerScheduler:
             if upcoming is not None:
                 self._arm(upcoming)
         return total
-
-    def _fire_timers(self, app) -> int:
-        workers = 1 if app.db.is_sqlite else app.settings.timer_workers
-        if workers == 1:
-            return instances.fire_due_timers(app)
-        with ThreadPoolExecutor(workers, thread_name_prefix="apflow-fire") as pool:
-            return sum(pool.map(lambda _: instances.fire_due_timers(app), range(workers)))
 
     def send_mail(self) -> None:
         try:
