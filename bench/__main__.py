@@ -107,9 +107,10 @@ def headline(results: dict, dbs: list[str]) -> dict:
     o = pick("overhead")
     out["overhead_ratio"] = o["ratio"] if o else nan
     s = pick("scaling")
-    out["inbox_scaling_ratio"] = s["ratios"]["inbox_coordinator"] if s else nan
-    out["inbox_page_scaling_ratio"] = s["ratios"]["inbox_page"] if s else nan
-    out["inbox_service_scaling_ratio"] = s["ratios"].get("inbox_service", nan) if s else nan
+    out["inbox_scaling_ratio"] = s["ratios"]["inbox"] if s else nan
+    out["tasks_api_scaling_ratio"] = s["ratios"]["tasks_api"] if s else nan
+    out["tasks_api_manager_scaling_ratio"] = s["ratios"]["tasks_api_manager"] if s else nan
+    out["all_ready_tasks_scaling_ratio"] = s["ratios"]["all_ready_tasks"] if s else nan
     out["complete_scaling_ratio"] = s["ratios"]["complete"] if s else nan
     out["start_scaling_ratio"] = s["ratios"]["start"] if s else nan
     out["scaling_ratio_sizes"] = s["ratio_label"] if s else None

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, text, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, text, union, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from apflow.clock import clock
@@ -83,15 +83,35 @@ def _usernames(session, ids) -> dict[int, str]:
     return dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
 
 
+READY_ORDER = (HumanTask.sort_due, HumanTask.created_at, HumanTask.id)
+
+
+def ready_page_query(user: User, limit: int, offset: int = 0):
+    """SQL: the ids of one page of the ready tasks the user may see, soonest due first.
+
+    Each way of seeing a task (assigned, delegated, by role, as a manager) gives its first offset+limit
+    tasks from an index walked in due order; the page is cut from their union. The cost follows the
+    page, not the number of open placements."""
+    columns = [c.label(c.key) for c in READY_ORDER]
+    branches = [select(*columns).where(HumanTask.state == "ready", branch).order_by(*READY_ORDER).limit(offset + limit).subquery()
+                for branch in permissions.visible_ready_task_branches(user)]
+    merged = union(*(select(*branch.c) for branch in branches)).subquery()
+    return select(merged.c.id).order_by(merged.c.sort_due, merged.c.created_at, merged.c.id).offset(offset).limit(limit)
+
+
 def list_ready_tasks(app, user: User, instance_id: int | None = None, limit: int | None = None, offset: int = 0) -> list[dict]:
+    """The ready tasks the user may see, soonest due first: all of them, an instance's, or a page."""
     with app.db.session(readonly=True) as session:
-        query = select(HumanTask).where(HumanTask.state == "ready", permissions.visible_task_filter(user))
-        if instance_id is not None:
-            query = query.where(HumanTask.instance_id == instance_id)
-        query = query.order_by(HumanTask.sort_due, HumanTask.created_at).offset(offset)
-        if limit is not None:
-            query = query.limit(limit)
-        tasks = list(session.scalars(query))
+        if instance_id is None and limit is not None:
+            page = list(session.scalars(ready_page_query(user, limit, offset)))
+            found = {t.id: t for t in session.scalars(select(HumanTask).where(HumanTask.id.in_(page)))} if page else {}
+            tasks = [found[task_id] for task_id in page if task_id in found]
+        else:
+            query = select(HumanTask).where(HumanTask.state == "ready", permissions.visible_task_filter(user))
+            if instance_id is not None:
+                query = query.where(HumanTask.instance_id == instance_id)
+            query = query.order_by(*READY_ORDER).offset(offset)
+            tasks = list(session.scalars(query if limit is None else query.limit(limit)))
         names = _usernames(session, [t.assignee_id for t in tasks] + [t.completed_by for t in tasks])
         return [task_dict(t, names) for t in tasks]
 

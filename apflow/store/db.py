@@ -5,7 +5,7 @@ import functools
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import bindparam, create_engine, event, inspect, insert, select, text, update
+from sqlalchemy import bindparam, create_engine, event, inspect, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value

@@ -158,6 +158,8 @@ class HumanTask(Base):
         Index("ix_human_tasks_ready_assignee", "assignee_id", "state", "sort_due",
               sqlite_where=text("assignee_id IS NOT NULL"), postgresql_where=text("assignee_id IS NOT NULL")),
         Index("ix_human_tasks_ready_due", "state", "sort_due"),
+        Index("ix_human_tasks_ready_owner", "owner_id", "state", "sort_due",  # tasks someone delegated (0008)
+              sqlite_where=text("owner_id IS NOT NULL"), postgresql_where=text("owner_id IS NOT NULL")),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
