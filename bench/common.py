@@ -244,7 +244,8 @@ def clone_instances(app: Apflow, template: Template, count: int, replace: dict[s
                     copy = {k: (UUID_RE.sub(fresh, v) if isinstance(v, str) else v) for k, v in row.items() if k != generated}
                     copy["instance_id"] = instance_id
                     if table is HumanTask.__table__ and spread_seconds:
-                        for key in ("created_at", "due_at", "due_soon_at"):
+                        dated = copy.get("due_at") is not None
+                        for key in ("created_at", "due_at", "due_soon_at", *(("sort_due",) if dated else ())):
                             if copy.get(key) is not None:
                                 copy[key] = copy[key] - shift
                     if table is PendingTimer.__table__ and timer_due is not None:

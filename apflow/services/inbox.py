@@ -109,7 +109,7 @@ def inbox(app, user: User, query: InboxQuery) -> dict:
             conditions.append(or_(func.lower(HumanTask.pupil_name).like(pattern), func.lower(HumanTask.pupil_ref).like(pattern)))
         order = {
             # Overdue first, then soonest due; tasks with no due date (sort_due far in the future) last.
-            "due": [HumanTask.sort_due],
+            "due": [HumanTask.sort_due, HumanTask.created_at, HumanTask.id],
             "created": [HumanTask.created_at.desc()],
             "pupil": [HumanTask.pupil_name.is_(None), HumanTask.pupil_name, HumanTask.sort_due],
             "task": [HumanTask.name, HumanTask.sort_due],

@@ -153,12 +153,14 @@ class HumanTask(Base):
     """A task for a person, derived from the workflow after every step; the inbox reads these."""
     __tablename__ = "human_tasks"
     __table_args__ = (
-        Index("ix_human_tasks_ready_role", "state", "role", "sort_due"),
+        # Each ends with the whole list order (sort_due, created_at, id): a page is read off the index even
+        # where thousands of tasks share a due time (every task without one shares the far future).
+        Index("ix_human_tasks_ready_role", "state", "role", "sort_due", "created_at", "id"),
         # Partial: most ready tasks are unassigned, and the planner should see how few rows "mine" touches.
-        Index("ix_human_tasks_ready_assignee", "assignee_id", "state", "sort_due",
+        Index("ix_human_tasks_ready_assignee", "assignee_id", "state", "sort_due", "created_at", "id",
               sqlite_where=text("assignee_id IS NOT NULL"), postgresql_where=text("assignee_id IS NOT NULL")),
-        Index("ix_human_tasks_ready_due", "state", "sort_due"),
-        Index("ix_human_tasks_ready_owner", "owner_id", "state", "sort_due",  # tasks someone delegated (0008)
+        Index("ix_human_tasks_ready_due", "state", "sort_due", "created_at", "id"),
+        Index("ix_human_tasks_ready_owner", "owner_id", "state", "sort_due", "created_at", "id",  # tasks someone delegated
               sqlite_where=text("owner_id IS NOT NULL"), postgresql_where=text("owner_id IS NOT NULL")),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
