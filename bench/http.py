@@ -1,12 +1,12 @@
-"""4. HTTP: the JSON API served by waitress (`apflow serve --no-scheduler`, 8 threads, a subprocess)
-on 127.0.0.1, under 20 concurrent users for a fixed time.
+"""4. HTTP: apflow served by waitress (`apflow serve --no-scheduler`, 8 threads, a subprocess) on
+127.0.0.1, under 20 concurrent users for a fixed time.
 
-Each user is a thread with one keep-alive connection (http.client) and a bearer token from
-POST /api/v1/tokens. Users are AP coordinators; each owns the tasks of the referrals it started
-(10 pre-started per user), so no two users ever complete the same task and a 409 would be a real
-fault. In a closed loop with no think time, each user picks:
-- 70%: GET /api/v1/tasks (the inbox: every ready task of the coordinator role); where the server
-  has the paged inbox, half of these are GET /api/v1/inbox (page 1, 50 rows) instead;
+Each user is a thread with one keep-alive connection (http.client), a bearer token from
+POST /api/v1/tokens and a browser session from the sign-in form. Users are AP coordinators; each
+owns the tasks of the referrals it started (10 pre-started per user), so no two users ever complete
+the same task and a 409 would be a real fault. In a closed loop with no think time, each user picks:
+- 70%: the inbox, in three equal parts: the /inbox page as a browser gets it (HTML, signed-in
+  session), GET /api/v1/inbox (page 1, 50 rows) and GET /api/v1/tasks (first page, up to 200 rows);
 - 15%: POST /api/v1/tasks/{id}/complete on its oldest own task (triage answers, accept/decline);
 - 15% (and whenever it has no task left): POST /api/v1/processes/referral_triage/instances,
   then GET /api/v1/tasks?instance=ID to learn the new task's id.
@@ -24,6 +24,7 @@ from __future__ import annotations
 import http.client
 import json
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -96,11 +97,32 @@ def _token(port: int, username: str) -> tuple[str | None, int]:
     return None, failures
 
 
+def _session_cookie(port: int, username: str) -> str | None:
+    """Sign in through the form, as a browser does; the session cookie, or None."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request("GET", "/login")
+        response = conn.getresponse()
+        page = response.read().decode()
+        cookie = (response.getheader("Set-Cookie") or "").split(";")[0]
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        if not cookie or not csrf:
+            return None
+        form = f"username={username}&password={PASSWORD.replace(' ', '+')}&csrf_token={csrf.group(1)}"
+        conn.request("POST", "/login", body=form, headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+        response = conn.getresponse()
+        response.read()
+        signed_in = (response.getheader("Set-Cookie") or "").split(";")[0]
+        return signed_in if response.status == 302 and signed_in else None
+    finally:
+        conn.close()
+
+
 class User(threading.Thread):
     def __init__(self, name: str, port: int, token: str | None, tasks: list[str], seed: int, start_gate: threading.Barrier,
-                 stop_at: list, paged_inbox: bool = False):
+                 stop_at: list, paged_inbox: bool = False, cookie: str | None = None):
         super().__init__(name=name, daemon=True)
-        self.paged_inbox = paged_inbox
+        self.paged_inbox, self.cookie = paged_inbox, cookie
         self.username, self.port, self.tasks = name, port, deque(tasks)
         self.rng = random.Random(seed)
         self.gate, self.stop_at = start_gate, stop_at
@@ -110,9 +132,11 @@ class User(threading.Thread):
         self.conn = None
 
     # -- one request over the kept-alive connection ---------------------------------------
-    def call(self, kind: str, method: str, path: str, body=None, expect=200):
+    def call(self, kind: str, method: str, path: str, body=None, expect=200, page: bool = False):
         headers = {"Content-Type": "application/json"}
-        if self.token:
+        if page:  # a browser: the session cookie, HTML back
+            headers = {"Cookie": self.cookie}
+        elif self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         payload = json.dumps(body) if body is not None else None
         start = time.perf_counter()
@@ -138,7 +162,7 @@ class User(threading.Thread):
         if status != expect:
             self.failures.append(f"{kind} {method} {path}: HTTP {status}: {data[:300]!r}")
             return None
-        return json.loads(data)
+        return data if page else json.loads(data)
 
     def run(self):
         self.gate.wait()
@@ -147,7 +171,9 @@ class User(threading.Thread):
         answers = [TRIAGE_ACCEPT, TRIAGE_DECLINE]
         while time.monotonic() < self.stop_at[0]:
             pick = self.rng.random()
-            if pick < 0.35 and self.paged_inbox:
+            if pick < 0.7 / 3 and self.cookie:
+                self.call("inbox_html", "GET", "/inbox", page=True)
+            elif pick < 1.4 / 3 and self.paged_inbox:
                 self.call("inbox_page", "GET", "/api/v1/inbox")
             elif pick < 0.7:
                 self.call("inbox", "GET", "/api/v1/tasks")
@@ -220,10 +246,12 @@ def run(db: str, workdir: Path, seconds: float, users: int = 20, per_user: int =
             tokens, token_failures = _issue_tokens(url, work, names), 0
 
         paged = _has_paged_inbox(port, tokens[names[0]])
+        with ThreadPoolExecutor(max_workers=1 if db == "sqlite" else 4) as pool:  # set-up, like the tokens
+            cookies = dict(zip(names, pool.map(lambda name: _session_cookie(port, name), names)))
         stop_at = [float("inf")]
         gate = threading.Barrier(users + 1)
-        threads = [User(name, port, tokens[name], own[name], seed=n, start_gate=gate, stop_at=stop_at, paged_inbox=paged)
-                   for n, name in enumerate(names)]
+        threads = [User(name, port, tokens[name], own[name], seed=n, start_gate=gate, stop_at=stop_at, paged_inbox=paged,
+                        cookie=cookies[name]) for n, name in enumerate(names)]
         for t in threads:
             t.start()
         gate.wait()
@@ -249,11 +277,12 @@ def run(db: str, workdir: Path, seconds: float, users: int = 20, per_user: int =
     ok = [r for r in records if r[1] in (200, 201)]
     out = {"db": db, "users": users, "paged_inbox_in_mix": paged, "open_tasks_at_start": users * per_user,
            "open_tasks_at_end": open_at_end, "tokens_from": "POST /api/v1/tokens" if login else "users.issue_token (in-process)", "seconds": elapsed, "server_threads": SERVER_THREADS, "requests": len(records),
-           "requests_per_second": len(records) / elapsed, "errors": len(records) - len(ok) + sum(1 for t in threads if not t.token),
+           "requests_per_second": len(records) / elapsed, "errors": len(records) - len(ok) + sum(1 for t in threads if not t.token) + sum(1 for t in threads if not t.cookie),
            "latency_ms": summary([r[2] for r in records]), "by_kind": {}, "failures": failures[:20],
            "failure_count": len(failures), "token_failures": token_failures,
+           "signed_in_sessions": sum(1 for c in cookies.values() if c),
            "server_error_lines": server_errors[:20]}
-    for kind in ("inbox", "inbox_page", "complete", "start", "lookup"):
+    for kind in ("inbox_html", "inbox_page", "inbox", "complete", "start", "lookup"):
         out["by_kind"][kind] = summary([r[2] for r in records if r[0] == kind]) | {
             "errors": sum(1 for r in records if r[0] == kind and r[1] not in (200, 201))}
     return out
