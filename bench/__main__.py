@@ -32,9 +32,9 @@ ALL = ["overhead", "scaling", "timers", "http", "size", "profile"]
 FULL = {"overhead_iterations": 1000, "scaling_sizes": [100, 1_000, 10_000], "scaling_rounds": 10,
         "scaling_reps": {"inbox": 3, "page": 20, "complete": 20, "start": 20},
         "timers": 10_000, "http_seconds": 30, "http_tasks_per_user": 10, "size_instances": 200, "profile_iterations": 300}
-QUICK = {"overhead_iterations": 60, "scaling_sizes": [100, 1_000], "scaling_rounds": 2,
-         "scaling_reps": {"inbox": 2, "page": 6, "complete": 6, "start": 6},
-         "timers": 500, "http_seconds": 5, "http_tasks_per_user": 5, "size_instances": 20, "profile_iterations": 0}
+QUICK = {"overhead_iterations": 100, "scaling_sizes": [100, 1_000], "scaling_rounds": 4,
+         "scaling_reps": {"inbox": 2, "page": 10, "complete": 10, "start": 10},
+         "timers": 500, "http_seconds": 4, "http_tasks_per_user": 5, "size_instances": 20, "profile_iterations": 0}
 
 
 def machine() -> dict:
