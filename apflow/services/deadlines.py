@@ -19,6 +19,7 @@ from apflow.store.db import locked_instance
 from apflow.store.models import DeadlineAlert, Escalation, HumanTask, User
 
 from . import notifications, permissions
+from .users import usernames
 from .errors import Conflict, Forbidden, NotFound
 
 DUE_SOON_FRACTION = 0.75
@@ -189,7 +190,7 @@ def dashboard(app, user: User) -> dict:
     with app.db.session(readonly=True) as session:
         rows = list(session.scalars(select(HumanTask).where(HumanTask.state == "ready", HumanTask.due_at.is_not(None),
                                                             HumanTask.due_at <= now + timedelta(days=7)).order_by(HumanTask.due_at)))
-        names = dict(session.execute(select(User.id, User.username).where(User.id.in_({r.assignee_id for r in rows if r.assignee_id}))).all()) if rows else {}
+        names = usernames(session, [r.assignee_id for r in rows])
         escalations = {e.human_task_id: e.level for e in session.scalars(select(Escalation).where(Escalation.state == "open"))}
     items = []
     for row in rows:

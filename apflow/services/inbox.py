@@ -19,6 +19,7 @@ from apflow.store.models import Event, HumanTask, Instance, Organisation, Proces
 from . import permissions
 from .deadlines import deadline_state
 from .errors import Conflict, Forbidden, Invalid, NotFound
+from .users import usernames
 
 TABS = ("mine", "available", "all")
 SORTS = ("due", "created", "pupil", "task")
@@ -225,7 +226,7 @@ def bulk(app, user: User, task_ids: list[str], action: str, username: str = "") 
 
 
 def _name(session, user_id: int | None) -> str | None:
-    return session.scalar(select(User.username).where(User.id == user_id)) if user_id else None
+    return usernames(session, [user_id]).get(user_id)
 
 
 def colleagues(app, user: User, task_id: str) -> list[dict]:

@@ -25,6 +25,7 @@ from apflow.store.models import NO_DUE_DATE, Event, HumanTask, Instance, Organis
 from . import deadlines, permissions, records
 from .errors import Conflict, Invalid, NotFound, ServiceError, WorkflowFailed
 from .processes import latest_version
+from .users import usernames
 
 log = logging.getLogger(__name__)
 TIMER_RETRY_BACKOFF = [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2)]
@@ -76,13 +77,6 @@ def _deadline(task: HumanTask) -> str | None:
     return deadlines.deadline_state(task, clock.now()) if task.state == "ready" else None
 
 
-def _usernames(session, ids) -> dict[int, str]:
-    ids = {i for i in ids if i}
-    if not ids:
-        return {}
-    return dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
-
-
 READY_ORDER = (HumanTask.sort_due, HumanTask.created_at, HumanTask.id)
 
 
@@ -112,7 +106,7 @@ def list_ready_tasks(app, user: User, instance_id: int | None = None, limit: int
                 query = query.where(HumanTask.instance_id == instance_id)
             query = query.order_by(*READY_ORDER).offset(offset)
             tasks = list(session.scalars(query if limit is None else query.limit(limit)))
-        names = _usernames(session, [t.assignee_id for t in tasks] + [t.completed_by for t in tasks])
+        names = usernames(session, [t.assignee_id for t in tasks] + [t.completed_by for t in tasks])
         return [task_dict(t, names) for t in tasks]
 
 
@@ -128,7 +122,7 @@ def get_task(app, user: User, task_id: str) -> dict:
         task = _visible_task(session, user, task_id)
         instance = session.get(Instance, task.instance_id)
         form = _form(app, instance.version, task)
-        result = task_dict(task, _usernames(session, [task.assignee_id, task.completed_by]))
+        result = task_dict(task, usernames(session, [task.assignee_id, task.completed_by]))
         data = {}
         if task.state == "ready":
             workflow = app.host.load(instance.state, app.bundle(instance.version))
@@ -409,7 +403,7 @@ def _check_can_complete(session, actor: Actor, task: HumanTask | None) -> None:
     if task is None:
         raise NotFound("There is no such task.")
     if task.state != "ready":
-        who = _usernames(session, [task.completed_by]).get(task.completed_by) if task.completed_by else None
+        who = usernames(session, [task.completed_by]).get(task.completed_by)
         when = task.completed_at.strftime("%d %b %Y %H:%M") if task.completed_at else None
         if task.state == "completed" and who:
             raise Conflict(f"This task was already completed by {who} at {when} UTC; your answers were not applied.")
@@ -453,7 +447,7 @@ def fire_due_timers(app, limit: int = 1000) -> int:
     """Fire every timer that is due, instance by instance; returns how many instances moved on."""
     fired = 0
     for _ in range(limit):
-        outcome = _fire_next_due(app)
+        outcome = _fire(app, None)  # None: nothing left that this scheduler can claim
         if outcome is None:
             break
         fired += outcome
@@ -467,11 +461,6 @@ def _next_at():
 
 def _due(now):
     return _next_at() <= now
-
-
-def _fire_next_due(app) -> bool | None:
-    """Fire the timers of one instance that has any due; None when there is nothing to claim."""
-    return _fire(app, None)
 
 
 def _claim_due(session, now) -> int | None:
@@ -611,7 +600,7 @@ def _persist(app, session, instance: Instance, workflow, actor: Actor, before: d
         session.execute(text("SELECT pg_notify(:channel, :due)"), {"channel": TIMER_CHANNEL, "due": min(changed_due).isoformat()})
 
     if instance.status == "completed":
-        _event(session, instance, actor, "instance_completed", before=before, after=host.current_data(workflow))
+        _event(session, instance, actor, "instance_completed", before=before, after=data)
     return Persisted(changed_due, still_ready + new_rows)
 
 

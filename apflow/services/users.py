@@ -135,5 +135,13 @@ def get_user(session, user_id: int) -> User | None:
     return session.get(User, user_id)
 
 
+def usernames(session, ids) -> dict[int, str]:
+    """Usernames of the given user ids (None and unknown ids left out), in one query."""
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
+
+
 def user_by_name(session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username))
