@@ -14,9 +14,9 @@ from apflow.engine.problems import InvalidDiagram
 
 
 def _core():
-    from apflow.services.app import Apflow
+    from apflow.services.core import Core
 
-    return Apflow(Settings.from_env())
+    return Core(Settings.from_env())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,7 +52,7 @@ def serve(host, port, threads, scheduler):
 @click.option("--sweep-seconds", type=float, default=None, help="How often to look for due timers committed elsewhere (default APFLOW_SWEEP_SECONDS or 30).")
 def scheduler(sweep_seconds):
     """Run only the timer scheduler (then start web processes with --no-scheduler)."""
-    from apflow.timers.scheduler import TimerScheduler
+    from apflow.scheduler import TimerScheduler
 
     core = _core()
     core.db.upgrade()
@@ -130,16 +130,15 @@ def users():
 @click.option("--organisation", "organisations", multiple=True, help="An organisation the user belongs to (repeatable); they then see only its placements.")
 def users_create(name, roles, password_stdin, display_name, email, organisations):
     """Create a user NAME with one or more roles."""
+    from apflow.errors import ServiceError
     from apflow.services import users as user_service
-    from apflow.services.errors import ServiceError
 
     password = sys.stdin.readline().rstrip("\r\n")
     core = _core()
     core.db.upgrade()
     try:
-        with core.db.session() as s:
-            user_service.create_user(s, name, password, list(roles), display_name=display_name, email=email,
-                                     organisations=list(organisations))
+        user_service.create_user(core, name, password, list(roles), display_name=display_name, email=email,
+                                 organisations=list(organisations))
     except ServiceError as err:
         click.echo(err.message, err=True)
         sys.exit(1)
@@ -151,14 +150,13 @@ def users_create(name, roles, password_stdin, display_name, email, organisations
 @click.option("--password-stdin", is_flag=True, required=True, help="Read the new password from standard input.")
 def users_set_password(name, password_stdin):
     """Set a new password for NAME (also unlocks an account locked after failed sign-ins)."""
+    from apflow.errors import ServiceError
     from apflow.services import users as user_service
-    from apflow.services.errors import ServiceError
 
     password = sys.stdin.readline().rstrip("\r\n")
     core = _core()
     try:
-        with core.db.session() as s:
-            user_service.set_password(s, name, password)
+        user_service.set_password(core, name, password)
     except ServiceError as err:
         click.echo(err.message, err=True)
         sys.exit(1)
@@ -179,8 +177,8 @@ def calendar_import(file, by):
     kind is term, half_term, inset or bank_holiday; dates are YYYY-MM-DD. England and Wales bank
     holidays are added automatically; a bank_holiday row adds one, and a row named '-' removes one.
     """
+    from apflow.errors import ServiceError
     from apflow.services import calendars
-    from apflow.services.errors import ServiceError
 
     core = _core()
     core.db.upgrade()
@@ -201,8 +199,7 @@ def calendar_show():
 
     core = _core()
     core.db.upgrade()
-    with core.db.session(readonly=True) as session:
-        found = calendars.load(session)
+    found = calendars.current(core)
     if found is None:
         click.echo("No term dates set up yet: use `apflow calendar import FILE`.")
         sys.exit(1)

@@ -1,7 +1,7 @@
 """The one clock the whole application reads, so tests can move time instead of sleeping.
 
-SpiffWorkflow's timer events call ``datetime.now(timezone.utc)`` themselves; ``install`` points
-that module at this clock too, so engine timers and apflow agree on what time it is.
+SpiffWorkflow's timer events read this clock too: the engine points them at it when a
+WorkflowHost is made (apflow.engine.runtime.use_apflow_clock).
 """
 from __future__ import annotations
 
@@ -51,21 +51,3 @@ def uk_time(value) -> str:
     """A moment as people in English schools read it: UK time, e.g. 'Wed 25 Nov 2026, 16:57'."""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     return moment.astimezone(UK).strftime("%a %d %b %Y, %H:%M")
-
-
-class _ClockDatetime(datetime):
-    """datetime whose now() reads apflow's clock; handed to SpiffWorkflow's timer module."""
-
-    @classmethod
-    def now(cls, tz=None):
-        current = clock.now()
-        return current.astimezone(tz) if tz is not None else current.astimezone().replace(tzinfo=None)
-
-
-def install() -> None:
-    from SpiffWorkflow.bpmn.specs.event_definitions import timer
-
-    timer.datetime = _ClockDatetime
-
-
-install()

@@ -21,7 +21,7 @@ from sqlalchemy import Integer, create_engine, insert, inspect, select, text
 
 from apflow.config import ROOT, Settings
 from apflow.services import processes, users
-from apflow.services.app import Apflow
+from apflow.services.core import Core
 from apflow.store.models import Base, HumanTask, Instance, PendingTimer
 
 POSTGRES_URL = os.environ.get("APFLOW_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -71,7 +71,7 @@ def fresh_database(kind: str, workdir: Path, name: str, schema: str = PG_SCHEMA)
         url = f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}options=-csearch_path%3D{schema}"
     else:
         raise ValueError(kind)
-    Apflow(Settings.from_env({}, database_url=url)).db.upgrade()
+    Core(Settings.from_env({}, database_url=url)).db.upgrade()
     return url
 
 
@@ -82,7 +82,7 @@ def _sqlite_template(workdir: Path) -> Path:
     """An empty SQLite database with the schema, made once per run (in the first working directory asked for)."""
     if not _template or not _template[0].exists():
         path = workdir / "template.sqlite3"
-        Apflow(Settings.from_env({}, database_url=f"sqlite:///{path}")).db.upgrade()
+        Core(Settings.from_env({}, database_url=f"sqlite:///{path}")).db.upgrade()
         _template[:] = [path]
     return _template[0]
 
@@ -113,8 +113,8 @@ def settings_for(url: str, workdir: Path, **overrides) -> Settings:
     return Settings.from_env({}, **values)
 
 
-def make_app(url: str, workdir: Path, **overrides) -> Apflow:
-    return Apflow(settings_for(url, workdir, **overrides))
+def make_app(url: str, workdir: Path, **overrides) -> Core:
+    return Core(settings_for(url, workdir, **overrides))
 
 
 def env_for(url: str, workdir: Path, **extra) -> dict:
@@ -127,7 +127,7 @@ def env_for(url: str, workdir: Path, **extra) -> dict:
     return env
 
 
-def reading(app: Apflow):
+def reading(app: Core):
     """A read-only unit of work where the Database offers one (on SQLite it then takes no write lock)."""
     try:
         return app.db.session(readonly=True)
@@ -150,26 +150,26 @@ def cheap_password_hashing():
         users._hasher = saved
 
 
-def make_users(app: Apflow, wanted: dict[str, list[str]]) -> dict:
+def make_users(app: Core, wanted: dict[str, list[str]]) -> dict:
     """username -> User, created with the given roles."""
     made = {}
     with cheap_password_hashing():
         for name, roles in wanted.items():
             with app.db.session() as s:
-                made[name] = users.create_user(s, name, PASSWORD, roles)
+                made[name] = users.add_user(s, name, PASSWORD, roles)
     return made
 
 
 STANDARD_PEOPLE = {"coord": ["coordinator"], "head": ["headteacher"], "boss": ["manager"], "senco": ["senco"]}
 
 
-def deploy_triage(app: Apflow):
+def deploy_triage(app: Core):
     return processes.deploy_paths(app, [TRIAGE_BPMN], by="bench", note="benchmark")[0]
 
 
 # -- bulk placements -------------------------------------------------------------------------
 
-def instance_tables(app: Apflow) -> list:
+def instance_tables(app: Core) -> list:
     """Every table holding rows of one instance (an instance_id column), parents before children.
 
     Only tables the database has: models being written may be ahead of the migrations."""
@@ -185,7 +185,7 @@ class Template:
     rows: dict  # Table -> list of row dicts
 
 
-def read_template(app: Apflow, instance_id: int) -> Template:
+def read_template(app: Core, instance_id: int) -> Template:
     with reading(app) as s:
         inst = dict(s.execute(select(Instance.__table__).where(Instance.id == instance_id)).mappings().one())
         rows = {}
@@ -203,12 +203,12 @@ def _generated_key(table) -> str | None:
     return None
 
 
-def next_instance_id(app: Apflow) -> int:
+def next_instance_id(app: Core) -> int:
     with reading(app) as s:
         return (s.scalar(text("SELECT max(id) FROM instances")) or 0) + 1
 
 
-def clone_instances(app: Apflow, template: Template, count: int, replace: dict[str, str] | None = None,
+def clone_instances(app: Core, template: Template, count: int, replace: dict[str, str] | None = None,
                     timer_due=None, spread_seconds: float = 0.0, batch: int = 1000) -> list[int]:
     """Insert `count` copies of a real instance with fresh instance and task ids; returns the new ids.
 
@@ -262,7 +262,7 @@ def clone_instances(app: Apflow, template: Template, count: int, replace: dict[s
     return ids
 
 
-def analyze(app: Apflow) -> None:
+def analyze(app: Core) -> None:
     """Fresh planner statistics after a bulk load (what autovacuum / ANALYZE would give a live system)."""
     with app.db.engine.connect() as conn:
         conn.execute(text("ANALYZE"))

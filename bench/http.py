@@ -41,8 +41,22 @@ from apflow.services import instances
 from apflow.services import users as users_service
 from apflow.store.models import User as UserRow
 
-from .common import (PASSWORD, START_DATA, TRIAGE, TRIAGE_ACCEPT, TRIAGE_DECLINE, deploy_triage, env_for, fresh_database,
-                     make_app, make_users, reading, say, summary, table)
+from .common import (
+    PASSWORD,
+    START_DATA,
+    TRIAGE,
+    TRIAGE_ACCEPT,
+    TRIAGE_DECLINE,
+    deploy_triage,
+    env_for,
+    fresh_database,
+    make_app,
+    make_users,
+    reading,
+    say,
+    summary,
+    table,
+)
 
 SERVER_THREADS = 8
 

@@ -32,14 +32,25 @@ from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 from SpiffWorkflow.util.task import TaskState
-
 from sqlalchemy.orm import Session
 
 from apflow.services import instances
 from apflow.store.models import Instance
 
-from .common import (START_DATA, STANDARD_PEOPLE, TRIAGE, TRIAGE_ACCEPT, TRIAGE_BPMN, deploy_triage, fresh_database,
-                     make_app, make_users, say, summary, table)
+from .common import (
+    STANDARD_PEOPLE,
+    START_DATA,
+    TRIAGE,
+    TRIAGE_ACCEPT,
+    TRIAGE_BPMN,
+    deploy_triage,
+    fresh_database,
+    make_app,
+    make_users,
+    say,
+    summary,
+    table,
+)
 
 _ISO = re.compile(r"^(R\d*/)?P[0-9YMWDTHS.]+$|^\d{4}-\d{2}-\d{2}")
 

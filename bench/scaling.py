@@ -34,8 +34,22 @@ from apflow.clock import clock
 from apflow.services import inbox, instances
 from apflow.store.models import Instance
 
-from .common import (START_DATA, STANDARD_PEOPLE, TRIAGE, TRIAGE_ACCEPT, analyze, clone_instances, deploy_triage,
-                     fresh_database, make_app, make_users, read_template, say, summary, table)
+from .common import (
+    STANDARD_PEOPLE,
+    START_DATA,
+    TRIAGE,
+    TRIAGE_ACCEPT,
+    analyze,
+    clone_instances,
+    deploy_triage,
+    fresh_database,
+    make_app,
+    make_users,
+    read_template,
+    say,
+    summary,
+    table,
+)
 
 CHASED_SHARE = 0.2
 SPREAD_SECONDS = 60.0  # 10,000 placements' due dates spread over ~7 days

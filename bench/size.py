@@ -23,8 +23,21 @@ from apflow.clock import clock
 from apflow.services import instances
 from apflow.store.models import Instance
 
-from .common import (CHASE_ANSWERS, START_DATA, STANDARD_PEOPLE, TRIAGE, TRIAGE_ACCEPT, deploy_triage, fresh_database,
-                     instance_tables, make_app, make_users, reading, say, table)
+from .common import (
+    CHASE_ANSWERS,
+    STANDARD_PEOPLE,
+    START_DATA,
+    TRIAGE,
+    TRIAGE_ACCEPT,
+    deploy_triage,
+    fresh_database,
+    instance_tables,
+    make_app,
+    make_users,
+    reading,
+    say,
+    table,
+)
 
 
 def _value_bytes(value) -> int:

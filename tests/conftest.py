@@ -1,4 +1,4 @@
-"""Shared fixtures: an Apflow on SQLite and on PostgreSQL, users, the example diagram, a moved clock.
+"""Shared fixtures: an Core on SQLite and on PostgreSQL, users, the example diagram, a moved clock.
 
 PostgreSQL comes from APFLOW_TEST_POSTGRES_URL (default: the local server's `test` database).
 When it cannot be reached the PostgreSQL variants skip, except under CI=true, where they fail.
@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 from apflow.clock import clock
 from apflow.config import ROOT, Settings
 from apflow.services import users
-from apflow.services.app import Apflow
+from apflow.services.core import Core
 from apflow.store.models import Base
 
 POSTGRES_URL = os.environ.get("APFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -60,7 +60,7 @@ def postgres_url():
         conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     url = f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}options=-csearch_path%3D{schema}"
-    Apflow(Settings.from_env({}, database_url=url)).db.upgrade()
+    Core(Settings.from_env({}, database_url=url)).db.upgrade()
     yield url
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
@@ -70,7 +70,7 @@ def postgres_url():
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory):
     path = tmp_path_factory.mktemp("sqlite") / "template.sqlite3"
-    Apflow(Settings.from_env({}, database_url=f"sqlite:///{path}")).db.upgrade()
+    Core(Settings.from_env({}, database_url=f"sqlite:///{path}")).db.upgrade()
     return path
 
 
@@ -98,7 +98,7 @@ def settings(database_url, tmp_path):
 
 @pytest.fixture
 def core(settings):
-    app = Apflow(settings)
+    app = Core(settings)
     yield app
     app.db.dispose()
 
@@ -112,7 +112,7 @@ def frozen_clock():
 
 def make_user(core, username: str, *roles: str):
     with core.db.session() as s:
-        return users.create_user(s, username, PASSWORD, list(roles))
+        return users.add_user(s, username, PASSWORD, list(roles))
 
 
 @pytest.fixture

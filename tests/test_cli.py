@@ -81,12 +81,12 @@ def test_demo_loads_people_and_work_and_can_run_twice(run):
 
 def test_set_password_unlocks_a_locked_account(run, tmp_path):
     from apflow.config import Settings
+    from apflow.errors import ServiceError
     from apflow.services import users
-    from apflow.services.app import Apflow
-    from apflow.services.errors import ServiceError
+    from apflow.services.core import Core
 
     run("users", "create", "priya", "--role", "coordinator", "--password-stdin", input="a long enough secret\n")
-    core = Apflow(Settings.from_env({}, database_url=f"sqlite:///{tmp_path / 'cli.sqlite3'}", instance_dir=tmp_path))
+    core = Core(Settings.from_env({}, database_url=f"sqlite:///{tmp_path / 'cli.sqlite3'}", instance_dir=tmp_path))
     for _ in range(5):
         with pytest.raises(ServiceError), core.db.session() as s:
             try:

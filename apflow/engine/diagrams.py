@@ -6,7 +6,10 @@ import re
 from dataclasses import dataclass, field
 
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import DurationTimerEventDefinition, TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    DurationTimerEventDefinition,
+    TimerEventDefinition,
+)
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 
@@ -76,6 +79,14 @@ class SpecBundle:
 def task_properties(task_spec) -> dict:
     extensions = getattr(task_spec, "extensions", None) or {}
     return dict(extensions.get("properties") or {})
+
+
+RECORDS_PROPERTY = "records"
+
+
+def record_kinds(properties: dict) -> list[str]:
+    """The domain records a step names in its `records` property (comma-separated kinds, e.g. `consent`)."""
+    return [k.strip() for k in str(properties.get(RECORDS_PROPERTY, "")).split(",") if k.strip()]
 
 
 def _normalise_timers(bundle: SpecBundle) -> None:

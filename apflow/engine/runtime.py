@@ -11,8 +11,8 @@ from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as timer_module
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     TimeDateEventDefinition,
@@ -20,13 +20,20 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.defaults import ManualTask, UserTask
 from SpiffWorkflow.spiff.specs.event_definitions import SignalEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
+from apflow.clock import clock
 
-from .diagrams import SpecBundle, as_duration, normalise_timer_expression, task_properties
+from .diagrams import (
+    SpecBundle,
+    as_duration,
+    normalise_timer_expression,
+    task_properties,
+)
 from .forms import FormRef, form_ref
 from .sandbox import SandboxedScriptEngine
 
@@ -85,10 +92,26 @@ def _aware(value: datetime) -> datetime:
     return plain.astimezone(timezone.utc)
 
 
+class _ClockDatetime(datetime):
+    """datetime whose now() reads apflow's clock; handed to SpiffWorkflow's timer module."""
+
+    @classmethod
+    def now(cls, tz=None):
+        current = clock.now()
+        return current.astimezone(tz) if tz is not None else current.astimezone().replace(tzinfo=None)
+
+
+def use_apflow_clock() -> None:
+    """SpiffWorkflow's timer events call datetime.now() themselves: point them at apflow's clock so engine
+    timers and apflow agree on what time it is (and tests can move it). Done by every WorkflowHost."""
+    timer_module.datetime = _ClockDatetime
+
+
 class WorkflowHost:
     """Creates, restores and drives SpiffWorkflow workflows for apflow."""
 
     def __init__(self, helpers: dict | None = None, script_seconds: float = 1.0):
+        use_apflow_clock()
         self.script_engine = SandboxedScriptEngine(helpers={"as_duration": as_duration, **(helpers or {})}, max_seconds=script_seconds)
         self.registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
         self.serializer = BpmnWorkflowSerializer(self.registry)

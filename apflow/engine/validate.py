@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Collection
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
@@ -21,7 +22,13 @@ from SpiffWorkflow.spiff.specs.defaults import ManualTask, UserTask
 from apflow.roles import ROLES, role_for_lane
 
 from . import sandbox
-from .diagrams import ParsedDiagrams, SpecBundle, parse_sources, task_properties
+from .diagrams import (
+    ParsedDiagrams,
+    SpecBundle,
+    parse_sources,
+    record_kinds,
+    task_properties,
+)
 from .forms import SCHEMA_PROPERTY, UI_PROPERTY, check_form_source, read_form_files
 from .problems import InvalidDiagram, Problem
 from .runtime import DUE_IN_PROPERTY
@@ -69,10 +76,13 @@ def collect(paths: list[Path]) -> tuple[dict[str, bytes], dict[str, bytes], list
 
 
 def check(bpmn_sources: dict[str, bytes], forms_dir: Path, extra_forms: dict[str, bytes] | None = None,
-          max_bytes: int = DEFAULT_MAX_BYTES, form_overrides: dict[str, bytes] | None = None) -> Checked:
+          max_bytes: int = DEFAULT_MAX_BYTES, form_overrides: dict[str, bytes] | None = None,
+          record_kinds: Collection[str] = ()) -> Checked:
     """Every problem with these diagrams and the forms they name (resolved in form_overrides, then forms_dir).
 
     form_overrides holds forms edited in the browser, which take the place of the file of the same name.
+    record_kinds are the kinds of domain record the host application can write (a task's `records` property
+    may name only these); the engine itself knows none.
     """
     problems: list[Problem] = []
     for name, data in sorted((extra_forms or {}).items()):
@@ -87,7 +97,7 @@ def check(bpmn_sources: dict[str, bytes], forms_dir: Path, extra_forms: dict[str
     for process_id in parsed.process_ids:
         filename = parsed.process_files[process_id]
         bundle = parsed.bundle(process_id)
-        problems += _check_bundle(bundle, filename, form_names)
+        problems += _check_bundle(bundle, filename, form_names, frozenset(record_kinds))
     overridden = {name: data for name, data in (form_overrides or {}).items() if name in form_names}
     form_sources, missing = read_form_files(forms_dir, set(form_names) - set(overridden))
     form_sources.update(overridden)
@@ -118,7 +128,7 @@ def _code_problems(filename: str, element: str, what: str, source: str | None, m
             for message in sandbox.check(str(source), mode)]
 
 
-def _check_bundle(bundle: SpecBundle, filename: str, form_names: dict[str, tuple[str, bool]]) -> list[Problem]:
+def _check_bundle(bundle: SpecBundle, filename: str, form_names: dict[str, tuple[str, bool]], known_records: frozenset[str]) -> list[Problem]:
     problems: list[Problem] = []
     for task_spec in bundle.task_specs():
         element = getattr(task_spec, "bpmn_id", None)
@@ -140,7 +150,7 @@ def _check_bundle(bundle: SpecBundle, filename: str, form_names: dict[str, tuple
         if isinstance(event, TimerEventDefinition):
             problems += _check_timer(filename, element, label, event)
         properties = task_properties(task_spec)
-        problems += _check_records(filename, element, label, properties)
+        problems += _check_records(filename, element, label, properties, known_records)
         if DUE_IN_PROPERTY in properties:
             problems += _check_iso_or_code(filename, element, f"dueIn of {label}", properties[DUE_IN_PROPERTY], "duration")
         if isinstance(task_spec, (UserTask, ManualTask)):
@@ -212,13 +222,10 @@ def _check_human_task(task_spec, filename, element, label, properties, form_name
     return problems
 
 
-def _check_records(filename, element, label, properties) -> list[Problem]:
-    """A `records` property must name only kinds apflow has handlers for (see docs/authoring.md)."""
-    from apflow.services import records  # imported here: the engine itself knows nothing of domain records
-
-    named = records.kinds(properties)
+def _check_records(filename, element, label, properties, known: frozenset[str]) -> list[Problem]:
+    """A `records` property must name only kinds the application has handlers for (see docs/authoring.md)."""
+    named = record_kinds(properties)
     if not named:
         return []
-    known = records.known_kinds()
     return [Problem(filename, element, f"The task {label} asks to record '{kind}', which apflow does not know.",
                     f"Use one of: {', '.join(sorted(known))}.") for kind in named if kind not in known]

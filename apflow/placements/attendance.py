@@ -6,12 +6,20 @@ from datetime import date
 
 from sqlalchemy import select
 
-from apflow.services import notifications
-from apflow.services.errors import Invalid
-from apflow.services.records import handler
+from apflow.errors import Invalid
+from apflow.store import outbox
 
 from . import gates
-from .common import iso, log, not_before_now, now, parse_date, placement_of, school_day_bounds, today
+from .common import (
+    iso,
+    log,
+    not_before_now,
+    now,
+    parse_date,
+    placement_of,
+    school_day_bounds,
+    today,
+)
 from .models import AttendanceRecord, Placement, Pupil, TimetableSession
 
 ENGAGEMENT = ["participation", "behaviour", "relationships", "progress", "wellbeing"]
@@ -22,9 +30,9 @@ def timetable_days(session, placement: Placement) -> set[int]:
     return days or {0, 1, 2, 3, 4}
 
 
-def next_register_day(app, session, placement: Placement, after: date, include: bool = False) -> date:
+def next_register_day(core, session, placement: Placement, after: date, include: bool = False) -> date:
     """The next school day (after `after`, or on it when include) on which the pupil's timetable has a session."""
-    calendar = app.calendar()
+    calendar = core.calendar()
     weekdays = timetable_days(session, placement)
     day = calendar.next_school_day(after, include_today=include)
     for _ in range(400):
@@ -34,26 +42,25 @@ def next_register_day(app, session, placement: Placement, after: date, include: 
     raise Invalid("The pupil's timetable has no session on any school day in the calendar.")
 
 
-def _register_data(app, day: date) -> dict:
-    start, end = school_day_bounds(app.calendar(), day)
+def _register_data(core, day: date) -> dict:
+    start, end = school_day_bounds(core.calendar(), day)
     return {"attendance_day": day.isoformat(), "register_due": iso(end), "next_register_at": iso(not_before_now(start))}
 
 
-def first_register(app, session, placement: Placement, start: date) -> dict:
-    return _register_data(app, next_register_day(app, session, placement, start, include=True))
+def first_register(core, session, placement: Placement, start: date) -> dict:
+    return _register_data(core, next_register_day(core, session, placement, start, include=True))
 
 
-def resume_register(app, session, placement: Placement) -> dict:
+def resume_register(core, session, placement: Placement) -> dict:
     """After an interruption (a concern, a suspension): the next register is today's, or the day after the last one."""
     from datetime import timedelta
 
     last = session.scalar(select(AttendanceRecord.day).where(AttendanceRecord.placement_id == placement.id)
                           .order_by(AttendanceRecord.day.desc()).limit(1))
     start = today() if last is None or last < today() else last + timedelta(days=1)
-    return _register_data(app, next_register_day(app, session, placement, start, include=True))
+    return _register_data(core, next_register_day(core, session, placement, start, include=True))
 
 
-@handler("attendance")
 def record_attendance(ctx):
     placement = placement_of(ctx)
     if placement.status not in ("active",):
@@ -81,16 +88,15 @@ def record_attendance(ctx):
     log(ctx, f"Attendance {day}: {a['status'].replace('_', ' ')} ({a['code']})", placement=placement, record=record)
     if unexplained:
         pupil = ctx.session.get(Pupil, placement.pupil_id)
-        people = notifications.role_members(ctx.session, "coordinator") + notifications.role_members(ctx.session, "dsl")
-        notifications.notify(ctx.session, people, "unexplained_absence",
+        people = outbox.role_members(ctx.session, "coordinator") + outbox.role_members(ctx.session, "dsl")
+        outbox.notify(ctx.session, people, "unexplained_absence",
                              f"Unexplained absence: {pupil.name} ({pupil.ref}) did not attend on {day}. Follow it up now.",
                              instance_id=ctx.instance.id)
-    following = next_register_day(ctx.app, ctx.session, placement, day)
+    following = next_register_day(ctx.core, ctx.session, placement, day)
     return {"unexplained_absence": unexplained, "last_absence_day": day.isoformat() if unexplained else ctx.data.get("last_absence_day"),
-            **_register_data(ctx.app, following)}
+            **_register_data(ctx.core, following)}
 
 
-@handler("absence_follow_up")
 def record_absence_follow_up(ctx):
     placement = placement_of(ctx)
     a = ctx.answers
@@ -104,5 +110,5 @@ def record_absence_follow_up(ctx):
     log(ctx, f"Absence on {day} followed up: {a['absence_outcome']} (pupil safe: {a['pupil_safe']})", placement=placement, record=record)
     if a["pupil_safe"] != "yes":
         pupil = ctx.session.get(Pupil, placement.pupil_id)
-        notifications.notify(ctx.session, notifications.role_members(ctx.session, "dsl"), "absence_safety",
+        outbox.notify(ctx.session, outbox.role_members(ctx.session, "dsl"), "absence_safety",
                              f"{pupil.name} ({pupil.ref}) is absent and not known to be safe ({day}).", instance_id=ctx.instance.id)

@@ -1,15 +1,31 @@
-"""Helpers shared by the record handlers: the placement or provider a step belongs to, dates, the history log."""
+"""Helpers shared by the record handlers: what a handler is given, the placement or provider a step belongs to,
+dates, the history log."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from apflow.clock import clock
-from apflow.services.errors import Invalid
+from apflow.errors import Invalid
 
 from .models import LogEntry, Placement, Provider
 
 UK = ZoneInfo("Europe/London")
+
+
+@dataclass
+class RecordContext:
+    """What a record handler is given: the step's transaction, who took it, and its answers."""
+    core: object              # apflow.services.core.Core (for the term calendar and settings)
+    session: object           # the step's SQLAlchemy session
+    instance: object          # store.models.Instance (already flushed: has an id)
+    actor: object             # services.instances.Actor
+    task: object | None       # store.models.HumanTask, None at start
+    kind: str
+    answers: dict             # the checked form answers of this step (the start data at start)
+    data: dict                # the process data before this step
+    properties: dict = field(default_factory=dict)
 
 
 def now() -> datetime:

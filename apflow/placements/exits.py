@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from apflow.services.errors import Invalid
-from apflow.services.records import handler
+from apflow.errors import Invalid
 
 from . import gates
-from .common import iso, log, not_before_now, now, parse_date, placement_of, school_day_bounds, today, touch
+from .common import (
+    iso,
+    log,
+    not_before_now,
+    now,
+    parse_date,
+    placement_of,
+    school_day_bounds,
+    today,
+    touch,
+)
 from .concerns import KEPT, _note, _open_concern
 from .models import Destination, PlacementExit, Provider, Review
 
@@ -26,7 +35,6 @@ def _add(row: PlacementExit, ctx, fields: list[str]) -> None:
     row.content = {**row.content, **{k: ctx.answers.get(k) for k in fields}}
 
 
-@handler("exit_notice")
 def record_exit_notice(ctx):
     placement = placement_of(ctx)
     a = ctx.answers
@@ -34,7 +42,7 @@ def record_exit_notice(ctx):
     if sla is None:
         raise Invalid("The notice period comes from the service level agreement, and the provider has none in force (R30, R91).")
     given = parse_date(a["notice_given_on"], "notice_given_on")
-    calendar = ctx.app.calendar()
+    calendar = ctx.core.calendar()
     ends = calendar.add_school_days(given, sla.notice_period_school_days)
     row = _exit(ctx, placement, "planned")
     row.started_on, row.notice_period_school_days, row.ends_on = given, sla.notice_period_school_days, ends
@@ -46,7 +54,6 @@ def record_exit_notice(ctx):
     return {"notice_ends_at": iso(not_before_now(school_day_bounds(calendar, ends)[1]))}
 
 
-@handler("exit_plan")
 def record_exit_plan(ctx):
     placement = placement_of(ctx)
     row = _exit(ctx, placement, "planned")
@@ -54,7 +61,6 @@ def record_exit_plan(ctx):
     log(ctx, f"Next provision planned: {ctx.answers['next_provision']}", placement=placement, record=row)
 
 
-@handler("lessons_learned")
 def record_lessons(ctx):
     placement = placement_of(ctx)
     row = _exit(ctx, placement, "planned")
@@ -63,7 +69,6 @@ def record_lessons(ctx):
     log(ctx, "Placement ended; lessons learned recorded", placement=placement, record=row)
 
 
-@handler("emergency_removal")
 def record_emergency_removal(ctx):
     placement = placement_of(ctx)
     a = ctx.answers
@@ -75,7 +80,6 @@ def record_emergency_removal(ctx):
     log(ctx, f"Pupil removed from the placement on {row.ends_on}; now with {a['pupil_now_with']}", placement=placement, record=row)
 
 
-@handler("alternative_arrangements")
 def record_alternative(ctx):
     placement = placement_of(ctx)
     row = _exit(ctx, placement, "emergency")
@@ -83,7 +87,6 @@ def record_alternative(ctx):
     log(ctx, f"Immediate alternative provision from {ctx.answers['alternative_starts_on']}", placement=placement, record=row)
 
 
-@handler("investigation")
 def record_investigation(ctx):
     placement = placement_of(ctx)
     a = ctx.answers
@@ -96,7 +99,6 @@ def record_investigation(ctx):
     return {"investigation_findings": KEPT}
 
 
-@handler("family_support")
 def record_family_support(ctx):
     placement = placement_of(ctx)
     row = _exit(ctx, placement, "emergency")
@@ -104,7 +106,6 @@ def record_family_support(ctx):
     log(ctx, f"Support for the pupil and family: {ctx.answers['support_offered']}", placement=placement, record=row)
 
 
-@handler("destination")
 def record_destination(ctx):
     placement = placement_of(ctx)
     a = ctx.answers
@@ -123,7 +124,6 @@ def record_destination(ctx):
     return {"transition_support": support}
 
 
-@handler("transition_check")
 def record_transition_check(ctx):
     placement = placement_of(ctx)
     a = ctx.answers

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from sqlalchemy import exists, select
 
-from apflow.services.errors import Invalid
+from apflow.errors import Invalid
 
-from .models import Consent, Placement, Plan, Provider, PurchaseOrder, RiskAssessment, ServiceLevelAgreement
+from .models import (
+    Consent,
+    Placement,
+    Plan,
+    Provider,
+    PurchaseOrder,
+    RiskAssessment,
+    ServiceLevelAgreement,
+)
 
 
 def has_purchase_order(session, placement: Placement) -> bool:

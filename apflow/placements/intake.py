@@ -5,18 +5,24 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from apflow.services.errors import Invalid
-from apflow.services.records import handler
+from apflow.errors import Invalid
 
 from . import gates
 from .common import log, now, parse_date, placement_of, touch
-from .models import Communication, KeyInformationDocument, Placement, Plan, Pupil, PurchaseOrder, TimetableSession
+from .models import (
+    Communication,
+    KeyInformationDocument,
+    Placement,
+    Plan,
+    Pupil,
+    PurchaseOrder,
+    TimetableSession,
+)
 from .providers import by_name
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
 
 
-@handler("referral")
 def record_referral(ctx):
     a = ctx.answers
     ref = a["pupil_ref"].strip()
@@ -45,7 +51,6 @@ def record_referral(ctx):
             "learning_mentor": placement.learning_mentor}
 
 
-@handler("provider_choice")
 def record_provider_choice(ctx):
     placement = placement_of(ctx)
     provider = by_name(ctx.session, ctx.answers["provider_name"])
@@ -60,7 +65,6 @@ def record_provider_choice(ctx):
     return {"provider_id": provider.id, "provider_name": provider.name, "provider_ready": ready}
 
 
-@handler("purchase_order")
 def record_purchase_order(ctx):
     placement = placement_of(ctx)
     a = ctx.answers
@@ -81,7 +85,6 @@ def record_purchase_order(ctx):
     return {"po_issued": True}
 
 
-@handler("funding_followup")
 def record_funding_followup(ctx):
     placement = placement_of(ctx)
     withdraw = ctx.answers["funding_next"] != "ask_again"
@@ -91,7 +94,6 @@ def record_funding_followup(ctx):
         + ctx.answers["funding_notes"], placement=placement)
 
 
-@handler("allocation")
 def record_allocation(ctx):
     placement = placement_of(ctx)
     gates.require_purchase_order(ctx.session, placement)
@@ -112,7 +114,6 @@ def record_allocation(ctx):
     return {"tutor_name": a["tutor_name"]}
 
 
-@handler("relational_learning_plan")
 def record_rlp(ctx):
     placement = placement_of(ctx)
     plan = new_plan(ctx, placement, "relational_learning",
@@ -131,7 +132,6 @@ def new_plan(ctx, placement, kind: str, fields: list[str]) -> Plan:
     return plan
 
 
-@handler("timetable_shared")
 def record_timetable_shared(ctx):
     placement = placement_of(ctx)
     a = ctx.answers
@@ -144,7 +144,6 @@ def record_timetable_shared(ctx):
     log(ctx, f"Timetable shared; portal access for {', '.join(a['portal_access'])}", placement=placement)
 
 
-@handler("kid_sent")
 def record_kid_sent(ctx):
     placement = placement_of(ctx)
     a = ctx.answers
@@ -154,7 +153,6 @@ def record_kid_sent(ctx):
     log(ctx, f"Key Information Document sent to {kid.sent_to}", placement=placement, record=kid)
 
 
-@handler("kid_signed")
 def record_kid_signed(ctx):
     placement = placement_of(ctx)
     kid = ctx.session.scalar(select(KeyInformationDocument).where(KeyInformationDocument.placement_id == placement.id)

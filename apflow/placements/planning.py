@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from apflow.services.errors import Invalid
-from apflow.services.records import handler
+from apflow.errors import Invalid
 
 from . import attendance, gates
 from .common import log, now, parse_date, placement_of, touch, yes
@@ -23,7 +22,6 @@ INDIVIDUAL_RISKS = ["behaviour", "medical", "communication", "physical", "emotio
 CONSULTATION = ["proposal_discussed", "rationale_explained", "outcomes_explained", "provider_information_shared", "questions_addressed"]
 
 
-@handler("plan")
 def record_plan(ctx):
     placement = placement_of(ctx)
     a = ctx.answers
@@ -43,7 +41,6 @@ def record_plan(ctx):
     return {"plan_version": plan.version}
 
 
-@handler("risk_assessment")
 def record_risk_assessment(ctx):
     placement = placement_of(ctx)
     a = ctx.answers
@@ -63,7 +60,6 @@ def record_risk_assessment(ctx):
         placement=placement, record=rows[0])
 
 
-@handler("transport")
 def record_transport(ctx):
     placement = placement_of(ctx)
     a = ctx.answers
@@ -73,7 +69,6 @@ def record_transport(ctx):
     log(ctx, f"Transport: {a['transport'].replace('_', ' ')}; equipment: {', '.join(a['equipment'])}", placement=placement)
 
 
-@handler("consultation")
 def record_consultation(ctx):
     placement = placement_of(ctx)
     a = ctx.answers
@@ -87,7 +82,6 @@ def record_consultation(ctx):
     log(ctx, "Parents consulted" + ("; the pupil took part in planning" if a.get("pupil_involved") else ""), placement=placement, record=consent)
 
 
-@handler("consent")
 def record_consent(ctx):
     placement = placement_of(ctx)
     a = ctx.answers
@@ -100,7 +94,6 @@ def record_consent(ctx):
     return {"consent_given": consent.given}
 
 
-@handler("consent_followup")
 def record_consent_followup(ctx):
     placement = placement_of(ctx)
     withdraw = ctx.answers["consent_next"] != "consult_again"
@@ -109,7 +102,6 @@ def record_consent_followup(ctx):
     log(ctx, ("Proposal withdrawn: " if withdraw else "Family to be consulted again: ") + ctx.answers["consent_notes"], placement=placement)
 
 
-@handler("headteacher_approval")
 def record_headteacher_approval(ctx):
     placement = placement_of(ctx)
     a = ctx.answers
@@ -130,7 +122,6 @@ def record_headteacher_approval(ctx):
     return {"head_approved": approve}
 
 
-@handler("placement_start")
 def record_placement_start(ctx):
     placement = placement_of(ctx)
     gates.require_start_allowed(ctx.session, placement)
@@ -141,6 +132,6 @@ def record_placement_start(ctx):
     placement.start_date = parse_date(a["start_date"], "start_date")
     placement.attendance_code = a["attendance_code"]
     touch(placement, "active")
-    first = attendance.first_register(ctx.app, ctx.session, placement, placement.start_date)
+    first = attendance.first_register(ctx.core, ctx.session, placement, placement.start_date)
     log(ctx, f"Placement started on {placement.start_date} (attendance code {placement.attendance_code})", placement=placement)
     return {"commenced": False, **first}

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, select
 
-from apflow.services.errors import Invalid
-from apflow.services.records import handler
+from apflow.errors import Invalid
 from apflow.store.models import Organisation
 
 from . import gates
@@ -23,7 +22,6 @@ def by_name(session, name: str) -> Provider | None:
     return session.scalar(select(Provider).where(func.lower(Provider.name) == str(name).strip().lower()))
 
 
-@handler("provider")
 def record_provider(ctx):
     a = ctx.answers
     name = a["provider_name"].strip()
@@ -47,7 +45,6 @@ def record_provider(ctx):
     return {"provider_id": provider.id, "provider_name": provider.name}
 
 
-@handler("provider_criteria")
 def record_criteria(ctx):
     provider = provider_of(ctx)
     a = ctx.answers
@@ -62,7 +59,6 @@ def record_criteria(ctx):
     return {"criteria_met": met}
 
 
-@handler("due_diligence")
 def record_due_diligence(ctx):
     provider = provider_of(ctx)
     a = ctx.answers
@@ -74,7 +70,6 @@ def record_due_diligence(ctx):
     return {"due_diligence_complete": complete}
 
 
-@handler("provider_approval")
 def record_provider_approval(ctx):
     provider = provider_of(ctx)
     approve = ctx.answers["provider_decision"] == "approve"
@@ -89,34 +84,31 @@ def record_provider_approval(ctx):
     return {"provider_approved": approve}
 
 
-@handler("provider_withdrawal")
 def record_withdrawal(ctx):
     provider = provider_of(ctx)
     provider.status = "withdrawn"
     log(ctx, f"Withdrawn from the register: {ctx.answers['withdrawal_reason']}", provider=provider, record=provider)
 
 
-@handler("qa_visit")
 def record_qa_visit(ctx):
     provider = provider_of(ctx)
     a = ctx.answers
     visit = QaVisit(provider_id=provider.id, visited_on=parse_date(a["visited_on"], "visited_on"), quality=a["quality"],
-                    outcome=a["qa_outcome"], term=_term_name(ctx.app, parse_date(a["visited_on"])),
+                    outcome=a["qa_outcome"], term=_term_name(ctx.core, parse_date(a["visited_on"])),
                     findings={k: a.get(k) for k in ("safeguarding_ok", "qa_findings", "qa_actions")},
                     recorded_at=now(), recorded_by=ctx.actor.name)
     ctx.session.add(visit)
     log(ctx, f"QA visit on {visit.visited_on}: {visit.quality.replace('_', ' ')}, {visit.outcome}", provider=provider, record=visit)
 
 
-def _term_name(app, day) -> str:
+def _term_name(core, day) -> str:
     try:
-        calendar = app.calendar()
+        calendar = core.calendar()
     except Exception:  # noqa: BLE001 - a missing calendar only loses the label
         return ""
     return next((t.name for t in calendar.terms if t.start <= day <= t.end), "")
 
 
-@handler("sla")
 def record_sla(ctx):
     provider = provider_of(ctx)
     a = ctx.answers
@@ -137,7 +129,6 @@ def record_sla(ctx):
     return {"sla_id": sla.id}
 
 
-@handler("sla_signature")
 def record_sla_signature(ctx):
     provider = provider_of(ctx)
     sla = ctx.session.get(ServiceLevelAgreement, ctx.data.get("sla_id"))

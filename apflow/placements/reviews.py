@@ -3,10 +3,8 @@ half-termly and requested reviews with their invitations and progress reports (R
 and risk-assessment review (R75, R76), parent updates and feedback (R77), early intervention (R90), escalations."""
 from __future__ import annotations
 
-
-from apflow.services import notifications
-from apflow.services.errors import Invalid
-from apflow.services.records import handler
+from apflow.errors import Invalid
+from apflow.store import outbox
 
 from .common import iso, log, now, parse_date, placement_of, provider_of, today
 from .intake import new_plan
@@ -37,7 +35,6 @@ def _tell(ctx, placement, kind: str, audience: str, fields: list[str]) -> Commun
     return row
 
 
-@handler("commencement_review")
 def record_commencement(ctx):
     placement = placement_of(ctx)
     a = ctx.answers
@@ -46,14 +43,12 @@ def record_commencement(ctx):
     return {"commenced": True}
 
 
-@handler("pupil_passport")
 def record_passport(ctx):
     placement = placement_of(ctx)
     plan = new_plan(ctx, placement, "pupil_passport", ["about_me", "how_to_help_me", "education_goals"])
     log(ctx, f"Pupil Passport and Education Plan version {plan.version}", placement=placement, record=plan)
 
 
-@handler("passport_review")
 def record_passport_review(ctx):
     placement = placement_of(ctx)
     a = ctx.answers
@@ -61,7 +56,6 @@ def record_passport_review(ctx):
     log(ctx, f"Pupil Passport reviewed on {review.held_on}", placement=placement, record=review)
 
 
-@handler("baseline")
 def record_baseline(ctx):
     placement = placement_of(ctx)
     if not ctx.answers.get("settled_and_safe"):
@@ -72,7 +66,6 @@ def record_baseline(ctx):
     log(ctx, f"Baseline assessment on {row.assessed_on}", placement=placement, record=row)
 
 
-@handler("termly_assessment")
 def record_termly_assessment(ctx):
     placement = placement_of(ctx)
     a = ctx.answers
@@ -83,7 +76,6 @@ def record_termly_assessment(ctx):
     log(ctx, f"Termly assessment against the plan: on track {a['on_track']}{extra}", placement=placement, record=row)
 
 
-@handler("risk_assessment_review")
 def record_risk_review(ctx):
     placement = placement_of(ctx)
     a = ctx.answers
@@ -95,14 +87,12 @@ def record_risk_review(ctx):
     log(ctx, f"Risk assessments reviewed ({reason}): {a['ra_changes']}", placement=placement, record=row)
 
 
-@handler("parent_update")
 def record_parent_update(ctx):
     placement = placement_of(ctx)
     row = _tell(ctx, placement, "progress_update", "parents", ["update_sent_on", "update_summary", "assessment_shared", "visit_offered"])
     log(ctx, "Termly progress update sent to the parents", placement=placement, record=row)
 
 
-@handler("feedback")
 def record_feedback(ctx):
     placement = placement_of(ctx)
     a = ctx.answers
@@ -111,18 +101,16 @@ def record_feedback(ctx):
     log(ctx, f"Feedback from the {'pupil' if from_pupil else 'parents'}", placement=placement, record=row)
     if from_pupil and a["feel_safe"] == "no":
         pupil = ctx.session.get(Pupil, placement.pupil_id)
-        notifications.notify(ctx.session, notifications.role_members(ctx.session, "dsl"), "pupil_feels_unsafe",
+        outbox.notify(ctx.session, outbox.role_members(ctx.session, "dsl"), "pupil_feels_unsafe",
                              f"{pupil.name} ({pupil.ref}) says they do not feel safe at their placement.", instance_id=ctx.instance.id)
 
 
-@handler("review_invitation")
 def record_invitation(ctx):
     placement = placement_of(ctx)
     row = _tell(ctx, placement, "review_invitation", ", ".join(ctx.answers["invited"]), ["meeting_on", "invited", "invitation_notes"])
     log(ctx, f"Invited {', '.join(ctx.answers['invited'])} to the review on {ctx.answers['meeting_on']}", placement=placement, record=row)
 
 
-@handler("progress_report")
 def record_progress_report(ctx):
     placement = placement_of(ctx)
     row = _assessment(ctx, placement, "progress", today(),
@@ -130,7 +118,6 @@ def record_progress_report(ctx):
     log(ctx, "Provider's progress report for the review", placement=placement, record=row)
 
 
-@handler("placement_review")
 def record_placement_review(ctx):
     placement = placement_of(ctx)
     a = ctx.answers
@@ -142,18 +129,16 @@ def record_placement_review(ctx):
     return {"review_outcome": a["review_decision"]}
 
 
-@handler("intervention")
 def record_intervention(ctx):
     placement = placement_of(ctx)
     a = ctx.answers
     review = _review(ctx, placement, "early_intervention", a["intervention_on"], "support agreed",
                      ["intervention_attendees", "issues", "support", "expectations", "check_in_weeks"])
-    due = ctx.app.calendar().weeks(int(a["check_in_weeks"]), now())
+    due = ctx.core.calendar().weeks(int(a["check_in_weeks"]), now())
     log(ctx, f"Early intervention meeting: progress to be checked by {due.date()}", placement=placement, record=review)
     return {"intervention_check_due": iso(due)}
 
 
-@handler("intervention_review")
 def record_intervention_review(ctx):
     placement = placement_of(ctx)
     a = ctx.answers
@@ -164,7 +149,6 @@ def record_intervention_review(ctx):
     return {"review_outcome": outcome}
 
 
-@handler("escalation")
 def record_escalation(ctx):
     placement = ctx.session.get(Placement, ctx.data["placement_id"]) if ctx.data.get("placement_id") else None
     provider = None if placement else provider_of(ctx)

@@ -6,13 +6,14 @@ from pathlib import Path
 from sqlalchemy import select
 
 from apflow.clock import clock
+from apflow.errors import Invalid
+from apflow.school_calendar import CalendarError, SchoolCalendar
 from apflow.store.models import SchoolCalendarRecord
-from apflow.timers.calendar import CalendarError, SchoolCalendar
 
 from . import permissions
-from .errors import Invalid
+from .core import Core
 
-DEMO_TERMS = Path(__file__).resolve().parent.parent / "timers" / "terms-2025-2027.csv"
+DEMO_TERMS = Path(__file__).resolve().parent.parent / "data" / "terms-2025-2027.csv"
 
 
 class NoCalendar(CalendarError):
@@ -24,6 +25,12 @@ def load(session) -> SchoolCalendar | None:
     return SchoolCalendar.from_dict(record.data) if record else None
 
 
+def current(core: Core) -> SchoolCalendar | None:
+    """The term dates in use, read now (None before any are set up)."""
+    with core.db.session(readonly=True) as session:
+        return load(session)
+
+
 def save(session, calendar: SchoolCalendar, by: str) -> None:
     record = session.scalar(select(SchoolCalendarRecord).where(SchoolCalendarRecord.organisation_id.is_(None)))
     if record is None:
@@ -32,7 +39,7 @@ def save(session, calendar: SchoolCalendar, by: str) -> None:
     record.data, record.updated_at, record.updated_by = calendar.to_dict(), clock.now(), by
 
 
-def import_csv(app, text: str, by: str, user=None) -> SchoolCalendar:
+def import_csv(core: Core, text: str, by: str, user=None) -> SchoolCalendar:
     """Replace the term dates from a CSV file (kind,name,start,end); refuses bad data with the line to fix."""
     if user is not None:
         permissions.require(user, "calendar.edit")
@@ -40,9 +47,9 @@ def import_csv(app, text: str, by: str, user=None) -> SchoolCalendar:
         calendar = SchoolCalendar.from_csv(text)
     except CalendarError as err:
         raise Invalid(f"The term dates were not changed: {err}", {"csv": [str(err)]}) from None
-    with app.db.session() as session:
+    with core.db.session() as session:
         save(session, calendar, by)
-    app.calendar_changed()
+    core.calendar_changed()
     return calendar
 
 

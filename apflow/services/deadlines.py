@@ -14,13 +14,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 
 from apflow.clock import clock, uk_time
+from apflow.errors import Conflict, Forbidden, NotFound
 from apflow.roles import role_title
+from apflow.store import outbox
 from apflow.store.db import locked_instance
 from apflow.store.models import DeadlineAlert, Escalation, HumanTask, User
 
-from . import notifications, permissions
+from . import permissions
+from .core import Core
 from .users import usernames
-from .errors import Conflict, Forbidden, NotFound
 
 DUE_SOON_FRACTION = 0.75
 LEVEL_ROLES = {1: "manager", 2: "headteacher"}
@@ -63,25 +65,25 @@ def close(session, tasks: list[HumanTask]) -> None:
                     .values(state="resolved").execution_options(synchronize_session=False))
 
 
-def next_due_at(app) -> datetime | None:
-    with app.db.session(readonly=True) as session:
+def next_due_at(core: Core) -> datetime | None:
+    with core.db.session(readonly=True) as session:
         return session.scalar(select(func.min(DeadlineAlert.due_at)).where(DeadlineAlert.state == "pending"))
 
 
-def fire_due_alerts(app, limit: int = 1000) -> int:
+def fire_due_alerts(core: Core, limit: int = 1000) -> int:
     fired = 0
     for _ in range(limit):
-        if not _fire_next(app):
+        if not _fire_next(core):
             break
         fired += 1
     return fired
 
 
-def _fire_next(app) -> bool:
-    with app.db.session() as session:
+def _fire_next(core: Core) -> bool:
+    with core.db.session() as session:
         now = clock.now()
         query = select(DeadlineAlert).where(DeadlineAlert.state == "pending", DeadlineAlert.due_at <= now).order_by(DeadlineAlert.due_at).limit(1)
-        if app.db.is_sqlite:
+        if core.db.is_sqlite:
             candidate = session.scalar(query)
             if candidate is None:
                 return False
@@ -97,7 +99,7 @@ def _fire_next(app) -> bool:
         alert.state, alert.fired_at = "done", now
         if task is None or task.state != "ready":
             return True
-        {"reminder": _remind, "escalation": _escalate, "second_escalation": _escalate_again}[alert.kind](app, session, task, now)
+        {"reminder": _remind, "escalation": _escalate, "second_escalation": _escalate_again}[alert.kind](core, session, task, now)
     return True
 
 
@@ -117,26 +119,26 @@ def _task_people(session, task: HumanTask) -> list[User]:
     if task.assignee_id:
         user = session.get(User, task.assignee_id)
         return [user] if user else []
-    return notifications.role_members(session, task.role) if task.role else []
+    return outbox.role_members(session, task.role) if task.role else []
 
 
-def _remind(app, session, task: HumanTask, now: datetime) -> None:
+def _remind(core: Core, session, task: HumanTask, now: datetime) -> None:
     message = f"Reminder: {_describe(task)} is due by {uk_time(task.due_at)}."
-    notifications.notify(session, _task_people(session, task), "reminder", message, task.instance_id,
-                         link=f"{app.settings.base_url}/api/v1/tasks/{task.id}")
+    outbox.notify(session, _task_people(session, task), "reminder", message, task.instance_id,
+                         link=f"{core.settings.base_url}/api/v1/tasks/{task.id}")
 
 
-def _escalate(app, session, task: HumanTask, now: datetime) -> None:
+def _escalate(core: Core, session, task: HumanTask, now: datetime) -> None:
     escalation = Escalation(instance_id=task.instance_id, human_task_id=task.id, level=1, role=LEVEL_ROLES[1], task_name=task.name,
                             missed_by=_holder(session, task), overdue_since=task.due_at, created_at=now, state="open", note="")
     session.add(escalation)
     message = f"Overdue: {_describe(task)} held by {escalation.missed_by} was due {uk_time(task.due_at)}."
-    notifications.notify(session, notifications.role_members(session, LEVEL_ROLES[1]), "escalation", message, task.instance_id)
-    grace = timedelta(hours=app.settings.escalation_grace_hours)
+    outbox.notify(session, outbox.role_members(session, LEVEL_ROLES[1]), "escalation", message, task.instance_id)
+    grace = timedelta(hours=core.settings.escalation_grace_hours)
     session.add(DeadlineAlert(human_task_id=task.id, instance_id=task.instance_id, kind="second_escalation", due_at=now + grace, state="pending"))
 
 
-def _escalate_again(app, session, task: HumanTask, now: datetime) -> None:
+def _escalate_again(core: Core, session, task: HumanTask, now: datetime) -> None:
     first = session.scalar(select(Escalation).where(Escalation.human_task_id == task.id, Escalation.level == 1).order_by(Escalation.id.desc()))
     if first is None or first.state != "open":
         return  # a manager took it on
@@ -145,8 +147,8 @@ def _escalate_again(app, session, task: HumanTask, now: datetime) -> None:
     session.add(escalation)
     message = (f"Still overdue and not taken on by a manager: {_describe(task)} held by {first.missed_by}, "
                f"overdue since {uk_time(task.due_at)}.")
-    people = notifications.role_members(session, LEVEL_ROLES[2]) + notifications.role_members(session, LEVEL_ROLES[1])
-    notifications.notify(session, people, "second_escalation", message, task.instance_id)
+    people = outbox.role_members(session, LEVEL_ROLES[2]) + outbox.role_members(session, LEVEL_ROLES[1])
+    outbox.notify(session, people, "second_escalation", message, task.instance_id)
 
 
 # -- managers' side -------------------------------------------------------------------------
@@ -158,9 +160,9 @@ def escalation_dict(e: Escalation, now: datetime) -> dict:
             "created_at": e.created_at.isoformat(), "note": e.note}
 
 
-def list_escalations(app, user: User, include_closed: bool = False) -> list[dict]:
+def list_escalations(core: Core, user: User, include_closed: bool = False) -> list[dict]:
     roles = user.role_names
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         query = select(Escalation).where(Escalation.role.in_(roles))
         if not include_closed:
             query = query.where(Escalation.state == "open")
@@ -168,8 +170,8 @@ def list_escalations(app, user: User, include_closed: bool = False) -> list[dict
         return [escalation_dict(e, now) for e in session.scalars(query.order_by(Escalation.overdue_since))]
 
 
-def acknowledge(app, user: User, escalation_id: int, note: str) -> dict:
-    with app.db.session() as session:
+def acknowledge(core: Core, user: User, escalation_id: int, note: str) -> dict:
+    with core.db.session() as session:
         escalation = session.get(Escalation, escalation_id)
         if escalation is None or escalation.role not in user.role_names:
             raise NotFound(f"There is no escalation {escalation_id} for your roles.")
@@ -182,12 +184,12 @@ def acknowledge(app, user: User, escalation_id: int, note: str) -> dict:
         return escalation_dict(escalation, clock.now())
 
 
-def dashboard(app, user: User) -> dict:
+def dashboard(core: Core, user: User) -> dict:
     """Everything overdue or due within 7 days, for managers: by role, provider and pupil, with how late."""
     if not permissions.is_manager(user):
         raise Forbidden("Only managers can see the escalation dashboard.")
     now = clock.now()
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         rows = list(session.scalars(select(HumanTask).where(HumanTask.state == "ready", HumanTask.due_at.is_not(None),
                                                             HumanTask.due_at <= now + timedelta(days=7)).order_by(HumanTask.due_at)))
         names = usernames(session, [r.assignee_id for r in rows])

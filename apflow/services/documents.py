@@ -7,17 +7,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
 from apflow.clock import clock
+from apflow.errors import Invalid, NotFound
 from apflow.store.models import Document, Instance, User
 
 from . import permissions
-from .errors import Invalid, NotFound
+from .core import Core
 
 MAX_BYTES = 10 * 1024 * 1024
 ALLOWED_TYPES = {"application/pdf", "image/png", "image/jpeg", "image/heic",
                  "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "text/plain"}
 
 
-def upload(app, user: User, instance_id: int, task_id: str | None, filename: str, content_type: str, content: bytes) -> int:
+def upload(core: Core, user: User, instance_id: int, task_id: str | None, filename: str, content_type: str, content: bytes) -> int:
     if not content:
         raise Invalid("The file is empty.", {"file": ["Choose a file to upload."]})
     if len(content) > MAX_BYTES:
@@ -26,7 +27,7 @@ def upload(app, user: User, instance_id: int, task_id: str | None, filename: str
     if content_type not in ALLOWED_TYPES:
         raise Invalid("Upload a PDF, an image (PNG, JPEG, HEIC), a Word document or a text file.", {"file": ["That kind of file is not accepted."]})
     name = (filename or "document").replace("\\", "/").rsplit("/", 1)[-1][:255] or "document"
-    with app.db.session() as session:
+    with core.db.session() as session:
         instance = session.get(Instance, instance_id)
         if instance is None or not permissions.can(user, "instance.view", instance, session):
             raise NotFound("There is no such placement that you can see.")
@@ -43,8 +44,8 @@ def list_for_instance(session, instance_id: int) -> list[dict]:
              "uploaded_at": d.uploaded_at, "task_id": d.task_id} for d in docs]
 
 
-def download(app, user: User, instance_id: int, document_id: int) -> Document:
-    with app.db.session() as session:
+def download(core: Core, user: User, instance_id: int, document_id: int) -> Document:
+    with core.db.session() as session:
         document = session.scalar(select(Document).options(undefer(Document.content)).where(Document.id == document_id, Document.instance_id == instance_id))
         instance = session.get(Instance, instance_id)
         if document is None or instance is None or not permissions.can(user, "instance.view", instance, session):

@@ -13,12 +13,23 @@ from urllib.parse import urlencode
 from sqlalchemy import and_, false, func, or_, select, update
 
 from apflow.clock import clock
+from apflow.errors import Conflict, Forbidden, Invalid, NotFound
 from apflow.roles import ROLES, role_title
-from apflow.store.models import Event, HumanTask, Instance, Organisation, ProcessVersion, SavedFilter, TaskDraft, User, UserRole
+from apflow.store.models import (
+    Event,
+    HumanTask,
+    Instance,
+    Organisation,
+    ProcessVersion,
+    SavedFilter,
+    TaskDraft,
+    User,
+    UserRole,
+)
 
-from . import permissions
+from . import documents, permissions
+from .core import Core
 from .deadlines import deadline_state
-from .errors import Conflict, Forbidden, Invalid, NotFound
 from .users import usernames
 
 TABS = ("mine", "available", "all")
@@ -88,12 +99,12 @@ def _count(session, conditions) -> int:
     return session.scalar(select(func.count()).select_from(capped))
 
 
-def inbox(app, user: User, query: InboxQuery) -> dict:
+def inbox(core: Core, user: User, query: InboxQuery) -> dict:
     now = clock.now()
     tabs = _tab_conditions(user)
     if query.tab not in tabs:
         query.tab = "available"
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         ready = HumanTask.state == "ready"
         counts = {tab: _count(session, [ready, condition]) for tab, condition in tabs.items()}
         conditions = [ready, tabs[query.tab]]
@@ -159,8 +170,8 @@ def _colleague(session, task: HumanTask, username: str) -> User:
     return colleague
 
 
-def claim(app, user: User, task_id: str) -> None:
-    with app.db.session() as session:
+def claim(core: Core, user: User, task_id: str) -> None:
+    with core.db.session() as session:
         task = _task(session, user, task_id)
         if task.assignee_id == user.id:
             return
@@ -174,17 +185,17 @@ def claim(app, user: User, task_id: str) -> None:
         _log(session, task, user, "task_claimed")
 
 
-def unclaim(app, user: User, task_id: str) -> None:
-    with app.db.session() as session:
+def unclaim(core: Core, user: User, task_id: str) -> None:
+    with core.db.session() as session:
         task = _task(session, user, task_id)
         permissions.require(user, "task.unclaim", task, session)
         _log(session, task, user, "task_unclaimed", previous=_name(session, task.assignee_id))
         task.assignee_id, task.owner_id = None, None
 
 
-def assign(app, user: User, task_id: str, username: str, delegate: bool = False) -> None:
+def assign(core: Core, user: User, task_id: str, username: str, delegate: bool = False) -> None:
     """Hand the task to a colleague. Delegating keeps you as its owner, so you can take it back."""
-    with app.db.session() as session:
+    with core.db.session() as session:
         task = _task(session, user, task_id)
         permissions.require(user, "task.assign", task, session)
         colleague = _colleague(session, task, username)
@@ -199,24 +210,24 @@ def assign(app, user: User, task_id: str, username: str, delegate: bool = False)
         task.assignee_id = colleague.id
 
 
-def take_back(app, user: User, task_id: str) -> None:
-    with app.db.session() as session:
+def take_back(core: Core, user: User, task_id: str) -> None:
+    with core.db.session() as session:
         task = _task(session, user, task_id)
         permissions.require(user, "task.take_back", task, session)
         _log(session, task, user, "task_taken_back", previous=_name(session, task.assignee_id))
         task.assignee_id, task.owner_id = user.id, None
 
 
-def bulk(app, user: User, task_ids: list[str], action: str, username: str = "") -> dict:
+def bulk(core: Core, user: User, task_ids: list[str], action: str, username: str = "") -> dict:
     """Managers: claim or reassign many tasks; each task succeeds or fails on its own."""
     permissions.require(user, "task.bulk")
     done, failed = [], {}
     for task_id in task_ids[:500]:
         try:
             if action == "claim":
-                claim(app, user, task_id)
+                claim(core, user, task_id)
             elif action == "assign":
-                assign(app, user, task_id, username)
+                assign(core, user, task_id, username)
             else:
                 raise Invalid("Choose claim or assign.")
             done.append(task_id)
@@ -229,9 +240,9 @@ def _name(session, user_id: int | None) -> str | None:
     return usernames(session, [user_id]).get(user_id)
 
 
-def colleagues(app, user: User, task_id: str) -> list[dict]:
+def colleagues(core: Core, user: User, task_id: str) -> list[dict]:
     """People this task could be handed to: active members of its role in scope."""
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         task = _task(session, user, task_id)
         instance = session.get(Instance, task.instance_id)
         people = session.scalars(select(User).join(UserRole).where(UserRole.role == task.role, User.active.is_(True)).order_by(User.display_name))
@@ -241,8 +252,8 @@ def colleagues(app, user: User, task_id: str) -> list[dict]:
 
 # -- drafts and saved filters ----------------------------------------------------------------
 
-def save_draft(app, user: User, task_id: str, data: dict) -> None:
-    with app.db.session() as session:
+def save_draft(core: Core, user: User, task_id: str, data: dict) -> None:
+    with core.db.session() as session:
         task = _task(session, user, task_id)
         permissions.require(user, "task.complete", task, session)
         draft = session.get(TaskDraft, (task.id, user.id))
@@ -252,16 +263,16 @@ def save_draft(app, user: User, task_id: str, data: dict) -> None:
             draft.data, draft.saved_at = data, clock.now()
 
 
-def get_draft(app, user: User, task_id: str) -> TaskDraft | None:
-    with app.db.session(readonly=True) as session:
+def get_draft(core: Core, user: User, task_id: str) -> TaskDraft | None:
+    with core.db.session(readonly=True) as session:
         return session.get(TaskDraft, (str(task_id), user.id))
 
 
-def save_filter(app, user: User, name: str, query: InboxQuery) -> None:
+def save_filter(core: Core, user: User, name: str, query: InboxQuery) -> None:
     name = (name or "").strip()[:100]
     if not name:
         raise Invalid("Give the filter a name.", {"name": ["Required."]})
-    with app.db.session() as session:
+    with core.db.session() as session:
         existing = session.scalar(select(SavedFilter).where(SavedFilter.user_id == user.id, SavedFilter.name == name))
         if existing is None:
             session.add(SavedFilter(user_id=user.id, name=name, query=query.to_querystring(page=1)))
@@ -269,15 +280,27 @@ def save_filter(app, user: User, name: str, query: InboxQuery) -> None:
             existing.query = query.to_querystring(page=1)
 
 
-def delete_filter(app, user: User, filter_id: int) -> None:
-    with app.db.session() as session:
+def delete_filter(core: Core, user: User, filter_id: int) -> None:
+    with core.db.session() as session:
         found = session.get(SavedFilter, filter_id)
         if found is None or found.user_id != user.id:
             raise NotFound("No such saved filter.")
         session.delete(found)
 
 
-def saved_filters(app, user: User) -> list[dict]:
-    with app.db.session(readonly=True) as session:
+def saved_filters(core: Core, user: User) -> list[dict]:
+    with core.db.session(readonly=True) as session:
         return [{"id": f.id, "name": f.name, "query": f.query}
                 for f in session.scalars(select(SavedFilter).where(SavedFilter.user_id == user.id).order_by(SavedFilter.name))]
+
+
+def task_view(core: Core, user: User, task_id: str) -> dict:
+    """What a task page shows beside the form: what this person may do with the task, its instance and documents."""
+    with core.db.session(readonly=True) as session:
+        row = session.get(HumanTask, task_id)
+        if row is None or not permissions.can(user, "task.view", row, session):
+            raise NotFound(f"There is no task {task_id} that you can see.")
+        actions = {name: permissions.can(user, f"task.{name}", row, session)
+                   for name in ("claim", "unclaim", "assign", "take_back", "complete")}
+        return {"actions": actions, "instance": session.get(Instance, row.instance_id),
+                "documents": documents.list_for_instance(session, row.instance_id)}

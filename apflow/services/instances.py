@@ -18,12 +18,30 @@ from sqlalchemy.orm.exc import StaleDataError
 from apflow.clock import clock
 from apflow.engine.forms import Form
 from apflow.engine.runtime import TaskNotReady
+from apflow.errors import Conflict, Invalid, NotFound, ServiceError, WorkflowFailed
 from apflow.roles import role_for_lane
-from apflow.store.db import append_row, instance_params, instance_where, is_sqlite, locked_instance, save_row
-from apflow.store.models import NO_DUE_DATE, Event, HumanTask, Instance, Organisation, PendingTimer, ProcessVersion, TaskDraft, User
+from apflow.store.db import (
+    append_row,
+    instance_params,
+    instance_where,
+    is_sqlite,
+    locked_instance,
+    save_row,
+)
+from apflow.store.models import (
+    NO_DUE_DATE,
+    Event,
+    HumanTask,
+    Instance,
+    Organisation,
+    PendingTimer,
+    ProcessVersion,
+    TaskDraft,
+    User,
+)
 
 from . import deadlines, permissions, records
-from .errors import Conflict, Invalid, NotFound, ServiceError, WorkflowFailed
+from .core import Core
 from .processes import latest_version
 from .users import usernames
 
@@ -93,9 +111,9 @@ def ready_page_query(user: User, limit: int, offset: int = 0):
     return select(merged.c.id).order_by(merged.c.sort_due, merged.c.created_at, merged.c.id).offset(offset).limit(limit)
 
 
-def list_ready_tasks(app, user: User, instance_id: int | None = None, limit: int | None = None, offset: int = 0) -> list[dict]:
+def list_ready_tasks(core: Core, user: User, instance_id: int | None = None, limit: int | None = None, offset: int = 0) -> list[dict]:
     """The ready tasks the user may see, soonest due first: all of them, an instance's, or a page."""
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         if instance_id is None and limit is not None:
             page = list(session.scalars(ready_page_query(user, limit, offset)))
             found = {t.id: t for t in session.scalars(select(HumanTask).where(HumanTask.id.in_(page)))} if page else {}
@@ -117,28 +135,28 @@ def _visible_task(session, user: User, task_id: str) -> HumanTask:
     return task
 
 
-def get_task(app, user: User, task_id: str) -> dict:
-    with app.db.session(readonly=True) as session:
+def get_task(core: Core, user: User, task_id: str) -> dict:
+    with core.db.session(readonly=True) as session:
         task = _visible_task(session, user, task_id)
         instance = session.get(Instance, task.instance_id)
-        form = _form(app, instance.version, task)
+        form = _form(core, instance.version, task)
         result = task_dict(task, usernames(session, [task.assignee_id, task.completed_by]))
         data = {}
         if task.state == "ready":
-            workflow = app.host.load(instance.state, app.bundle(instance.version))
-            data = app.host.task_data(workflow, task.id)
+            workflow = core.host.load(instance.state, core.bundle(instance.version))
+            data = core.host.task_data(workflow, task.id)
         result["form"] = {"schema": form.schema, "ui_schema": form.ui_schema} if form else None
         result["data"] = form.prefill(data) if form else {}
         return result
 
 
-def _form(app, version: ProcessVersion, task: HumanTask) -> Form | None:
-    return app.form(version, task.form_schema, task.form_ui_schema)
+def _form(core: Core, version: ProcessVersion, task: HumanTask) -> Form | None:
+    return core.form(version, task.form_schema, task.form_ui_schema)
 
 
-def instance_dict(app, session, instance: Instance, workflow=None) -> dict:
+def instance_dict(core: Core, session, instance: Instance, workflow=None) -> dict:
     if workflow is None:
-        workflow = app.host.load(instance.state, app.bundle(instance.version))
+        workflow = core.host.load(instance.state, core.bundle(instance.version))
     return {
         "id": instance.id,
         "process_id": instance.process_id,
@@ -148,7 +166,7 @@ def instance_dict(app, session, instance: Instance, workflow=None) -> dict:
         "created_at": instance.created_at.isoformat(),
         "updated_at": instance.updated_at.isoformat(),
         "started_by": instance.started_by_name,
-        "data": app.host.current_data(workflow),
+        "data": core.host.current_data(workflow),
         "error": None if instance.error_message is None else {
             "message": instance.error_message, "at": instance.error_at.isoformat(),
             "action": (instance.error_action or {}).get("kind"),
@@ -163,29 +181,52 @@ def _visible_instance(session, user: User, instance_id: int) -> Instance:
     return instance
 
 
-def get_instance(app, user: User, instance_id: int) -> dict:
-    with app.db.session(readonly=True) as session:
-        return instance_dict(app, session, _visible_instance(session, user, instance_id))
+def get_instance(core: Core, user: User, instance_id: int) -> dict:
+    with core.db.session(readonly=True) as session:
+        return instance_dict(core, session, _visible_instance(session, user, instance_id))
 
 
-def list_events(app, user: User, instance_id: int) -> list[dict]:
-    with app.db.session(readonly=True) as session:
+def list_events(core: Core, user: User, instance_id: int) -> list[dict]:
+    with core.db.session(readonly=True) as session:
         _visible_instance(session, user, instance_id)
         events = session.scalars(select(Event).where(Event.instance_id == instance_id).order_by(Event.id))
         return [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "kind": e.kind, "task_id": e.task_id,
                  "task_name": e.task_name, "detail": e.detail} for e in events]
 
 
+def instance_overview(core: Core, user: User, instance_id: int) -> dict:
+    """What the placement page shows beside the instance: its open tasks, documents and pupil reference."""
+    from . import documents
+
+    with core.db.session(readonly=True) as session:
+        _visible_instance(session, user, instance_id)
+        open_tasks = [task_dict(t) for t in session.scalars(select(HumanTask).where(
+            HumanTask.instance_id == instance_id, HumanTask.state == "ready").order_by(HumanTask.due_at))]
+        pupil_ref = session.scalar(select(HumanTask.pupil_ref).where(HumanTask.instance_id == instance_id,
+                                                                     HumanTask.pupil_ref.is_not(None)).limit(1))
+        return {"open_tasks": open_tasks, "documents": documents.list_for_instance(session, instance_id), "pupil_ref": pupil_ref}
+
+
+def pupil_instances(core: Core, user: User, pupil_ref: str) -> tuple[str | None, list[int]]:
+    """A pupil's name and the ids of the instances about them that this person may see."""
+    with core.db.session(readonly=True) as session:
+        ids = session.scalars(select(HumanTask.instance_id).where(HumanTask.pupil_ref == pupil_ref).distinct())
+        visible = sorted(i for i in ids if permissions.can(user, "instance.view", session.get(Instance, i), session))
+        name = session.scalar(select(HumanTask.pupil_name).where(HumanTask.pupil_ref == pupil_ref,
+                                                                 HumanTask.pupil_name.is_not(None)).limit(1))
+    return name, visible
+
+
 # -- acting ----------------------------------------------------------------------------------
 
-def start_instance(app, user: User, process_id: str, data: dict | None) -> dict:
+def start_instance(core: Core, user: User, process_id: str, data: dict | None) -> dict:
     if data is not None and not isinstance(data, dict):
         raise Invalid("`data` must be a JSON object.", {"data": ["Send an object of names to values."]})
     actor = Actor.of(user)
-    with app.db.session() as session:
+    with core.db.session() as session:
         version = latest_version(session, process_id)
         permissions.require(user, "instance.start", version)
-        bundle = app.bundle(version)
+        bundle = core.bundle(version)
         now = clock.now()
         orgs = sorted(user.organisation_ids)
         instance = Instance(process_version_id=version.id, process_id=process_id, status="running", state={},
@@ -196,30 +237,30 @@ def start_instance(app, user: User, process_id: str, data: dict | None) -> dict:
         session.add(instance)
         session.flush()
         data = dict(data or {})
-        data.update(records.apply(app, session, instance, actor, None, app.host.start_properties(bundle), data, data))
+        data.update(records.apply(core, session, instance, actor, None, core.host.start_properties(bundle), data, data))
         try:
-            workflow = app.host.start(bundle, data)
+            workflow = core.host.start(bundle, data)
         except ServiceError:
             raise
         except Exception as err:  # the diagram failed before the instance existed: nothing is kept
             raise WorkflowFailed(f"The process could not start: {_explain(err)}", {"process_id": process_id}) from err
         _event(session, instance, actor, "instance_started", detail={"version": version.version, "keys_after": sorted(data or {})})
-        due = _persist(app, session, instance, workflow, actor, before={}, ready_rows={}, timers_before=[]).due
-        result = instance_dict(app, session, instance, workflow)
-    app.timers_scheduled(due)
+        due = _persist(core, session, instance, workflow, actor, before={}, ready_rows={}, timers_before=[]).due
+        result = instance_dict(core, session, instance, workflow)
+    core.timers_scheduled(due)
     return result
 
 
-def complete_task(app, user: User, task_id: str, data) -> dict:
+def complete_task(core: Core, user: User, task_id: str, data) -> dict:
     if not isinstance(data, dict):
         raise Invalid("`data` must be a JSON object of form fields.", {"data": ["Send an object of field names to values."]})
-    return _step(app, Actor.of(user), {"kind": "complete", "task_id": str(task_id), "data": data, "user_id": user.id},
+    return _step(core, Actor.of(user), {"kind": "complete", "task_id": str(task_id), "data": data, "user_id": user.id},
                  viewer=user)
 
 
-def retry(app, user: User, instance_id: int) -> dict:
+def retry(core: Core, user: User, instance_id: int) -> dict:
     """Run again the action that failed on this instance (a manager's call, e.g. after a fix)."""
-    with app.db.session() as session:
+    with core.db.session() as session:
         instance = session.get(Instance, instance_id)
         if instance is None:
             raise NotFound(f"There is no instance {instance_id}.")
@@ -228,21 +269,21 @@ def retry(app, user: User, instance_id: int) -> dict:
         if not action:
             raise Conflict("This instance has no failed action to retry.")
     if action["kind"] == "timer":
-        with app.db.session() as session:
+        with core.db.session() as session:
             locked_instance(session, instance_id)
             for timer in session.scalars(select(PendingTimer).where(PendingTimer.instance_id == instance_id)):
                 timer.retry_at = None
                 timer.attempts = 0
-        fired = fire_instance_timers(app, instance_id, retried_by=user.username)
+        fired = fire_instance_timers(core, instance_id, retried_by=user.username)
         if not fired:
             raise Conflict("No timer of this instance is due any more, so there was nothing to retry.")
-        return get_instance(app, user, instance_id)
+        return get_instance(core, user, instance_id)
     if action["kind"] == "signal":  # a signal (e.g. a safeguarding concern) that failed: send it again
-        send_signal(app, user, instance_id, action["name"], {"retried_by": user.username})
-        return get_instance(app, user, instance_id)
-    with app.db.session() as session:
+        send_signal(core, user, instance_id, action["name"], {"retried_by": user.username})
+        return get_instance(core, user, instance_id)
+    with core.db.session() as session:
         original = session.get(User, action.get("user_id")) if action.get("user_id") else None
-    return _step(app, Actor.of(original), dict(action), instance_id=instance_id, retried_by=user.username)["instance"]
+    return _step(core, Actor.of(original), dict(action), instance_id=instance_id, retried_by=user.username)["instance"]
 
 
 @dataclass
@@ -303,7 +344,7 @@ def _tasks_of_instance():
 
 
 @contextmanager
-def _locked_step(app, actor: Actor, action: dict, failure, instance_id: int | None = None, task_id: str | None = None):
+def _locked_step(core: Core, actor: Actor, action: dict, failure, instance_id: int | None = None, task_id: str | None = None):
     """One step on one instance: its transaction starts with the instance lock and yields (session, instance,
     tasks). Without instance_id, the instance is the one of task_id, found by the lock itself; with task_id,
     tasks holds that task and the instance's ready tasks (else None).
@@ -312,7 +353,7 @@ def _locked_step(app, actor: Actor, action: dict, failure, instance_id: int | No
     the instance with the action (for a retry), and reaches the caller as WorkflowFailed.
     """
     try:
-        with app.db.session() as session:
+        with core.db.session() as session:
             instance, tasks = _lock_and_read(session, instance_id, task_id)
             if instance is None:
                 raise NotFound(f"There is no task {task_id} that you can see." if instance_id is None
@@ -327,11 +368,11 @@ def _locked_step(app, actor: Actor, action: dict, failure, instance_id: int | No
         if instance_id is None:
             raise
         message = _explain(err)
-        _record_error(app, instance_id, actor, message, action)
+        _record_error(core, instance_id, actor, message, action)
         raise WorkflowFailed(failure(message), {"instance_id": instance_id}) from err
 
 
-def _step(app, actor: Actor, action: dict, instance_id: int | None = None, retried_by: str | None = None,
+def _step(core: Core, actor: Actor, action: dict, instance_id: int | None = None, retried_by: str | None = None,
           viewer: User | None = None) -> dict:
     """Complete the task the action names. viewer: the person asking, who must be able to see the task."""
     def failure(message):
@@ -339,34 +380,34 @@ def _step(app, actor: Actor, action: dict, instance_id: int | None = None, retri
                 "a manager can see the error on the placement and retry it once the process is fixed.")
 
     task_id = action["task_id"]
-    with _locked_step(app, actor, action, failure, instance_id, task_id) as (session, instance, tasks):
+    with _locked_step(core, actor, action, failure, instance_id, task_id) as (session, instance, tasks):
         task = tasks.rows.get(task_id)
         if viewer is not None and (task is None or not permissions.can(viewer, "task.view", task, session)):
             raise NotFound(f"There is no task {task_id} that you can see.")
         _check_can_complete(session, actor, task)
         if tasks.drafted:  # first: nothing to autoflush yet
             session.execute(delete(TaskDraft).where(TaskDraft.task_id == task.id).execution_options(synchronize_session=False))
-        workflow = app.host.load(instance.state, app.bundle(instance.version))
-        timers_before = app.host.waiting_timers(workflow)
-        form = _form(app, instance.version, task)
-        task_data = app.host.task_data(workflow, task.id)
+        workflow = core.host.load(instance.state, core.bundle(instance.version))
+        timers_before = core.host.waiting_timers(workflow)
+        form = _form(core, instance.version, task)
+        task_data = core.host.task_data(workflow, task.id)
         answers = _checked_answers(form, task_data, action["data"])
         _check_documents(session, form, answers, instance.id)
-        before = app.host.current_data(workflow)
-        answers.update(records.apply(app, session, instance, actor, task, app.host.task_properties(workflow, task.id),
+        before = core.host.current_data(workflow)
+        answers.update(records.apply(core, session, instance, actor, task, core.host.task_properties(workflow, task.id),
                                      answers, task_data))
         try:
-            app.host.complete(workflow, task.id, answers)
+            core.host.complete(workflow, task.id, answers)
         except TaskNotReady:
             raise Conflict("This task is no longer waiting for an answer: the process has moved on without it.") from None
         detail = {"retried_by": retried_by} if retried_by else {}
         _event(session, instance, actor, "task_completed", task=task, detail=detail, before=before, after=answers)
-        persisted = _persist(app, session, instance, workflow, actor, before=before, completed_task=task.id,
+        persisted = _persist(core, session, instance, workflow, actor, before=before, completed_task=task.id,
                              ready_rows={i: r for i, r in tasks.rows.items() if r.state == "ready"}, timers_before=timers_before)
         result = {"task": task_dict(task, {actor.id: actor.name} if actor.id else {}),
-                  "instance": instance_dict(app, session, instance, workflow),
+                  "instance": instance_dict(core, session, instance, workflow),
                   "next_tasks": [task_dict(t) for t in persisted.ready]}
-    app.timers_scheduled(persisted.due)
+    core.timers_scheduled(persisted.due)
     return result
 
 
@@ -414,40 +455,40 @@ def _check_can_complete(session, actor: Actor, task: HumanTask | None) -> None:
 
 # -- signals (used by domain services, e.g. apflow.placements.concerns.raise_concern) -----------
 
-def send_signal(app, user: User, instance_id: int, name: str, detail: dict | None = None) -> dict:
+def send_signal(core: Core, user: User, instance_id: int, name: str, detail: dict | None = None) -> dict:
     """Send a named BPMN signal into one instance as one step, e.g. a safeguarding concern that interrupts
     the running placement. Returns {"caught": False} and changes nothing when no part of it waits for the signal."""
     actor = Actor.of(user)
-    with _locked_step(app, actor, {"kind": "signal", "name": name},
+    with _locked_step(core, actor, {"kind": "signal", "name": name},
                       lambda message: f"The signal '{name}' could not be handled: {message}.", instance_id) as (session, instance, _):
         if instance.status == "completed":
             return {"caught": False}
-        workflow = app.host.load(instance.state, app.bundle(instance.version))
-        before = app.host.current_data(workflow)
-        timers_before = app.host.waiting_timers(workflow)
-        if not app.host.signal(workflow, name):
+        workflow = core.host.load(instance.state, core.bundle(instance.version))
+        before = core.host.current_data(workflow)
+        timers_before = core.host.waiting_timers(workflow)
+        if not core.host.signal(workflow, name):
             return {"caught": False}
         _event(session, instance, actor, "signal", detail={"signal": name, **(detail or {})})
-        due = _persist(app, session, instance, workflow, actor, before=before, timers_before=timers_before).due
-    app.timers_scheduled(due)
+        due = _persist(core, session, instance, workflow, actor, before=before, timers_before=timers_before).due
+    core.timers_scheduled(due)
     return {"caught": True}
 
 
 # -- timers ----------------------------------------------------------------------------------
 
-def next_due_at(app) -> datetime | None:
+def next_due_at(core: Core) -> datetime | None:
     """The earliest moment anything (an engine timer or a deadline alert) falls due."""
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         timer = session.scalar(select(func.min(_next_at())))
-    alert = deadlines.next_due_at(app)
+    alert = deadlines.next_due_at(core)
     return min([t for t in (timer, alert) if t is not None], default=None)
 
 
-def fire_due_timers(app, limit: int = 1000) -> int:
+def fire_due_timers(core: Core, limit: int = 1000) -> int:
     """Fire every timer that is due, instance by instance; returns how many instances moved on."""
     fired = 0
     for _ in range(limit):
-        outcome = _fire(app, None)  # None: nothing left that this scheduler can claim
+        outcome = _fire(core, None)  # None: nothing left that this scheduler can claim
         if outcome is None:
             break
         fired += outcome
@@ -472,15 +513,15 @@ def _claim_due(session, now) -> int | None:
         select(PendingTimer.instance_id).where(_due(now)))).limit(1).with_for_update(skip_locked=True))
 
 
-def fire_instance_timers(app, instance_id: int, retried_by: str | None = None) -> bool:
+def fire_instance_timers(core: Core, instance_id: int, retried_by: str | None = None) -> bool:
     """Fire the due timers of one instance; False when none is due any more (another scheduler fired them)."""
-    return bool(_fire(app, instance_id, retried_by))
+    return bool(_fire(core, instance_id, retried_by))
 
 
-def _fire(app, instance_id: int | None, retried_by: str | None = None) -> bool | None:
+def _fire(core: Core, instance_id: int | None, retried_by: str | None = None) -> bool | None:
     actor = Actor(None, "scheduler")
     try:
-        with app.db.session() as session:
+        with core.db.session() as session:
             now = clock.now()
             if instance_id is None:
                 instance_id = _claim_due(session, now)
@@ -492,10 +533,10 @@ def _fire(app, instance_id: int | None, retried_by: str | None = None) -> bool |
             due = list(session.scalars(select(PendingTimer).where(PendingTimer.instance_id == instance_id, _due(now))))
             if not due:
                 return False
-            workflow = app.host.load(instance.state, app.bundle(instance.version))
-            before = app.host.current_data(workflow)
-            timers_before = app.host.waiting_timers(workflow)
-            skipped = {f.task_id: f.skipped for f in app.host.fire_timers(workflow, now)}
+            workflow = core.host.load(instance.state, core.bundle(instance.version))
+            before = core.host.current_data(workflow)
+            timers_before = core.host.waiting_timers(workflow)
+            skipped = {f.task_id: f.skipped for f in core.host.fire_timers(workflow, now)}
             for timer in due:
                 detail = {"timer": timer.spec_id, "name": timer.name, "due_at": timer.due_at.isoformat(),
                           "late_seconds": round((now - timer.due_at).total_seconds(), 3)}
@@ -504,15 +545,15 @@ def _fire(app, instance_id: int | None, retried_by: str | None = None) -> bool |
                 if retried_by:
                     detail["retried_by"] = retried_by
                 _event(session, instance, actor, "timer_fired", detail=detail)
-            scheduled = _persist(app, session, instance, workflow, actor, before=before, timers_before=timers_before).due
+            scheduled = _persist(core, session, instance, workflow, actor, before=before, timers_before=timers_before).due
     except Exception as err:
         if instance_id is None:
             raise
         message = _explain(err)
-        _record_error(app, instance_id, actor, message, {"kind": "timer"}, timer_failed=True)
+        _record_error(core, instance_id, actor, message, {"kind": "timer"}, timer_failed=True)
         log.error("timer of instance %s failed: %s", instance_id, message)
         return False
-    app.timers_scheduled(scheduled)
+    core.timers_scheduled(scheduled)
     return True
 
 
@@ -524,7 +565,7 @@ class Persisted:
     ready: list[HumanTask]    # the instance's ready human tasks after the step
 
 
-def _persist(app, session, instance: Instance, workflow, actor: Actor, before: dict, completed_task: str | None = None,
+def _persist(core: Core, session, instance: Instance, workflow, actor: Actor, before: dict, completed_task: str | None = None,
              ready_rows: dict[str, HumanTask] | None = None, timers_before: list | None = None) -> Persisted:
     """Write state and every row derived from it.
 
@@ -532,7 +573,7 @@ def _persist(app, session, instance: Instance, workflow, actor: Actor, before: d
     the workflow's waiting timers as last stored (the pending_timers rows mirror them), if the caller
     knows them. Either is read from the database otherwise.
     """
-    host = app.host
+    host = core.host
     now = clock.now()
     save_row(session, instance, {"state": host.dump(workflow), "status": "completed" if host.is_completed(workflow) else "running",
                                  "updated_at": now, "error_message": None, "error_at": None, "error_action": None})
@@ -595,7 +636,7 @@ def _persist(app, session, instance: Instance, workflow, actor: Actor, before: d
             continue
         changed_due.append(timer.due_at)
     changed_due += [r.due_soon_at or r.due_at for r in new_rows if r.due_at and not r.deadline_by_diagram]
-    if changed_due and not app.db.is_sqlite:
+    if changed_due and not core.db.is_sqlite:
         # Other processes' schedulers LISTEN for this; PostgreSQL delivers it only if we commit.
         session.execute(text("SELECT pg_notify(:channel, :due)"), {"channel": TIMER_CHANNEL, "due": min(changed_due).isoformat()})
 
@@ -637,10 +678,10 @@ def _event(session, instance: Instance, actor: Actor, kind: str, task: HumanTask
                                     task_id=task.id if task else None, task_name=task.name if task else None, detail=detail))
 
 
-def _record_error(app, instance_id: int, actor: Actor, message: str, action: dict, timer_failed: bool = False) -> None:
+def _record_error(core: Core, instance_id: int, actor: Actor, message: str, action: dict, timer_failed: bool = False) -> None:
     """Note the failure on the instance in a transaction of its own; the failed step left nothing behind."""
     try:
-        with app.db.session() as session:
+        with core.db.session() as session:
             instance = locked_instance(session, instance_id)
             if instance is None:
                 return

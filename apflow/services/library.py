@@ -12,9 +12,9 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from SpiffWorkflow.util.task import TaskState
 
 from apflow.clock import clock
 from apflow.engine import validate as checks
@@ -24,11 +24,19 @@ from apflow.engine.forms import SCHEMA_PROPERTY, UI_PROPERTY, check_form_source
 from apflow.engine.problems import InvalidDiagram, Problem
 from apflow.engine.runtime import DUE_IN_PROPERTY
 from apflow.engine.xml import parse_xml
+from apflow.errors import Conflict, Invalid, NotFound
 from apflow.store.db import locked_instance
-from apflow.store.models import FormDraft, Instance, ProcessChange, ProcessDraft, ProcessVersion, User
+from apflow.store.models import (
+    FormDraft,
+    Instance,
+    ProcessChange,
+    ProcessDraft,
+    ProcessVersion,
+    User,
+)
 
 from . import instances, permissions, processes
-from .errors import Conflict, Invalid, NotFound
+from .core import Core
 
 FORM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}\.json$")
 BPMN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}\.bpmn$")
@@ -75,10 +83,10 @@ def _iso(value):
 
 # -- the library ---------------------------------------------------------------------------
 
-def library(app, user: User) -> list[dict]:
+def library(core: Core, user: User) -> list[dict]:
     """Every process: its versions (who, when, why), instances per version, and its draft."""
     _manager(user)
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         counts: dict[int, dict[str, int]] = {}
         for version_id, status, count in session.execute(select(Instance.process_version_id, Instance.status, func.count())
                                                          .group_by(Instance.process_version_id, Instance.status)):
@@ -121,17 +129,17 @@ def _draft_summary(draft: ProcessDraft, latest: ProcessVersion | None) -> dict:
             "base_version": draft.base_version, "undeployed_changes": draft.xml != deployed_xml}
 
 
-def process_detail(app, user: User, process_id: str) -> dict:
-    entry = next((p for p in library(app, user) if p["id"] == process_id), None)
+def process_detail(core: Core, user: User, process_id: str) -> dict:
+    entry = next((p for p in library(core, user) if p["id"] == process_id), None)
     if entry is None:
         raise NotFound(f"There is no process '{process_id}' in the library.")
-    entry["history"] = history(app, user, process_id)
+    entry["history"] = history(core, user, process_id)
     return entry
 
 
-def history(app, user: User, process_id: str, limit: int = 200) -> list[dict]:
+def history(core: Core, user: User, process_id: str, limit: int = 200) -> list[dict]:
     _manager(user)
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         rows = session.scalars(select(ProcessChange).where(ProcessChange.process_id == process_id)
                                .order_by(ProcessChange.id.desc()).limit(limit))
         return [{"id": r.id, "kind": r.kind, "at": _iso(r.at), "by": r.by, "note": r.note, "revision": r.revision,
@@ -140,10 +148,10 @@ def history(app, user: User, process_id: str, limit: int = 200) -> list[dict]:
 
 # -- drafts --------------------------------------------------------------------------------
 
-def get_draft(app, user: User, process_id: str) -> dict:
+def get_draft(core: Core, user: User, process_id: str) -> dict:
     """The draft to edit: the saved draft, or (revision 0) the newest deployed version's diagram."""
     _manager(user)
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         draft = session.get(ProcessDraft, process_id)
         latest = _latest(session, process_id)
         if draft is None and latest is None:
@@ -176,7 +184,7 @@ def _processes_in(xml: str) -> dict[str, bool]:
     return {node.get("id"): node.get("isExecutable") == "true" for node in root.iter(f"{{{BPMN_NS}}}process") if node.get("id")}
 
 
-def save_draft(app, user: User, process_id: str, xml, revision, note: str = "", kind: str = "saved",
+def save_draft(core: Core, user: User, process_id: str, xml, revision, note: str = "", kind: str = "saved",
                new_file: str | None = None) -> dict:
     """Save the draft if `revision` is the one it is at; refuse (409) a save over someone else's newer one.
 
@@ -186,29 +194,29 @@ def save_draft(app, user: User, process_id: str, xml, revision, note: str = "", 
     if not isinstance(revision, int) or isinstance(revision, bool) or revision < 0:
         raise Invalid("Send the draft revision you started from as a whole number (0 when there was no draft).", {"revision": ["A whole number."]})
     note = _note(note)
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         draft = session.get(ProcessDraft, process_id)
         latest = _latest(session, process_id)
         source_file = draft.source_file if draft else (latest.source_file if latest else new_file)
     if source_file is None:
         raise NotFound(f"There is no process '{process_id}' in the library; upload a .bpmn file to add one.")
-    xml = _check_xml(xml, source_file, app.settings.max_diagram_bytes)
+    xml = _check_xml(xml, source_file, core.settings.max_diagram_bytes)
     if process_id not in _processes_in(xml):
         raise Invalid(f"The diagram no longer holds the process '{process_id}'; nothing was saved.", {"problems": [Problem(
             source_file, None, f"There is no process with the id '{process_id}'.",
             f"Keep the process id '{process_id}' (select the pool or the canvas and check its id).").as_dict()]})
     try:
-        saved = _store_draft(app, user, process_id, xml, revision, note, kind, source_file)
+        saved = _store_draft(core, user, process_id, xml, revision, note, kind, source_file)
     except IntegrityError:  # another first save of this draft committed at the same moment
         raise Conflict("Someone else saved this draft at the same moment. Nothing was saved; reload the editor and make your change again.") from None
-    result = get_draft(app, user, process_id)
-    result["problems"] = processes.problems_payload(_check_draft(app, process_id, result["source_file"], xml).problems)
+    result = get_draft(core, user, process_id)
+    result["problems"] = processes.problems_payload(_check_draft(core, process_id, result["source_file"], xml).problems)
     result["saved_revision"] = saved
     return result
 
 
-def _store_draft(app, user: User, process_id: str, xml: str, revision: int, note: str, kind: str, source_file: str) -> int:
-    with app.db.session() as session:
+def _store_draft(core: Core, user: User, process_id: str, xml: str, revision: int, note: str, kind: str, source_file: str) -> int:
+    with core.db.session() as session:
         draft = session.get(ProcessDraft, process_id, with_for_update=True, populate_existing=True)
         current = draft.revision if draft else 0
         if revision != current:
@@ -270,7 +278,7 @@ def _called_files(session, xml: str, exclude: set[str]) -> dict[str, str]:
     return files
 
 
-def _trial_runs(app, result: checks.Checked) -> list[Problem]:
+def _trial_runs(core: Core, result: checks.Checked) -> list[Problem]:
     """Run each script once in the sandbox, with no data: one that hits the time or size limit is refused.
 
     Static checks cannot tell a loop that never ends; a trial run with the runtime's own limits can.
@@ -280,7 +288,7 @@ def _trial_runs(app, result: checks.Checked) -> list[Problem]:
 
     if result.parsed is None:
         return []
-    environment = app.host.script_engine.environment
+    environment = core.host.script_engine.environment
     problems = []
     for process_id in result.parsed.process_ids:
         for task_spec in result.parsed.bundle(process_id).task_specs():
@@ -300,55 +308,55 @@ def _trial_runs(app, result: checks.Checked) -> list[Problem]:
     return problems
 
 
-def _check(app, sources: dict[str, bytes], overrides: dict[str, bytes]) -> checks.Checked:
+def _check(core: Core, sources: dict[str, bytes], overrides: dict[str, bytes]) -> checks.Checked:
     """The checks of `apflow validate`, then a trial run of every script."""
-    result = checks.check(sources, app.settings.forms_dir, None, app.settings.max_diagram_bytes, overrides)
+    result = processes.check_sources(core, sources, None, overrides)
     if not result.problems:
-        result.problems += _trial_runs(app, result)
+        result.problems += _trial_runs(core, result)
     return result
 
 
-def _check_draft(app, process_id: str, source_file: str, xml: str) -> checks.Checked:
-    with app.db.session(readonly=True) as session:
+def _check_draft(core: Core, process_id: str, source_file: str, xml: str) -> checks.Checked:
+    with core.db.session(readonly=True) as session:
         sources = _sources_for(session, process_id, source_file, xml)
         overrides = _form_overrides(session)
-    result = _check(app, sources, overrides)
+    result = _check(core, sources, overrides)
     if result.parsed is not None and process_id not in result.parsed.process_ids:
         result.problems.append(Problem(source_file, process_id, f"The process '{process_id}' is not executable or is missing.",
                                        "Tick 'Executable' on the process and keep its id."))
     return result
 
 
-def validate_draft(app, user: User, process_id: str, xml=None) -> dict:
+def validate_draft(core: Core, user: User, process_id: str, xml=None) -> dict:
     """The same checks as `apflow validate`, on the given diagram text or the saved draft."""
-    draft = get_draft(app, user, process_id)
+    draft = get_draft(core, user, process_id)
     if xml is None:
         xml = draft["xml"]
-    xml = _check_xml(xml, draft["source_file"], app.settings.max_diagram_bytes)
-    result = _check_draft(app, process_id, draft["source_file"], xml)
+    xml = _check_xml(xml, draft["source_file"], core.settings.max_diagram_bytes)
+    result = _check_draft(core, process_id, draft["source_file"], xml)
     return {"ok": result.ok, "problems": processes.problems_payload(result.problems)}
 
 
-def deploy_draft(app, user: User, process_id: str, revision, note) -> dict:
+def deploy_draft(core: Core, user: User, process_id: str, revision, note) -> dict:
     """Deploy the draft at `revision` as a new version; refused unless it passes every check."""
     _manager(user)
     note = _note(note, required=True)
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         draft = session.get(ProcessDraft, process_id)
         if draft is None:
             raise Conflict("There is no saved draft to deploy; save your changes first.")
         if revision != draft.revision:
             raise Conflict(_conflict_message(draft, revision), {"revision": draft.revision})
         xml, source_file = draft.xml, draft.source_file
-    result = _check_draft(app, process_id, source_file, xml)
+    result = _check_draft(core, process_id, source_file, xml)
     if result.problems:
         raise Invalid("The diagram has problems; nothing was deployed.", {"problems": processes.problems_payload(result.problems)})
     try:
-        deployed = processes.deploy_checked(app, result, by=user.username, note=note)
+        deployed = processes.deploy_checked(core, result, by=user.username, note=note)
     except IntegrityError:  # another deploy of this process took the same version number first
         raise Conflict("Someone else deployed this process at the same moment. Nothing was deployed; reload and check the versions.") from None
     mine = next(d for d in deployed if d.process_id == process_id)
-    with app.db.session() as session:
+    with core.db.session() as session:
         draft = session.get(ProcessDraft, process_id)
         if draft is not None and draft.revision == revision:
             draft.base_version = mine.version
@@ -364,7 +372,7 @@ def deploy_draft(app, user: User, process_id: str, revision, note) -> dict:
 
 # -- upload and download -------------------------------------------------------------------
 
-def upload(app, user: User, filename: str, data: bytes, note: str = "", process_id: str | None = None,
+def upload(core: Core, user: User, filename: str, data: bytes, note: str = "", process_id: str | None = None,
            revision: int | None = None) -> dict:
     """A .bpmn from another bpmn-js editor becomes the draft of its process, after passing every check.
 
@@ -381,12 +389,12 @@ def upload(app, user: User, filename: str, data: bytes, note: str = "", process_
             raise Invalid("The file is not UTF-8 text, so it is not a BPMN diagram; nothing was changed.") from None
     else:
         text = str(data)
-    _check_xml(text, filename, app.settings.max_diagram_bytes)
-    with app.db.session(readonly=True) as session:
+    _check_xml(text, filename, core.settings.max_diagram_bytes)
+    with core.db.session(readonly=True) as session:
         sources = {filename: text.encode("utf-8")}
         sources.update({name: t.encode("utf-8") for name, t in _called_files(session, text, exclude={filename}).items()})
         overrides = _form_overrides(session)
-    result = _check(app, sources, overrides)
+    result = _check(core, sources, overrides)
     if result.problems:
         raise Invalid("The diagram was refused; nothing was changed.", {"problems": processes.problems_payload(result.problems)})
     executable = [pid for pid, file in result.parsed.process_files.items() if file == filename]
@@ -398,7 +406,7 @@ def upload(app, user: User, filename: str, data: bytes, note: str = "", process_
         raise Invalid(f"The file does not hold the process '{process_id}'; nothing was changed.",
                       {"problems": [Problem(filename, None, f"No executable process has the id '{process_id}'.",
                                             f"Give the process the id '{process_id}' in your editor.").as_dict()]})
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         draft = session.get(ProcessDraft, process_id)
         latest = _latest(session, process_id)
     current = draft.revision if draft else 0
@@ -409,41 +417,41 @@ def upload(app, user: User, filename: str, data: bytes, note: str = "", process_
         revision = current
     if draft is None and latest is not None:
         filename = latest.source_file  # one file per process, whatever the upload was called
-    return save_draft(app, user, process_id, text, revision, note or f"Uploaded {filename}", kind="uploaded", new_file=filename)
+    return save_draft(core, user, process_id, text, revision, note or f"Uploaded {filename}", kind="uploaded", new_file=filename)
 
 
-def version_xml(app, user: User, process_id: str, number: int) -> tuple[str, str]:
+def version_xml(core: Core, user: User, process_id: str, number: int) -> tuple[str, str]:
     """(file name, BPMN text) of a deployed version, for download."""
     _manager(user)
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         version = _version(session, process_id, number)
         return version.source_file, version.sources[version.source_file]
 
 
-def versions(app, user: User, process_id: str) -> list[dict]:
-    entry = process_detail(app, user, process_id)
+def versions(core: Core, user: User, process_id: str) -> list[dict]:
+    entry = process_detail(core, user, process_id)
     return entry["versions"]
 
 
 # -- comparing versions --------------------------------------------------------------------
 
-def _xml_of(app, user: User, process_id: str, ref) -> tuple[str, str]:
+def _xml_of(core: Core, user: User, process_id: str, ref) -> tuple[str, str]:
     """(label, xml) of a version number or 'draft'."""
     if str(ref) == "draft":
-        draft = get_draft(app, user, process_id)
+        draft = get_draft(core, user, process_id)
         return "draft", draft["xml"]
     try:
         number = int(ref)
     except (TypeError, ValueError):
         raise Invalid("Compare version numbers, or 'draft'.", {"from": ["A version number or 'draft'."]}) from None
-    return f"version {number}", version_xml(app, user, process_id, number)[1]
+    return f"version {number}", version_xml(core, user, process_id, number)[1]
 
 
-def diff(app, user: User, process_id: str, before, after) -> dict:
+def diff(core: Core, user: User, process_id: str, before, after) -> dict:
     """What changed from one version (or the draft) to another: as lists, and both diagrams to highlight."""
     _manager(user)
-    before_label, before_xml = _xml_of(app, user, process_id, before)
-    after_label, after_xml = _xml_of(app, user, process_id, after)
+    before_label, before_xml = _xml_of(core, user, process_id, before)
+    after_label, after_xml = _xml_of(core, user, process_id, after)
     try:
         result = compare(before_xml, after_xml)
     except InvalidDiagram as err:
@@ -583,27 +591,27 @@ def _prune_predictions(tasks: dict) -> None:
         task["children"] = [c for c in task.get("children", []) if c not in drop]
 
 
-def _restore_on(app, state: dict, bundle):
+def _restore_on(core: Core, state: dict, bundle):
     """The instance's workflow on another version: reached tasks kept, predictions rebuilt from the new spec."""
     state = copy.deepcopy(state)
     _prune_predictions(state["tasks"])
     for sub in (state.get("subprocesses") or {}).values():
         _prune_predictions(sub["tasks"])
-    workflow = app.host.load(state, bundle)
+    workflow = core.host.load(state, bundle)
     workflow._predict()
     for sub in workflow.subprocesses.values():
         sub._predict()
     return workflow
 
 
-def _check_instance(app, instance: Instance, target: ProcessVersion) -> tuple[MoveCheck, object]:
-    old_bundle, new_bundle = app.bundle(instance.version), app.bundle(target)
+def _check_instance(core: Core, instance: Instance, target: ProcessVersion) -> tuple[MoveCheck, object]:
+    old_bundle, new_bundle = core.bundle(instance.version), core.bundle(target)
     result = MoveCheck(instance.id, instance.version.version, instance.status, None)
     workflow = None
     try:
-        old = app.host.load(instance.state, old_bundle)
-        result.at = [t.name for t in app.host.ready_human_tasks(old)] + [f"waiting: {t.name}" for t in app.host.waiting_timers(old)]
-        result.pupil_name = app.host.current_data(old).get("pupil_name")
+        old = core.host.load(instance.state, old_bundle)
+        result.at = [t.name for t in core.host.ready_human_tasks(old)] + [f"waiting: {t.name}" for t in core.host.waiting_timers(old)]
+        result.pupil_name = core.host.current_data(old).get("pupil_name")
     except Exception as err:  # noqa: BLE001 - an unreadable instance cannot move, and says why
         result.reasons.append(f"Its state could not be read on its own version: {instances._explain(err)}")
         return result, None
@@ -611,11 +619,11 @@ def _check_instance(app, instance: Instance, target: ProcessVersion) -> tuple[Mo
     if result.reasons:
         return result, None
     try:
-        workflow = _restore_on(app, instance.state, new_bundle)
-        before_ready = sorted(t.id for t in app.host.ready_human_tasks(old))
-        after_ready = sorted(t.id for t in app.host.ready_human_tasks(workflow))
-        before_waiting = sorted((t.task_id, t.due_at) for t in app.host.waiting_timers(old))
-        after_waiting = sorted((t.task_id, t.due_at) for t in app.host.waiting_timers(workflow))
+        workflow = _restore_on(core, instance.state, new_bundle)
+        before_ready = sorted(t.id for t in core.host.ready_human_tasks(old))
+        after_ready = sorted(t.id for t in core.host.ready_human_tasks(workflow))
+        before_waiting = sorted((t.task_id, t.due_at) for t in core.host.waiting_timers(old))
+        after_waiting = sorted((t.task_id, t.due_at) for t in core.host.waiting_timers(workflow))
         if before_ready != after_ready or before_waiting != after_waiting:
             result.reasons.append(f"On version {target.version} it would not be waiting for the same tasks and timers.")
             workflow = None
@@ -637,31 +645,31 @@ def _target(session, process_id: str, to_version) -> ProcessVersion:
         raise Invalid("`to` must be a version number.", {"to": ["A version number."]}) from None
 
 
-def migration_preview(app, user: User, process_id: str, to_version=None) -> dict:
+def migration_preview(core: Core, user: User, process_id: str, to_version=None) -> dict:
     """Each unfinished instance on another version: can it move to the target version safely, and if not, why."""
     _manager(user)
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         target = _target(session, process_id, to_version)
         rows = list(session.scalars(select(Instance).where(Instance.process_id == process_id, Instance.status != "completed",
                                                            Instance.process_version_id != target.id).order_by(Instance.id)))
-        checks_ = [_check_instance(app, row, target)[0] for row in rows]
+        checks_ = [_check_instance(core, row, target)[0] for row in rows]
     return {"process_id": process_id, "to_version": target.version, "instances": [c.as_dict() for c in checks_],
             "can_move": sum(c.can_move for c in checks_), "cannot_move": sum(not c.can_move for c in checks_)}
 
 
-def move_instances(app, user: User, process_id: str, to_version, instance_ids, note: str = "") -> dict:
+def move_instances(core: Core, user: User, process_id: str, to_version, instance_ids, note: str = "") -> dict:
     """Move the given instances to the target version, each in its own locked step; unsafe ones are refused."""
     _manager(user)
     if not isinstance(instance_ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in instance_ids):
         raise Invalid("Send `instance_ids`, a list of instance ids.", {"instance_ids": ["A list of whole numbers."]})
     note = _note(note)
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         target = _target(session, process_id, to_version)
         target_id = target.id
     actor = instances.Actor.of(user)
     moved, refused, due = [], {}, []
     for instance_id in dict.fromkeys(instance_ids):
-        with app.db.session() as session:
+        with core.db.session() as session:
             instance = locked_instance(session, instance_id)
             if instance is None:
                 refused[instance_id] = ["There is no such instance."]
@@ -676,7 +684,7 @@ def move_instances(app, user: User, process_id: str, to_version, instance_ids, n
             if instance.process_version_id == target.id:
                 refused[instance_id] = [f"It is already on version {target.version}."]
                 continue
-            result, workflow = _check_instance(app, instance, target)
+            result, workflow = _check_instance(core, instance, target)
             if workflow is None:
                 refused[instance_id] = result.reasons
                 continue
@@ -684,31 +692,31 @@ def move_instances(app, user: User, process_id: str, to_version, instance_ids, n
             kept_error = (instance.status, instance.error_message, instance.error_at, instance.error_action)
             instance.process_version_id = target.id
             instance.version = target
-            data = app.host.current_data(workflow)
-            due += instances._persist(app, session, instance, workflow, actor, before=data).due
+            data = core.host.current_data(workflow)
+            due += instances._persist(core, session, instance, workflow, actor, before=data).due
             if kept_error[0] == "error":  # a failed step stays failed (and retryable) on the new version
                 instance.status, instance.error_message, instance.error_at, instance.error_action = kept_error
             instances._event(session, instance, actor, "instance_migrated",
                              detail={"from_version": from_version, "to_version": target.version, "to": f"version {target.version}",
                                      "message": note or None})
             moved.append(instance_id)
-    with app.db.session() as session:
+    with core.db.session() as session:
         _record(session, user, "migrated", process_id=process_id, note=note, version=target.version,
                 detail={"moved": moved, "refused": {str(k): v for k, v in refused.items()}})
-    app.timers_scheduled(due)
+    core.timers_scheduled(due)
     return {"process_id": process_id, "to_version": target.version, "moved": moved,
             "refused": {str(k): v for k, v in refused.items()}}
 
 
 # -- rollback ------------------------------------------------------------------------------
 
-def rollback(app, user: User, process_id: str, version, note) -> dict:
+def rollback(core: Core, user: User, process_id: str, version, note) -> dict:
     """Make an earlier version's content the newest version again (after passing today's checks)."""
     _manager(user)
     note = _note(note, required=True)
     if not isinstance(version, int) or isinstance(version, bool):
         raise Invalid("Name the version to roll back to as a whole number.", {"version": ["A version number."]})
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         old = _version(session, process_id, version)
         latest = _latest(session, process_id)
         if latest.version == old.version:
@@ -717,19 +725,19 @@ def rollback(app, user: User, process_id: str, version, note) -> dict:
         forms = {name: json.dumps(doc).encode("utf-8") for name, doc in old.forms.items()}
         old_fields = {k: getattr(old, k) for k in ("name", "content_hash", "source_file", "sources", "forms", "start_lane")}
         latest_xml = latest.sources.get(latest.source_file)
-    result = checks.check(sources, app.settings.forms_dir, None, app.settings.max_diagram_bytes, forms)
+    result = processes.check_sources(core, sources, None, forms)
     if result.problems:
         raise Invalid(f"Version {version} does not pass today's checks, so it cannot become live again.",
                       {"problems": processes.problems_payload(result.problems)})
-    spec = app.host.spec_to_dict(result.parsed.bundle(process_id))
+    spec = core.host.spec_to_dict(result.parsed.bundle(process_id))
     try:
-        return _store_rollback(app, user, process_id, version, note, spec, old_fields, latest_xml)
+        return _store_rollback(core, user, process_id, version, note, spec, old_fields, latest_xml)
     except IntegrityError:
         raise Conflict("Someone else deployed this process at the same moment. Nothing was rolled back; reload and check the versions.") from None
 
 
-def _store_rollback(app, user: User, process_id: str, version: int, note: str, spec: dict, old_fields: dict, latest_xml: str) -> dict:
-    with app.db.session() as session:
+def _store_rollback(core: Core, user: User, process_id: str, version: int, note: str, spec: dict, old_fields: dict, latest_xml: str) -> dict:
+    with core.db.session() as session:
         newest = _latest(session, process_id)
         row = ProcessVersion(process_id=process_id, version=newest.version + 1, spec=spec, deployed_at=clock.now(),
                              deployed_by=user.username, note=f"Rolled back to version {version}: {note}", **old_fields)
@@ -758,10 +766,10 @@ def _is_ui(name: str) -> bool:
     return "uischema" in name.lower() or name.lower().endswith(".ui.json")
 
 
-def list_forms(app, user: User) -> list[dict]:
+def list_forms(core: Core, user: User) -> list[dict]:
     _manager(user)
-    names = {p.name: "file" for p in sorted(app.settings.forms_dir.glob("*.json")) if FORM_NAME.match(p.name)}
-    with app.db.session(readonly=True) as session:
+    names = {p.name: "file" for p in sorted(core.settings.forms_dir.glob("*.json")) if FORM_NAME.match(p.name)}
+    with core.db.session(readonly=True) as session:
         edited = {f.name: f for f in session.scalars(select(FormDraft))}
     result = []
     for name in sorted(set(names) | set(edited)):
@@ -778,22 +786,22 @@ def _form_name(name: str) -> str:
     return name
 
 
-def get_form(app, user: User, name: str) -> dict:
+def get_form(core: Core, user: User, name: str) -> dict:
     _manager(user)
     name = _form_name(name)
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         form = session.get(FormDraft, name)
         if form is not None:
             return {"name": name, "content": form.content, "revision": form.revision, "kind": "ui" if _is_ui(name) else "schema",
                     "source": "edited", "updated_by": form.updated_by, "updated_at": _iso(form.updated_at)}
-    path = app.settings.forms_dir / name
+    path = core.settings.forms_dir / name
     if not path.is_file():
         raise NotFound(f"There is no form '{name}'.")
     return {"name": name, "content": path.read_text("utf-8"), "revision": 0, "kind": "ui" if _is_ui(name) else "schema",
             "source": "file", "updated_by": None, "updated_at": None}
 
 
-def save_form(app, user: User, name: str, content, revision) -> dict:
+def save_form(core: Core, user: User, name: str, content, revision) -> dict:
     """Save a form (refused unless it is valid); it goes live with the next deploy of each process using it."""
     _manager(user)
     name = _form_name(name)
@@ -805,14 +813,14 @@ def save_form(app, user: User, name: str, content, revision) -> dict:
     if problems:
         raise Invalid("The form has problems; nothing was saved.", {"problems": processes.problems_payload(problems)})
     try:
-        _store_form(app, user, name, content, revision)
+        _store_form(core, user, name, content, revision)
     except IntegrityError:
         raise Conflict("Someone else saved this form at the same moment. Nothing was saved; reload and try again.") from None
-    return get_form(app, user, name)
+    return get_form(core, user, name)
 
 
-def _store_form(app, user: User, name: str, content: str, revision: int) -> None:
-    with app.db.session() as session:
+def _store_form(core: Core, user: User, name: str, content: str, revision: int) -> None:
+    with core.db.session() as session:
         form = session.get(FormDraft, name, with_for_update=True, populate_existing=True)
         current = form.revision if form else 0
         if revision != current:

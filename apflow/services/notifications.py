@@ -1,7 +1,8 @@
-"""Telling people: in-app notifications and e-mail through an outbox.
+"""Telling people: reading in-core notifications, and sending the e-mail outbox.
 
-An e-mail is written to the outbox in the same transaction as whatever caused it, and sent
-afterwards; when SMTP is down it stays there and is retried with backoff, so none is lost.
+An e-mail is written to the outbox in the same transaction as whatever caused it (apflow.store.outbox),
+and sent afterwards by deliver_outbox; when SMTP is down it stays there and is retried with backoff, so
+none is lost.
 """
 from __future__ import annotations
 
@@ -14,60 +15,52 @@ from email.message import EmailMessage
 from sqlalchemy import select, update
 
 from apflow.clock import clock
-from apflow.store.models import Notification, OutboxEmail, User, UserRole
+from apflow.store.models import Notification, OutboxEmail, User
+
+from .core import Core
 
 log = logging.getLogger(__name__)
 RETRY_BACKOFF = [timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(hours=1)]
 SEND_LEASE = timedelta(minutes=5)  # a claimed e-mail is left alone this long by other senders
 
 
-def role_members(session, role: str) -> list[User]:
-    return list(session.scalars(select(User).join(UserRole).where(UserRole.role == role, User.active.is_(True))))
+def list_notifications(core: Core, user: User, unread_only: bool = False) -> list[Notification]:
+    with core.db.session(readonly=True) as session:
+        return _list(session, user, unread_only)
 
 
-def notify(session, people: list[User], kind: str, message: str, instance_id: int | None = None,
-           subject: str | None = None, link: str | None = None) -> None:
-    """In-app notification for each person, and an e-mail in the outbox for those with an address."""
-    now = clock.now()
-    seen = set()
-    for person in people:
-        if person.id in seen:
-            continue
-        seen.add(person.id)
-        session.add(Notification(user_id=person.id, instance_id=instance_id, kind=kind, message=message, created_at=now))
-        if person.email:
-            body = f"{message}\n\n{link}\n" if link else f"{message}\n"
-            session.add(OutboxEmail(to_address=person.email, subject=subject or message[:120], body=body,
-                                    created_at=now, next_attempt_at=now, attempts=0))
-
-
-def list_notifications(session, user: User, unread_only: bool = False) -> list[Notification]:
+def _list(session, user: User, unread_only: bool) -> list[Notification]:
     query = select(Notification).where(Notification.user_id == user.id)
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
     return list(session.scalars(query.order_by(Notification.id.desc()).limit(200)))
 
 
-def mark_read(session, user: User, notification_ids: list[int] | None = None) -> None:
+def mark_read(core: Core, user: User, notification_ids: list[int] | None = None) -> None:
+    with core.db.session() as session:
+        _mark_read(session, user, notification_ids)
+
+
+def _mark_read(session, user: User, notification_ids: list[int] | None) -> None:
     query = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
     if notification_ids is not None:
         query = query.where(Notification.id.in_(notification_ids))
     session.execute(query.values(read_at=clock.now()))
 
 
-def deliver_outbox(app, limit: int = 100) -> tuple[int, int]:
+def deliver_outbox(core: Core, limit: int = 100) -> tuple[int, int]:
     """Send due e-mails; returns (sent, failed). Claims first, so several processes never send one twice."""
-    settings = app.settings
+    settings = core.settings
     if not settings.smtp_host:
         return 0, 0
-    claimed = _claim(app, limit)
+    claimed = _claim(core, limit)
     if not claimed:
         return 0, 0
     sent = failed = 0
     try:
         connection = _connect(settings)
     except (OSError, smtplib.SMTPException) as err:
-        _failed(app, [m.id for m in claimed], f"cannot reach the mail server: {err}")
+        _failed(core, [m.id for m in claimed], f"cannot reach the mail server: {err}")
         return 0, len(claimed)
     try:
         for mail in claimed:
@@ -79,10 +72,10 @@ def deliver_outbox(app, limit: int = 100) -> tuple[int, int]:
             try:
                 connection.send_message(message)
             except (OSError, smtplib.SMTPException) as err:
-                _failed(app, [mail.id], str(err))
+                _failed(core, [mail.id], str(err))
                 failed += 1
                 continue
-            with app.db.session() as session:
+            with core.db.session() as session:
                 session.execute(update(OutboxEmail).where(OutboxEmail.id == mail.id)
                                 .values(sent_at=clock.now(), attempts=OutboxEmail.attempts + 1, last_error=None))
             sent += 1
@@ -94,12 +87,12 @@ def deliver_outbox(app, limit: int = 100) -> tuple[int, int]:
     return sent, failed
 
 
-def _claim(app, limit: int) -> list[OutboxEmail]:
-    with app.db.session() as session:
+def _claim(core: Core, limit: int) -> list[OutboxEmail]:
+    with core.db.session() as session:
         now = clock.now()
         query = (select(OutboxEmail).where(OutboxEmail.sent_at.is_(None), OutboxEmail.next_attempt_at <= now)
                  .order_by(OutboxEmail.id).limit(limit))
-        if not app.db.is_sqlite:
+        if not core.db.is_sqlite:
             query = query.with_for_update(skip_locked=True)
         mails = list(session.scalars(query))
         for mail in mails:
@@ -110,8 +103,8 @@ def _claim(app, limit: int) -> list[OutboxEmail]:
         return mails
 
 
-def _failed(app, ids: list[int], error: str) -> None:
-    with app.db.session() as session:
+def _failed(core: Core, ids: list[int], error: str) -> None:
+    with core.db.session() as session:
         for mail in session.scalars(select(OutboxEmail).where(OutboxEmail.id.in_(ids))):
             mail.attempts += 1
             mail.last_error = error[:2000]

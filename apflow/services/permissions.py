@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from sqlalchemy import and_, exists, false, or_, select, true
 
+from apflow.errors import Forbidden
 from apflow.roles import role_for_lane, role_title
 from apflow.store.models import HumanTask, Instance, ProcessVersion, User
-
-from .errors import Forbidden
 
 MANAGER = "manager"
 EXTERNAL_ROLES = {"parent", "pupil"}

@@ -10,9 +10,11 @@ from sqlalchemy import func, select
 from apflow.clock import clock
 from apflow.engine import validate as checks
 from apflow.engine.problems import InvalidDiagram, Problem
+from apflow.errors import Invalid, NotFound
 from apflow.store.models import Instance, ProcessVersion
 
-from .errors import Invalid, NotFound
+from . import records
+from .core import Core
 
 
 @dataclass
@@ -23,34 +25,42 @@ class Deployed:
     version_id: int
 
 
-def check_paths(app, paths: list[Path]) -> tuple[checks.Checked, dict[str, bytes]]:
+def check_sources(core: Core, bpmn: dict[str, bytes], extra_forms: dict[str, bytes] | None = None,
+                  form_overrides: dict[str, bytes] | None = None) -> checks.Checked:
+    """The checks every diagram passes before it can run, with this installation's forms folder, size limit
+    and the kinds of record its steps may write."""
+    return checks.check(bpmn, core.settings.forms_dir, extra_forms, core.settings.max_diagram_bytes, form_overrides,
+                        record_kinds=records.KNOWN_KINDS)
+
+
+def check_paths(core: Core, paths: list[Path]) -> tuple[checks.Checked, dict[str, bytes]]:
     bpmn, forms, problems = checks.collect(paths)
-    result = checks.check(bpmn, app.settings.forms_dir, forms, app.settings.max_diagram_bytes)
+    result = check_sources(core, bpmn, forms)
     result.problems = problems + result.problems
     if not bpmn and not forms and not problems:
         result.problems.append(Problem(", ".join(map(str, paths)), None, "No .bpmn or .json files found.", "Name diagram files or folders holding them."))
     return result, bpmn
 
 
-def deploy_paths(app, paths: list[Path], by: str, note: str = "") -> list[Deployed]:
-    result, bpmn = check_paths(app, paths)
+def deploy_paths(core: Core, paths: list[Path], by: str, note: str = "") -> list[Deployed]:
+    result, bpmn = check_paths(core, paths)
     if result.problems:
         raise InvalidDiagram(result.problems)
-    return deploy_checked(app, result, by, note)
+    return deploy_checked(core, result, by, note)
 
 
-def deploy_sources(app, bpmn: dict[str, bytes], by: str, note: str = "") -> list[Deployed]:
-    result = checks.check(bpmn, app.settings.forms_dir, None, app.settings.max_diagram_bytes)
+def deploy_sources(core: Core, bpmn: dict[str, bytes], by: str, note: str = "") -> list[Deployed]:
+    result = check_sources(core, bpmn)
     if result.problems:
         raise InvalidDiagram(result.problems)
-    return deploy_checked(app, result, by, note)
+    return deploy_checked(core, result, by, note)
 
 
-def deploy_checked(app, result: checks.Checked, by: str, note: str) -> list[Deployed]:
+def deploy_checked(core: Core, result: checks.Checked, by: str, note: str) -> list[Deployed]:
     """Store a new version of each process whose files or forms changed; an unchanged one is left alone."""
     parsed = result.parsed
     deployed: list[Deployed] = []
-    with app.db.session() as session:
+    with core.db.session() as session:
         for process_id in parsed.process_ids:
             bundle = parsed.bundle(process_id)
             form_sources = {name: data for name, data in result.forms.items() if name in _form_names(bundle)}
@@ -69,7 +79,7 @@ def deploy_checked(app, result: checks.Checked, by: str, note: str) -> list[Depl
                 content_hash=digest,
                 source_file=parsed.process_files[process_id],
                 sources={name: parsed.sources[name].decode("utf-8") for name in files},
-                spec=app.host.spec_to_dict(bundle),
+                spec=core.host.spec_to_dict(bundle),
                 forms={name: json.loads(data) for name, data in form_sources.items()},
                 start_lane=getattr(start, "lane", None),
                 deployed_at=clock.now(),
@@ -105,7 +115,12 @@ def latest_version(session, process_id: str) -> ProcessVersion:
     return version
 
 
-def list_processes(session) -> list[dict]:
+def list_processes(core: Core) -> list[dict]:
+    with core.db.session(readonly=True) as session:
+        return _list_processes(session)
+
+
+def _list_processes(session) -> list[dict]:
     counts = dict(session.execute(select(Instance.process_version_id, func.count()).where(Instance.status != "completed")
                                   .group_by(Instance.process_version_id)).all())
     processes: dict[str, dict] = {}

@@ -1,4 +1,7 @@
-"""People: accounts, roles, passwords (Argon2id), lockout after repeated failures, API tokens."""
+"""People: accounts, roles, passwords (Argon2id), lockout after repeated failures, API tokens.
+
+The functions taking `core` are the use cases (each its own transaction); those taking a session are the
+building blocks other services use inside theirs."""
 from __future__ import annotations
 
 import hashlib
@@ -10,10 +13,11 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 
 from apflow.clock import clock
+from apflow.errors import Invalid, ServiceError, TooManyAttempts, Unauthorized
 from apflow.roles import ROLES
 from apflow.store.models import ApiToken, Organisation, User, UserOrganisation, UserRole
 
-from .errors import Invalid, TooManyAttempts, Unauthorized
+from .core import Core
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
@@ -34,7 +38,7 @@ def check_new_password(password: str) -> None:
                       {"password": [f"Use at least {MIN_PASSWORD_LENGTH} characters."]})
 
 
-def create_user(session, username: str, password: str, roles: list[str], display_name: str = "",
+def add_user(session, username: str, password: str, roles: list[str], display_name: str = "",
                 email: str | None = None, organisations: list[str] | None = None) -> User:
     username = username.strip()
     if not username or len(username) > 80 or any(c.isspace() for c in username):
@@ -83,7 +87,12 @@ def authenticate(session, username: str, password: str) -> User:
     return user
 
 
-def change_password(session, user_id: int, current: str, new: str, confirm: str) -> None:
+def change_password(core: Core, user_id: int, current: str, new: str, confirm: str) -> None:
+    with core.db.session() as session:
+        _change_password(session, user_id, current, new, confirm)
+
+
+def _change_password(session, user_id: int, current: str, new: str, confirm: str) -> None:
     user = session.get(User, user_id)
     if user is None or not _verify(user.password_hash, current or ""):
         raise Invalid("Your current password is not right.", {"current": ["Your current password is not right: enter the one you signed in with."]})
@@ -95,13 +104,14 @@ def change_password(session, user_id: int, current: str, new: str, confirm: str)
     user.password_hash = hash_password(new)
 
 
-def set_password(session, username: str, new: str) -> None:
+def set_password(core: Core, username: str, new: str) -> None:
     """An administrator sets a new password; this also lifts a lockout."""
-    user = user_by_name(session, username)
-    if user is None:
-        raise Invalid(f"There is no user '{username}'.")
-    check_new_password(new)
-    user.password_hash, user.failed_logins, user.locked_until = hash_password(new), 0, None
+    with core.db.session() as session:
+        user = user_by_name(session, username)
+        if user is None:
+            raise Invalid(f"There is no user '{username}'.")
+        check_new_password(new)
+        user.password_hash, user.failed_logins, user.locked_until = hash_password(new), 0, None
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -123,16 +133,65 @@ def issue_token(session, user: User, days: int) -> str:
     return token
 
 
-def user_for_token(session, token: str) -> User | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
-    if row is None or row.revoked or row.expires_at <= clock.now():
-        return None
-    user = session.get(User, row.user_id)
-    return user if user is not None and user.active else None
+def user_for_token(core: Core, token: str) -> User | None:
+    """The active user an API token belongs to, or None (a read: it never waits for a writer)."""
+    with core.db.session(readonly=True) as session:
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+        if row is None or row.revoked or row.expires_at <= clock.now():
+            return None
+        user = session.get(User, row.user_id)
+        return user if user is not None and user.active else None
 
 
-def get_user(session, user_id: int) -> User | None:
-    return session.get(User, user_id)
+def active_user(core: Core, user_id: int) -> User | None:
+    """The signed-in person of a browser session, or None if the account is gone or deactivated."""
+    with core.db.session(readonly=True) as session:
+        user = session.get(User, user_id)
+        return user if user is not None and user.active else None
+
+
+def sign_in(core: Core, username: str, password: str) -> User:
+    """The user with these credentials. A failed attempt is counted (and may lock the account) even though
+    it raises, so the count is committed before the error goes back to the caller."""
+    with core.db.session() as session:
+        try:
+            return authenticate(session, username, password)
+        except ServiceError as err:
+            failure = err
+    raise failure
+
+
+def sign_in_for_token(core: Core, username: str, password: str) -> str:
+    """A new API token for these credentials, valid for the configured number of days."""
+    with core.db.session() as session:
+        try:
+            user = authenticate(session, username, password)
+        except ServiceError as err:
+            failure = err
+        else:
+            return issue_token(session, user, core.settings.token_days)
+    raise failure
+
+
+def create_user(core: Core, username: str, password: str, roles: list[str], display_name: str = "",
+                email: str | None = None, organisations: list[str] | None = None) -> User:
+    """A new account (people admin, the CLI and the demo)."""
+    with core.db.session() as session:
+        return add_user(session, username, password, roles, display_name, email, organisations)
+
+
+def ensure_organisation(core: Core, name: str, kind: str) -> bool:
+    """Add an organisation unless one of that name exists; True if it was added."""
+    with core.db.session() as session:
+        if session.scalar(select(Organisation).where(Organisation.name == name)) is not None:
+            return False
+        session.add(Organisation(name=name, kind=kind))
+        return True
+
+
+def find_user(core: Core, username: str) -> User | None:
+    with core.db.session(readonly=True) as session:
+        return user_by_name(session, username)
 
 
 def usernames(session, ids) -> dict[int, str]:

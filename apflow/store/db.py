@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import functools
+import logging
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import bindparam, create_engine, event, inspect, insert, select, update
+from sqlalchemy import bindparam, create_engine, event, insert, inspect, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
+log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_MS = 30_000
 
@@ -61,6 +64,24 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def listen(self, channel: str, stop: threading.Event, handle) -> None:
+        """PostgreSQL only: call handle(payload) for every NOTIFY on channel until stop is set, reconnecting
+        after a lost connection (the scheduler hears other processes' new timers this way)."""
+        import psycopg
+
+        dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        while not stop.is_set():
+            try:
+                with psycopg.connect(dsn, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {channel}")
+                    while not stop.is_set():
+                        for note in conn.notifies(timeout=1.0):
+                            handle(note.payload)
+            except Exception:
+                if not stop.is_set():
+                    log.exception("lost the PostgreSQL listener on %s; reconnecting", channel)
+                    stop.wait(2)
 
 
 def alembic_config(url: str):

@@ -6,13 +6,13 @@ from flask import Flask
 from apflow.clock import uk_time
 from apflow.config import Settings
 from apflow.roles import role_title
-from apflow.services.app import Apflow
+from apflow.services.core import Core
 
 from . import api, assets, auth, inbox, modeler, pages
 
 
-def create_app(settings: Settings | None = None, core: Apflow | None = None, run_scheduler: bool | None = None) -> Flask:
-    core = core or Apflow(settings)
+def create_app(settings: Settings | None = None, core: Core | None = None, run_scheduler: bool | None = None) -> Flask:
+    core = core or Core(settings)
     settings = core.settings
     app = Flask(__name__)
     app.config.update(
@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None, core: Apflow | None = None, run
     app.register_blueprint(modeler.api_bp, url_prefix="/api/v1")
     api.register_error_handlers(app)
     if run_scheduler if run_scheduler is not None else settings.run_scheduler:
-        from apflow.timers.scheduler import TimerScheduler
+        from apflow.scheduler import TimerScheduler
 
         scheduler = TimerScheduler(core)
         scheduler.start()

@@ -10,8 +10,17 @@ from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from apflow.engine.problems import InvalidDiagram
-from apflow.services import calendars, deadlines, inbox, instances, notifications, permissions, processes, users
-from apflow.services.errors import Invalid, NotFound, ServiceError
+from apflow.errors import Invalid, NotFound, ServiceError
+from apflow.services import (
+    calendars,
+    deadlines,
+    inbox,
+    instances,
+    notifications,
+    permissions,
+    processes,
+    users,
+)
 
 from .auth import api_user, core
 from .openapi import openapi_document
@@ -38,15 +47,8 @@ def openapi():
 @bp.post("/tokens")
 def create_token():
     body = json_body()
-    app = core()
-    with app.db.session() as s:
-        try:
-            user = users.authenticate(s, str(body.get("username", "")), str(body.get("password", "")))
-        except ServiceError:
-            s.commit()  # keep the failed-attempt count even though the request fails
-            raise
-        token = users.issue_token(s, user, app.settings.token_days)
-    return jsonify({"token": token, "expires_in_days": app.settings.token_days}), 201
+    token = users.sign_in_for_token(core(), str(body.get("username", "")), str(body.get("password", "")))
+    return jsonify({"token": token, "expires_in_days": core().settings.token_days}), 201
 
 
 @bp.get("/me")
@@ -58,8 +60,7 @@ def me():
 @bp.get("/processes")
 def list_processes():
     api_user()
-    with core().db.session(readonly=True) as s:
-        return jsonify({"processes": processes.list_processes(s)})
+    return jsonify({"processes": processes.list_processes(core())})
 
 
 @bp.post("/processes")
@@ -80,9 +81,7 @@ def validate():
     user = api_user()
     permissions.require(user, "process.deploy")
     files, _ = _diagram_files(json_body())
-    from apflow.engine.validate import check
-
-    result = check(files, core().settings.forms_dir, None, core().settings.max_diagram_bytes)
+    result = processes.check_sources(core(), files)
     return jsonify({"ok": result.ok, "problems": processes.problems_payload(result.problems)})
 
 
@@ -189,8 +188,7 @@ def retry_instance(instance_id):
 @bp.get("/calendar")
 def get_calendar():
     api_user()
-    with core().db.session() as s:
-        return jsonify(calendars.describe(calendars.load(s)))
+    return jsonify(calendars.describe(calendars.current(core())))
 
 
 @bp.put("/calendar")
@@ -200,8 +198,7 @@ def put_calendar():
     if not isinstance(body.get("csv"), str):
         raise Invalid('Send {"csv": "kind,name,start,end\\n..."}.', {"csv": ["The term-dates file as text."]})
     calendars.import_csv(core(), body["csv"], by=user.username, user=user)
-    with core().db.session() as s:
-        return jsonify(calendars.describe(calendars.load(s)))
+    return jsonify(calendars.describe(calendars.current(core())))
 
 
 @bp.get("/escalations")
@@ -225,9 +222,8 @@ def dashboard():
 @bp.get("/notifications")
 def list_notifications():
     user = api_user()
-    with core().db.session() as s:
-        rows = notifications.list_notifications(s, user, unread_only=request.args.get("unread") == "1")
-        return jsonify({"notifications": [{"id": n.id, "kind": n.kind, "message": n.message, "instance_id": n.instance_id,
+    rows = notifications.list_notifications(core(), user, unread_only=request.args.get("unread") == "1")
+    return jsonify({"notifications": [{"id": n.id, "kind": n.kind, "message": n.message, "instance_id": n.instance_id,
                                            "created_at": n.created_at.isoformat(), "read": n.read_at is not None} for n in rows]})
 
 
@@ -237,8 +233,7 @@ def read_notifications():
     ids = json_body().get("ids")
     if ids is not None and not (isinstance(ids, list) and all(isinstance(i, int) for i in ids)):
         raise Invalid("`ids` must be a list of notification ids, or left out to mark all as read.")
-    with core().db.session() as s:
-        notifications.mark_read(s, user, ids)
+    notifications.mark_read(core(), user, ids)
     return jsonify({"ok": True})
 
 

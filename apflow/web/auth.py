@@ -7,8 +7,8 @@ import secrets
 from flask import abort, current_app, g, request, session
 from flask_login import LoginManager, UserMixin, current_user
 
+from apflow.errors import Forbidden, Unauthorized
 from apflow.services import users
-from apflow.services.errors import Forbidden, Unauthorized
 
 
 class SessionUser(UserMixin):
@@ -31,9 +31,8 @@ def core():
 
 @login_manager.user_loader
 def _load_user(user_id: str):
-    with core().db.session(readonly=True) as s:
-        user = users.get_user(s, int(user_id)) if user_id.isdigit() else None
-        return SessionUser(user) if user is not None and user.active else None
+    user = users.active_user(core(), int(user_id)) if user_id.isdigit() else None
+    return SessionUser(user) if user is not None else None
 
 
 def init_app(app) -> None:
@@ -63,8 +62,7 @@ def api_user():
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Use 'Authorization: Bearer <token>'; get a token from POST /api/v1/tokens.")
-        with core().db.session() as s:
-            user = users.user_for_token(s, token.strip())
+        user = users.user_for_token(core(), token.strip())
         if user is None:
             raise Unauthorized("The token is unknown, revoked or expired; get a new one from POST /api/v1/tokens.")
     elif current_user.is_authenticated:

@@ -1,13 +1,20 @@
 """Inbox pages: the task list, a task with its form, a placement, a pupil, and the account page."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
+from apflow.errors import Conflict, Invalid, ServiceError, WorkflowFailed
 from apflow.services import documents, inbox, instances, permissions, users
-from apflow.services.errors import Conflict, Invalid, ServiceError, WorkflowFailed
-from apflow.store.models import HumanTask, Instance
 
 from . import forms
 from .auth import check_csrf, core
@@ -80,14 +87,11 @@ def _task_view(task_id: str, values: dict | None = None, errors: dict | None = N
             values.update(draft.data)
     form = task["form"]
     fields = forms.build(form["schema"], form["ui_schema"], values, errors or {}) if form else []
-    with app.db.session() as session:
-        row = session.get(HumanTask, task_id)
-        actions = {name: permissions.can(user, f"task.{name}", row, session) for name in ("claim", "unclaim", "assign", "take_back", "complete")}
-        instance = session.get(Instance, row.instance_id)
-        docs = documents.list_for_instance(session, row.instance_id)
+    view = inbox.task_view(app, user, task_id)
+    actions = view["actions"]
     colleagues = inbox.colleagues(app, user, task_id) if task["state"] == "ready" and actions["assign"] else []
     return render_template("task.html", task=task, fields=fields, errors=errors or {}, summary=summary, actions=actions,
-                           colleagues=colleagues, draft=draft, instance=instance, documents=docs, user=user), status
+                           colleagues=colleagues, draft=draft, instance=view["instance"], documents=view["documents"], user=user), status
 
 
 @bp.get("/tasks/<task_id>")
@@ -173,14 +177,10 @@ def task_action(task_id, action):
 def placement_page(instance_id):
     app, user = core(), _user()
     instance = instances.get_instance(app, user, instance_id)
-    with app.db.session() as session:
-        open_tasks = [instances.task_dict(t) for t in session.scalars(select(HumanTask).where(
-            HumanTask.instance_id == instance_id, HumanTask.state == "ready").order_by(HumanTask.due_at))]
-        docs = documents.list_for_instance(session, instance_id)
-        pupil = session.scalar(select(HumanTask.pupil_ref).where(HumanTask.instance_id == instance_id, HumanTask.pupil_ref.is_not(None)).limit(1))
+    overview = instances.instance_overview(app, user, instance_id)
     timeline = instances.list_events(app, user, instance_id)
-    return render_template("placement.html", instance=instance, open_tasks=open_tasks, timeline=timeline, documents=docs, pupil_ref=pupil,
-                           can_retry=permissions.can(user, "instance.retry"))
+    return render_template("placement.html", instance=instance, open_tasks=overview["open_tasks"], timeline=timeline,
+                           documents=overview["documents"], pupil_ref=overview["pupil_ref"], can_retry=permissions.can(user, "instance.retry"))
 
 
 @bp.post("/placements/<int:instance_id>/retry")
@@ -207,13 +207,10 @@ def document(instance_id, document_id):
 @login_required
 def pupil_page(ref):
     app, user = core(), _user()
-    with app.db.session() as session:
-        ids = list(session.scalars(select(HumanTask.instance_id).where(HumanTask.pupil_ref == ref).distinct()))
-        visible = [i for i in ids if permissions.can(user, "instance.view", session.get(Instance, i), session)]
-        name = session.scalar(select(HumanTask.pupil_name).where(HumanTask.pupil_ref == ref, HumanTask.pupil_name.is_not(None)).limit(1))
+    name, visible = instances.pupil_instances(app, user, ref)
     if not visible:
         abort(404)
-    placements = [instances.get_instance(app, user, i) for i in sorted(visible)]
+    placements = [instances.get_instance(app, user, i) for i in visible]
     return render_template("pupil.html", ref=ref, name=name, placements=placements)
 
 
@@ -223,9 +220,8 @@ def change_password():
     errors, status = {}, 200
     if request.method == "POST":
         try:
-            with core().db.session() as session:
-                users.change_password(session, _user().id, request.form.get("current", ""), request.form.get("new", ""),
-                                      request.form.get("confirm", ""))
+            users.change_password(core(), _user().id, request.form.get("current", ""), request.form.get("new", ""),
+                                  request.form.get("confirm", ""))
             flash("Your password has been changed.")
             return redirect(url_for("inbox.inbox_page"))
         except ServiceError as err:

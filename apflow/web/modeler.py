@@ -6,16 +6,25 @@ Only managers use any of it (permission "process.deploy"); the services check th
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 
+from apflow.errors import Invalid, ServiceError
 from apflow.roles import ROLES
 from apflow.services import library, permissions
-from apflow.services.errors import Invalid, ServiceError
 
 from . import forms
-from .auth import api_user, check_csrf, core
 from .api import json_body
+from .auth import api_user, check_csrf, core
 
 bp = Blueprint("modeler", __name__)
 api_bp = Blueprint("modeler_api", __name__)

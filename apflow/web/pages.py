@@ -6,8 +6,8 @@ from urllib.parse import urlparse
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from apflow.errors import ServiceError
 from apflow.services import calendars, deadlines, notifications, permissions, users
-from apflow.services.errors import ServiceError
 
 from .auth import SessionUser, check_csrf, core
 
@@ -56,9 +56,7 @@ def calendar():
             return redirect(url_for("pages.calendar", saved=1))
         except ServiceError as err:
             error, status = err.message, err.status
-    with core().db.session() as s:
-        found = calendars.load(s)
-    return render_template("calendar.html", calendar=found, can_edit=permissions.can(user, "calendar.edit"),
+    return render_template("calendar.html", calendar=calendars.current(core()), can_edit=permissions.can(user, "calendar.edit"),
                            error=error, csv_text=text, saved=request.args.get("saved")), status
 
 
@@ -66,13 +64,11 @@ def calendar():
 @login_required
 def notification_list():
     user = current_user.user
-    with core().db.session() as s:
-        if request.method == "POST":
-            check_csrf(request.form.get("csrf_token"))
-            notifications.mark_read(s, user)
-            return redirect(url_for("pages.notification_list"))
-        rows = notifications.list_notifications(s, user)
-    return render_template("notifications.html", notifications=rows)
+    if request.method == "POST":
+        check_csrf(request.form.get("csrf_token"))
+        notifications.mark_read(core(), user)
+        return redirect(url_for("pages.notification_list"))
+    return render_template("notifications.html", notifications=notifications.list_notifications(core(), user))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -83,12 +79,7 @@ def login():
         check_csrf(request.form.get("csrf_token"))
         username = request.form.get("username", "")
         try:
-            with core().db.session() as s:
-                try:
-                    user = users.authenticate(s, username, request.form.get("password", ""))
-                except ServiceError:
-                    s.commit()
-                    raise
+            user = users.sign_in(core(), username, request.form.get("password", ""))
             login_user(SessionUser(user))
             target = request.args.get("next", "")
             # Only same-site paths, so the login page cannot bounce people to another site.

@@ -46,13 +46,13 @@ def live(tmp_path, sqlite_url, frozen_clock):
     from waitress.server import create_server
 
     from apflow.config import Settings
-    from apflow.services.app import Apflow
+    from apflow.services.core import Core
 
-    core = Apflow(Settings.from_env({}, database_url=sqlite_url, instance_dir=tmp_path, run_scheduler=False, secret_key="browser"))
+    core = Core(Settings.from_env({}, database_url=sqlite_url, instance_dir=tmp_path, run_scheduler=False, secret_key="browser"))
     with core.db.session() as s:
         for name, display, roles in [("priya", "Priya Shah", ["coordinator"]), ("tom", "Tom Reilly", ["coordinator"]),
                                      ("sam", "Sam Carter", ["manager", "coordinator"])]:
-            users.create_user(s, name, PASSWORD, roles, display_name=display)
+            users.add_user(s, name, PASSWORD, roles, display_name=display)
     processes.deploy_paths(core, [ROOT / "bpmn" / "referral_triage.bpmn"], by="test")
     with core.db.session() as s:
         priya = users.user_by_name(s, "priya")

@@ -6,6 +6,7 @@ import pytest
 from lxml import etree
 
 from apflow.config import ROOT
+from apflow.services.records import KNOWN_KINDS
 from apflow.engine import validate
 from tests.bpmn_builder import flow_diagram
 
@@ -28,7 +29,7 @@ def overlap(a, b):
 
 def test_the_shipped_diagrams_and_forms_validate():
     bpmn, forms, problems = validate.collect([ROOT / "bpmn", ROOT / "forms"])
-    checked = validate.check(bpmn, ROOT / "forms", forms)
+    checked = validate.check(bpmn, ROOT / "forms", forms, record_kinds=KNOWN_KINDS)
     assert problems == [] and checked.problems == []
     assert {"placement", "provider_approval", "placement_in_progress", "safeguarding_concern"} <= set(checked.parsed.process_ids)
 
@@ -75,6 +76,6 @@ def test_a_records_property_naming_an_unknown_kind_is_a_validation_problem(tmp_p
         '<spiffworkflow:property name="formJsonSchemaFilename" value="chase_triage.schema.json" />',
         '<spiffworkflow:property name="formJsonSchemaFilename" value="chase_triage.schema.json" />'
         '<spiffworkflow:property name="records" value="consent, wishful_thinking" />') + extra
-    checked = validate.check({"recorder.bpmn": source.encode()}, ROOT / "forms")
+    checked = validate.check({"recorder.bpmn": source.encode()}, ROOT / "forms", record_kinds={"consent", "plan"})
     [problem] = checked.problems
     assert problem.element == "Task_check" and "wishful_thinking" in problem.message and "consent" in problem.fix

@@ -3,8 +3,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from apflow.errors import WorkflowFailed
 from apflow.services import calendars, instances, processes
-from apflow.services.errors import WorkflowFailed
 from tests.bpmn_builder import flow_diagram
 
 

@@ -2,8 +2,8 @@
 import threading
 from datetime import timedelta
 
+from apflow.errors import Conflict, Forbidden
 from apflow.services import instances
-from apflow.services.errors import Conflict, Forbidden
 
 ANSWERS = {"decision": "decline", "rationale": "Needs can be met in school"}
 

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from apflow.errors import Conflict, Forbidden, NotFound
 from apflow.services import deadlines, instances, processes
-from apflow.services.errors import Conflict, Forbidden, NotFound
 from apflow.store.models import HumanTask, Notification, OutboxEmail, User
 from tests.bpmn_builder import flow_diagram
 from tests.conftest import make_user

@@ -4,8 +4,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from apflow.errors import Conflict, Forbidden, Invalid, NotFound, WorkflowFailed
 from apflow.services import instances, processes
-from apflow.services.errors import Conflict, Forbidden, Invalid, NotFound, WorkflowFailed
 from apflow.store.models import Event, HumanTask, Instance, PendingTimer, ProcessVersion
 from tests.bpmn_builder import flow_diagram
 

@@ -7,6 +7,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from apflow.services import notifications
+from apflow.store import outbox
 from apflow.store.models import OutboxEmail, User
 
 
@@ -47,7 +48,7 @@ def queue(core, people, count):
         for person in people:
             s.get(User, person.id).email = f"{person.username}@school.example"
         for i in range(count):
-            notifications.notify(s, [s.get(User, p.id) for p in people], "reminder", f"Review {i} is due", subject=f"Review {i}")
+            outbox.notify(s, [s.get(User, p.id) for p in people], "reminder", f"Review {i} is due", subject=f"Review {i}")
 
 
 def unsent(core):

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from apflow.scheduler import WAKE_JOB, TimerScheduler
 from apflow.services import instances
-from apflow.timers.scheduler import WAKE_JOB, TimerScheduler
 
 
 def wait_for(condition, timeout=15.0):

@@ -4,8 +4,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from apflow.clock import clock
+from apflow.errors import NotFound
 from apflow.services import instances
-from apflow.services.errors import NotFound
 from apflow.store.db import append_row, locked_instance, save_row
 from apflow.store.models import Event, HumanTask, Instance, TaskDraft
 

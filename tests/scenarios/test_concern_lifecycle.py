@@ -3,10 +3,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from apflow.placements import concerns, service
+from apflow.errors import Forbidden
+from apflow.placements.concerns import KEPT, cp_retained_until
 from apflow.placements.models import Pupil
 from apflow.services import instances, notifications
-from apflow.services.errors import Forbidden
+from apflow.services import placements as service
+from apflow.services import safeguarding as concerns
 
 REGISTER = "Register attendance and the lesson report"
 RESPOND = "Respond to the concern and review the placement"
@@ -33,7 +35,7 @@ def test_R80_a_concern_interrupts_the_placement_and_the_dsl_responds_within_the_
     assert life.names(iid) == [RESPOND]  # every monitoring task stopped at once
     assert life.task(RESPOND, iid)["due_at"] == "2026-01-12T11:00:00+00:00"
     with life.core.db.session() as s:
-        assert [n.kind for n in notifications.list_notifications(s, life.people["dsl"])] == ["safeguarding_concern"]
+        assert [n.kind for n in notifications.list_notifications(life.core, life.people["dsl"])] == ["safeguarding_concern"]
     life.do(RESPOND, iid)  # continue, and tell the parents
     life.do("Tell the parents about the concern", iid)
     names = life.names(iid)
@@ -74,7 +76,7 @@ def test_R80_a_concern_raised_before_the_placement_starts_is_recorded_and_the_ds
     result = concerns.raise_concern(life.core, life.people["coordinator"], pid, "Disclosure during the planning meeting.")
     assert result["interrupted"] is False and life.names(iid) == ["Choose the provider"]
     with life.core.db.session() as s:
-        assert len(notifications.list_notifications(s, life.people["dsl"])) == 1
+        assert len(notifications.list_notifications(life.core, life.people["dsl"])) == 1
 
 
 def test_R81_child_protection_detail_is_seen_only_by_the_dsl_and_people_the_dsl_grants(provider_ready):
@@ -90,7 +92,7 @@ def test_R81_child_protection_detail_is_seen_only_by_the_dsl_and_people_the_dsl_
     # the DSL's notes never enter the process data that everyone on the placement can read
     from apflow.store.models import Instance
     with life.core.db.session(readonly=True) as s:
-        assert "social care made" not in str(s.get(Instance, iid).state) and concerns.KEPT in str(s.get(Instance, iid).state)
+        assert "social care made" not in str(s.get(Instance, iid).state) and KEPT in str(s.get(Instance, iid).state)
     history = service.placement_history(life.core, life.people["coordinator"], pid)
     assert any(e["summary"] == "Child protection record (restricted)" for e in history)
     with pytest.raises(Forbidden):
@@ -115,7 +117,7 @@ def test_R111_reading_child_protection_records_is_logged_and_kept_to_the_25th_bi
     assert [e["actor"] for e in reads] == ["dsl"]
     with life.core.db.session() as s:
         pupil = s.get(Pupil, _pupil_id(life, pid))
-        assert concerns.cp_retained_until(pupil).isoformat() == "2036-05-04"
+        assert cp_retained_until(pupil).isoformat() == "2036-05-04"
 
 
 def test_R92_emergency_removal_then_alternatives_investigation_and_family_support(provider_ready):

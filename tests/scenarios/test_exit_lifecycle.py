@@ -2,7 +2,7 @@
 (R100, R101), a placement's whole history (R110) and trends across placements (R112)."""
 from datetime import datetime, timezone
 
-from apflow.placements import service
+from apflow.services import placements as service
 
 
 def review_then(life, decision):

@@ -4,9 +4,9 @@ from xml.sax.saxutils import quoteattr
 
 import pytest
 
-from apflow.placements import service
+from apflow.errors import Invalid
 from apflow.services import instances, processes
-from apflow.services.errors import Invalid
+from apflow.services import placements as service
 
 STEPS = {  # task name -> (form, records)
     "Record the provider and all its sites": ("provider_details", "provider"),

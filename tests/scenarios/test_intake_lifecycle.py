@@ -3,8 +3,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from apflow.placements import service
-from apflow.services.errors import Invalid
+from apflow.errors import Invalid
+from apflow.services import placements as service
 
 
 def test_R1_R2_referral_records_the_pupil_the_reasons_and_the_la_officer(life):

@@ -1,8 +1,8 @@
 """Consultation and consent, the personalised plan, approval, risk assessments and transport (R40, R41, R50-R53, R60, R61)."""
 import pytest
 
-from apflow.placements import service
-from apflow.services.errors import Invalid
+from apflow.errors import Invalid
+from apflow.services import placements as service
 
 
 def planned(life, **plan):

@@ -3,9 +3,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from apflow.placements import service
+from apflow.errors import Invalid
 from apflow.services import instances
-from apflow.services.errors import Invalid
+from apflow.services import placements as service
 
 
 def start(life):

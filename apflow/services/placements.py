@@ -8,13 +8,10 @@ from datetime import datetime
 
 from sqlalchemy import func, or_, select
 
-from apflow.services import permissions
-from apflow.services.errors import NotFound
-from apflow.store.models import User
-
-from . import providers
-from .common import UK
-from .models import (
+from apflow.errors import Invalid, NotFound
+from apflow.placements import providers
+from apflow.placements.common import UK, now
+from apflow.placements.models import (
     Assessment,
     AttendanceRecord,
     Communication,
@@ -32,7 +29,10 @@ from .models import (
     RiskAssessment,
     TimetableSession,
 )
-from .concerns import list_concerns, raise_concern  # noqa: F401 - part of this service's surface
+from apflow.store.models import User
+
+from . import instances, permissions
+from .core import Core
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 ACTIVE = ("active", "suspended", "ending")
@@ -54,9 +54,9 @@ def _visible(session, user: User, placements) -> list[Placement]:
     return [p for p in placements if permissions.can(user, "placement.view", p, session)]
 
 
-def list_placements(app, user: User, status: str | None = None, provider_id: int | None = None, search: str | None = None) -> list[dict]:
+def list_placements(core: Core, user: User, status: str | None = None, provider_id: int | None = None, search: str | None = None) -> list[dict]:
     """Placements this person may see, newest first; `search` matches the pupil's name or reference, or the provider."""
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         query = select(Placement).join(Pupil, Pupil.id == Placement.pupil_id).outerjoin(Provider, Provider.id == Placement.provider_id)
         if status:
             query = query.where(Placement.status == status)
@@ -84,9 +84,9 @@ def _day(value):
     return value.isoformat() if value else None
 
 
-def get_placement(app, user: User, placement_id: int) -> dict:
+def get_placement(core: Core, user: User, placement_id: int) -> dict:
     """Everything recorded about one placement (child-protection detail only through list_concerns)."""
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         p = _placement(session, user, placement_id)
         result = _summary(session, p)
         result.update(
@@ -122,16 +122,22 @@ def get_placement(app, user: User, placement_id: int) -> dict:
         return result
 
 
-def placement_for_instance(app, user: User, instance_id: int) -> dict | None:
+def any_placement(core: Core) -> bool:
+    """Whether any placement has been recorded yet (the demo loads its work only into an empty organisation)."""
+    with core.db.session(readonly=True) as session:
+        return session.scalar(select(Placement.id).limit(1)) is not None
+
+
+def placement_for_instance(core: Core, user: User, instance_id: int) -> dict | None:
     """The placement a workflow instance runs (for pages keyed by instance), or None."""
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         placement_id = session.scalar(select(Placement.id).where(Placement.instance_id == instance_id))
-    return get_placement(app, user, placement_id) if placement_id else None
+    return get_placement(core, user, placement_id) if placement_id else None
 
 
-def placement_history(app, user: User, placement_id: int) -> list[dict]:
+def placement_history(core: Core, user: User, placement_id: int) -> list[dict]:
     """Who recorded what and when, oldest first; child-protection lines are withheld from people not entitled (R81)."""
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         p = _placement(session, user, placement_id)
         cp = permissions.can(user, "cp.view", p.pupil_id, session)
         entries = session.scalars(select(LogEntry).where(LogEntry.placement_id == p.id).order_by(LogEntry.at, LogEntry.id))
@@ -141,8 +147,8 @@ def placement_history(app, user: User, placement_id: int) -> list[dict]:
                 for e in entries if cp or not e.restricted or e.kind != "cp_record_read"]
 
 
-def pupil_placements(app, user: User, pupil_ref: str) -> list[dict]:
-    with app.db.session(readonly=True) as session:
+def pupil_placements(core: Core, user: User, pupil_ref: str) -> list[dict]:
+    with core.db.session(readonly=True) as session:
         pupil = session.scalar(select(Pupil).where(Pupil.ref == pupil_ref))
         if pupil is None:
             return []
@@ -150,9 +156,9 @@ def pupil_placements(app, user: User, pupil_ref: str) -> list[dict]:
         return [_summary(session, p) for p in placements]
 
 
-def pupil_register(app, user: User) -> list[dict]:
+def pupil_register(core: Core, user: User) -> list[dict]:
     """The register of students (R11): every pupil with a placement, its status and its latest review date."""
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         rows = []
         for placement in _visible(session, user, session.scalars(select(Placement).order_by(Placement.id))):
             last = session.scalar(select(func.max(Review.held_on)).where(Review.placement_id == placement.id))
@@ -160,15 +166,15 @@ def pupil_register(app, user: User) -> list[dict]:
         return rows
 
 
-def provider_register(app, user: User, include_all: bool = False) -> list[dict]:
+def provider_register(core: Core, user: User, include_all: bool = False) -> list[dict]:
     """The approved-provider register with every site's address (R22); include_all adds proposed and withdrawn ones."""
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         return providers.register(session, include_all)
 
 
-def where_is_pupil(app, user: User, placement_id: int, at: datetime) -> dict | None:
+def where_is_pupil(core: Core, user: User, placement_id: int, at: datetime) -> dict | None:
     """Where the timetable puts the pupil at a moment of the school day (R62): the session and its address."""
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         p = _placement(session, user, placement_id)
         if p.status not in ACTIVE:
             return None
@@ -182,9 +188,9 @@ def where_is_pupil(app, user: User, placement_id: int, at: datetime) -> dict | N
         return None
 
 
-def outcomes_report(app, user: User) -> dict:
+def outcomes_report(core: Core, user: User) -> dict:
     """Trends across the placements this person may see (R112): attendance, engagement, review outcomes, destinations."""
-    with app.db.session(readonly=True) as session:
+    with core.db.session(readonly=True) as session:
         placements = _visible(session, user, session.scalars(select(Placement)))
         ids = [p.id for p in placements] or [-1]
         attendance = list(session.scalars(select(AttendanceRecord).where(AttendanceRecord.placement_id.in_(ids))))
@@ -210,26 +216,18 @@ def outcomes_report(app, user: User) -> dict:
         }
 
 
-def request_review(app, user: User, placement_id: int, reason: str) -> dict:
+def request_review(core: Core, user: User, placement_id: int, reason: str) -> dict:
     """Ask for a placement and plan review outside the half-termly cycle (R73): a parent's or the pupil's request,
     changed needs, or an incident. The running placement starts a review due within five school days."""
-    from apflow.services import instances
-
-    from .common import now
-
     reason = (reason or "").strip()
     if len(reason) < 5:
-        raise _invalid("Say why the review is needed (at least 5 characters).")
-    with app.db.session() as session:
+        message = "Say why the review is needed (at least 5 characters)."
+        raise Invalid(message, {"fields": {"reason": [message]}})
+    with core.db.session() as session:
         placement = _placement(session, user, placement_id)
         session.add(LogEntry(placement_id=placement.id, provider_id=placement.provider_id, instance_id=placement.instance_id,
                              at=now(), actor_id=user.id, actor=user.username, kind="review_requested",
                              summary=f"Review requested by {user.username}: {reason}"))
         instance_id = placement.instance_id
-    return instances.send_signal(app, user, instance_id, "review_requested", {"reason": reason})
+    return instances.send_signal(core, user, instance_id, "review_requested", {"reason": reason})
 
-
-def _invalid(message: str):
-    from apflow.services.errors import Invalid
-
-    return Invalid(message, {"fields": {"reason": [message]}})

@@ -6,9 +6,9 @@ import time
 from collections import OrderedDict
 from datetime import datetime
 
+from apflow import school_calendar as calendar
 from apflow.clock import clock
 from apflow.config import Settings
-from apflow.timers import calendar
 from apflow.engine.diagrams import SpecBundle
 from apflow.engine.forms import Form
 from apflow.engine.runtime import WorkflowHost
@@ -18,7 +18,7 @@ from apflow.store.models import ProcessVersion
 CALENDAR_CACHE_SECONDS = 60
 
 
-class Apflow:
+class Core:
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or Settings.from_env()
         self.db = Database(self.settings.database_url)

@@ -19,6 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from apflow.clock import clock
 from apflow.services import deadlines, instances, notifications
+from apflow.services.core import Core
 
 log = logging.getLogger(__name__)
 WAKE_JOB = "apflow-wake"
@@ -28,15 +29,15 @@ OUTBOX_SECONDS = 15
 
 
 class TimerScheduler:
-    def __init__(self, app, sweep_seconds: float | None = None):
-        self.app = app
-        self.sweep_seconds = sweep_seconds if sweep_seconds is not None else app.settings.sweep_seconds
+    def __init__(self, core: Core, sweep_seconds: float | None = None):
+        self.core = core
+        self.sweep_seconds = sweep_seconds if sweep_seconds is not None else core.settings.sweep_seconds
         self._scheduler = BackgroundScheduler(timezone=timezone.utc, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
         self._lock = threading.Lock()
         self._armed_for: datetime | None = None
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
-        app.on_timer_scheduled(self.timer_scheduled)
+        core.on_timer_scheduled(self.timer_scheduled)
 
     def start(self) -> None:
         self._scheduler.start()
@@ -44,7 +45,7 @@ class TimerScheduler:
         self._scheduler.add_job(self.send_mail, IntervalTrigger(seconds=OUTBOX_SECONDS), id=OUTBOX_JOB, replace_existing=True)
         # Catch up at start-up on whatever fell due while nothing was running.
         self._scheduler.add_job(self.run_due, id="apflow-startup")
-        if not self.app.db.is_sqlite:
+        if not self.core.db.is_sqlite:
             self._listener = threading.Thread(target=self._listen, name="apflow-timer-listener", daemon=True)
             self._listener.start()
 
@@ -67,13 +68,13 @@ class TimerScheduler:
         total = 0
         for fire in (instances.fire_due_timers, deadlines.fire_due_alerts):
             try:
-                total += fire(self.app)
+                total += fire(self.core)
             except Exception:
                 log.exception("firing due work failed; the sweep will try again")
         if total:
             self.send_mail()
         try:
-            upcoming = instances.next_due_at(self.app)
+            upcoming = instances.next_due_at(self.core)
         except Exception:
             log.exception("could not read the next due time")
             upcoming = None
@@ -85,7 +86,7 @@ class TimerScheduler:
 
     def send_mail(self) -> None:
         try:
-            notifications.deliver_outbox(self.app)
+            notifications.deliver_outbox(self.core)
         except Exception:
             log.exception("sending the e-mail outbox failed; it will be retried")
 
@@ -99,22 +100,10 @@ class TimerScheduler:
 
     def _listen(self) -> None:
         """PostgreSQL only: hear about due times committed by other processes."""
-        import psycopg
-        from sqlalchemy.engine import make_url
+        self.core.db.listen(instances.TIMER_CHANNEL, self._stop, self._heard)
 
-        url = make_url(self.app.db.url).set(drivername="postgresql")
-        dsn = url.render_as_string(hide_password=False)
-        while not self._stop.is_set():
-            try:
-                with psycopg.connect(dsn, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {instances.TIMER_CHANNEL}")
-                    while not self._stop.is_set():
-                        for note in conn.notifies(timeout=1.0):
-                            try:
-                                self.timer_scheduled(datetime.fromisoformat(note.payload))
-                            except ValueError:
-                                log.warning("ignored a malformed timer notification %r", note.payload)
-            except Exception:
-                if not self._stop.is_set():
-                    log.exception("lost the PostgreSQL timer listener; reconnecting")
-                    self._stop.wait(2)
+    def _heard(self, payload: str) -> None:
+        try:
+            self.timer_scheduled(datetime.fromisoformat(payload))
+        except ValueError:
+            log.warning("ignored a malformed timer notification %r", payload)

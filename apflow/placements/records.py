@@ -1,0 +1,76 @@
+"""The record handlers, one row per kind a diagram may name in a task's `records` property.
+
+A handler runs inside the step's transaction before the engine moves on (see apflow/services/records.py):
+it writes the domain records of the step, may refuse it (Invalid: that is how hard gates such as "no placement
+without written consent" hold), and may return values to add to the process data. Adding a kind means adding
+its row here; a test checks every kind the lifecycle diagrams name is in this table.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from . import attendance, concerns, exits, intake, planning, providers, reviews
+from .common import RecordContext
+
+HANDLERS: dict[str, Callable[[RecordContext], dict | None]] = {
+    # attendance
+    "attendance": attendance.record_attendance,
+    "absence_follow_up": attendance.record_absence_follow_up,
+    # concerns
+    "concern_response": concerns.record_concern_response,
+    "parents_informed": concerns.record_parents_informed,
+    "concern_resolution": concerns.record_concern_resolution,
+    # exits
+    "exit_notice": exits.record_exit_notice,
+    "exit_plan": exits.record_exit_plan,
+    "lessons_learned": exits.record_lessons,
+    "emergency_removal": exits.record_emergency_removal,
+    "alternative_arrangements": exits.record_alternative,
+    "investigation": exits.record_investigation,
+    "family_support": exits.record_family_support,
+    "destination": exits.record_destination,
+    "transition_check": exits.record_transition_check,
+    # intake
+    "referral": intake.record_referral,
+    "provider_choice": intake.record_provider_choice,
+    "purchase_order": intake.record_purchase_order,
+    "funding_followup": intake.record_funding_followup,
+    "allocation": intake.record_allocation,
+    "relational_learning_plan": intake.record_rlp,
+    "timetable_shared": intake.record_timetable_shared,
+    "kid_sent": intake.record_kid_sent,
+    "kid_signed": intake.record_kid_signed,
+    # planning
+    "plan": planning.record_plan,
+    "risk_assessment": planning.record_risk_assessment,
+    "transport": planning.record_transport,
+    "consultation": planning.record_consultation,
+    "consent": planning.record_consent,
+    "consent_followup": planning.record_consent_followup,
+    "headteacher_approval": planning.record_headteacher_approval,
+    "placement_start": planning.record_placement_start,
+    # providers
+    "provider": providers.record_provider,
+    "provider_criteria": providers.record_criteria,
+    "due_diligence": providers.record_due_diligence,
+    "provider_approval": providers.record_provider_approval,
+    "provider_withdrawal": providers.record_withdrawal,
+    "qa_visit": providers.record_qa_visit,
+    "sla": providers.record_sla,
+    "sla_signature": providers.record_sla_signature,
+    # reviews
+    "commencement_review": reviews.record_commencement,
+    "pupil_passport": reviews.record_passport,
+    "passport_review": reviews.record_passport_review,
+    "baseline": reviews.record_baseline,
+    "termly_assessment": reviews.record_termly_assessment,
+    "risk_assessment_review": reviews.record_risk_review,
+    "parent_update": reviews.record_parent_update,
+    "feedback": reviews.record_feedback,
+    "review_invitation": reviews.record_invitation,
+    "progress_report": reviews.record_progress_report,
+    "placement_review": reviews.record_placement_review,
+    "intervention": reviews.record_intervention,
+    "intervention_review": reviews.record_intervention_review,
+    "escalation": reviews.record_escalation,
+}

@@ -1,0 +1,103 @@
+"""Safeguarding use cases (R80, R81): raise a concern, which tells the DSL at once and interrupts the running
+placement through a BPMN signal; read a placement's concerns, child-protection detail only for the DSL and the
+people the DSL grants, every reading logged; grant and revoke that access."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from apflow.errors import Invalid, NotFound
+from apflow.placements.common import now
+from apflow.placements.concerns import SIGNAL
+from apflow.placements.models import Concern, CpAccessGrant, LogEntry, Placement, Pupil
+from apflow.store import outbox
+from apflow.store.models import Instance, User
+
+from . import instances, permissions
+from .core import Core
+
+
+def raise_concern(core: Core, user: User, placement_id: int, summary: str, detail: str = "", child_protection: bool = False) -> dict:
+    """Record a safeguarding concern, tell the DSL at once, and interrupt the running placement (R80).
+
+    The concern is committed on its own first, so it is never lost even if the workflow step that follows fails.
+    `summary` is seen by everyone who sees the placement; `detail` only by the DSL and those the DSL grants (R81).
+    """
+    summary = (summary or "").strip()
+    if len(summary) < 5:
+        raise Invalid("Say briefly what the concern is about (at least 5 characters); put the details in 'detail'.",
+                      {"fields": {"summary": ["Write a short summary."]}})
+    with core.db.session() as session:
+        placement = session.get(Placement, placement_id)
+        if placement is None or not permissions.can(user, "placement.view", placement, session):
+            raise NotFound(f"There is no placement {placement_id} that you can see.")
+        pupil = session.get(Pupil, placement.pupil_id)
+        concern = Concern(placement_id=placement.id, pupil_id=pupil.id, raised_at=now(), raised_by=user.id, summary=summary,
+                          cp_detail=detail or "", child_protection=bool(child_protection), status="open")
+        session.add(concern)
+        session.flush()
+        session.add(LogEntry(placement_id=placement.id, provider_id=placement.provider_id, instance_id=placement.instance_id, at=now(),
+                             actor_id=user.id, actor=user.username, kind="concern_raised", summary=f"Safeguarding concern raised: {summary}",
+                             record="concerns", record_id=concern.id, restricted=False))
+        outbox.notify(session, outbox.role_members(session, "dsl"), "safeguarding_concern",
+                             f"Safeguarding concern about {pupil.name} ({pupil.ref}) raised by {user.username}: {summary}",
+                             instance_id=placement.instance_id, subject="Safeguarding concern: respond now")
+        concern_id, instance_id = concern.id, placement.instance_id
+        running = instance_id is not None and session.get(Instance, instance_id).status != "completed"
+    interrupted, error = False, None
+    if running:
+        try:
+            interrupted = instances.send_signal(core, user, instance_id, SIGNAL, {"concern_id": concern_id})["caught"]
+        except Exception as err:  # noqa: BLE001 - the concern stands; the failed step is on the instance for a manager
+            error = getattr(err, "message", str(err))
+    return {"concern_id": concern_id, "interrupted": interrupted, "error": error}
+
+
+def _concern_dict(concern: Concern, cp: bool) -> dict:
+    result = {"id": concern.id, "placement_id": concern.placement_id, "raised_at": concern.raised_at.isoformat(),
+              "summary": concern.summary, "status": concern.status, "decision": concern.decision,
+              "parents_informed_at": concern.parents_informed_at.isoformat() if concern.parents_informed_at else None,
+              "resolved_at": concern.resolved_at.isoformat() if concern.resolved_at else None, "restricted": not cp}
+    if cp:
+        result.update(detail=concern.cp_detail, dsl_notes=concern.dsl_notes, child_protection=concern.child_protection,
+                      referred_to=concern.referred_to)
+    return result
+
+
+def list_concerns(core: Core, user: User, placement_id: int) -> list[dict]:
+    """A placement's concerns; child-protection detail only for the DSL and those granted, each reading logged (R81, R111)."""
+    with core.db.session() as session:
+        placement = session.get(Placement, placement_id)
+        if placement is None or not permissions.can(user, "placement.view", placement, session):
+            raise NotFound(f"There is no placement {placement_id} that you can see.")
+        cp = permissions.can(user, "cp.view", placement.pupil_id, session)
+        concerns = list(session.scalars(select(Concern).where(Concern.placement_id == placement_id).order_by(Concern.id)))
+        if cp and concerns:
+            session.add(LogEntry(placement_id=placement.id, provider_id=placement.provider_id, at=now(), actor_id=user.id,
+                                 actor=user.username, kind="cp_record_read", summary=f"Child protection records read by {user.username}",
+                                 restricted=True))
+        return [_concern_dict(c, cp) for c in concerns]
+
+
+def grant_cp_access(core: Core, user: User, pupil_id: int, username: str, reason: str) -> dict:
+    """The DSL lets one more person read a pupil's child-protection records (R81)."""
+    with core.db.session() as session:
+        permissions.require(user, "cp.grant", pupil_id, session)
+        grantee = session.scalar(select(User).where(User.username == username))
+        pupil = session.get(Pupil, pupil_id)
+        if grantee is None or pupil is None:
+            raise NotFound("No such person or pupil.")
+        if len((reason or "").strip()) < 5:
+            raise Invalid("Give the reason for the access.", {"fields": {"reason": ["Say why they need to see it."]}})
+        grant = CpAccessGrant(pupil_id=pupil_id, user_id=grantee.id, granted_by=user.id, granted_at=now(), reason=reason)
+        session.add(grant)
+        session.flush()
+        return {"id": grant.id, "pupil_id": pupil_id, "user": username, "granted_by": user.username, "reason": reason}
+
+
+def revoke_cp_access(core: Core, user: User, grant_id: int) -> None:
+    with core.db.session() as session:
+        grant = session.get(CpAccessGrant, grant_id)
+        if grant is None:
+            raise NotFound("No such grant.")
+        permissions.require(user, "cp.grant", grant.pupil_id, session)
+        grant.revoked_at = now()

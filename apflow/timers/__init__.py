@@ -1,1 +1,0 @@
-"""Timers: the scheduler that fires pending timers when they fall due."""

@@ -1,0 +1,55 @@
+"""The layout of docs/architecture.md holds: layers run one way, the engine stands alone, every record kind has
+its handler. None of these touch a database."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from apflow.config import ROOT
+
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def test_the_import_contracts_in_pyproject_hold():
+    result = subprocess.run([str(LINT_IMPORTS), "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "0 broken" in result.stdout
+
+
+def _fresh_interpreter(code: str) -> dict:
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_the_engine_validates_and_runs_a_diagram_with_no_flask_no_database_and_no_services():
+    found = _fresh_interpreter("""
+import json, sys
+from apflow.engine import validate
+from apflow.engine.runtime import WorkflowHost
+from tests.bpmn_builder import flow_diagram
+checked = validate.check({"flow.bpmn": flow_diagram().encode()}, validate.Path("forms"))
+host = WorkflowHost()
+workflow = host.start(checked.parsed.bundle(checked.parsed.process_ids[0]))
+loaded = sorted({name.split(".")[0] for name in sys.modules})
+print(json.dumps({"problems": [str(p) for p in checked.problems], "ready": len(host.ready_human_tasks(workflow)),
+                  "loaded": [name for name in sys.modules if name.split(".")[0] in
+                             {"flask", "flask_login", "sqlalchemy", "alembic", "apscheduler", "argon2", "psycopg", "werkzeug"}
+                             or name.startswith(("apflow.services", "apflow.store", "apflow.placements", "apflow.web"))]}))
+""")
+    assert found["problems"] == []
+    assert found["ready"] == 1
+    assert found["loaded"] == []
+
+
+def test_every_record_kind_the_lifecycle_diagrams_name_has_a_handler():
+    from apflow.engine import validate
+    from apflow.engine.diagrams import record_kinds, task_properties
+    from apflow.placements.records import HANDLERS
+
+    bpmn, _, _ = validate.collect([ROOT / "bpmn"])
+    parsed = validate.parse_sources(bpmn)
+    named = {kind for process_id in parsed.process_ids for spec in parsed.bundle(process_id).task_specs()
+             for kind in record_kinds(task_properties(spec))}
+    assert named and named <= set(HANDLERS)
+    assert all(callable(fn) for fn in HANDLERS.values())
