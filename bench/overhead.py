@@ -166,7 +166,7 @@ PHASES = [
     ("WorkflowHost.load (restore the workflow from JSON)", "host", "load"),
     ("WorkflowHost.complete (run the task + engine steps)", "host", "complete"),
     ("WorkflowHost.waiting_timers (before and after the step)", "host", "waiting_timers"),
-    ("instances._persist (state + derived rows)", instances, "_persist"),
+    ("instances.persist (state + derived rows)", instances, "persist"),
     ("  WorkflowHost.dump (workflow to JSON)", "host", "dump"),
     ("  save_row (UPDATE of the instance and of the closed task)", instances, "save_row"),
     ("instances.instance_dict (the response's instance part)", instances, "instance_dict"),

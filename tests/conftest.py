@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -19,9 +17,9 @@ from apflow.config import ROOT, Settings
 from apflow.services import users
 from apflow.services.core import Core
 from apflow.store.models import Base
+from tests.support import make_user
 
 POSTGRES_URL = os.environ.get("APFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-PASSWORD = "correct horse battery"
 MONDAY = datetime(2026, 1, 12, 9, 0, tzinfo=timezone.utc)
 
 
@@ -110,11 +108,6 @@ def frozen_clock():
     clock.reset()
 
 
-def make_user(core, username: str, *roles: str):
-    with core.db.session() as s:
-        return users.add_user(s, username, PASSWORD, list(roles))
-
-
 @pytest.fixture
 def people(core):
     """One user per role used by the example diagram, plus a manager and an outsider."""
@@ -134,9 +127,3 @@ def triage(core):
 
     return processes.deploy_paths(core, [ROOT / "bpmn" / "referral_triage.bpmn"], by="test")[0]
 
-
-def unique_name(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:8]}"
-
-
-EXAMPLES = Path(__file__).parent / "diagrams"

@@ -243,9 +243,9 @@ def start_instance(core: Core, user: User, process_id: str, data: dict | None) -
         except ServiceError:
             raise
         except Exception as err:  # the diagram failed before the instance existed: nothing is kept
-            raise WorkflowFailed(f"The process could not start: {_explain(err)}", {"process_id": process_id}) from err
-        _event(session, instance, actor, "instance_started", detail={"version": version.version, "keys_after": sorted(data or {})})
-        due = _persist(core, session, instance, workflow, actor, before={}, ready_rows={}, timers_before=[]).due
+            raise WorkflowFailed(f"The process could not start: {explain(err)}", {"process_id": process_id}) from err
+        add_event(session, instance, actor, "instance_started", detail={"version": version.version, "keys_after": sorted(data or {})})
+        due = persist(core, session, instance, workflow, actor, before={}, ready_rows={}, timers_before=[]).due
         result = instance_dict(core, session, instance, workflow)
     core.timers_scheduled(due)
     return result
@@ -367,7 +367,7 @@ def _locked_step(core: Core, actor: Actor, action: dict, failure, instance_id: i
     except Exception as err:
         if instance_id is None:
             raise
-        message = _explain(err)
+        message = explain(err)
         _record_error(core, instance_id, actor, message, action)
         raise WorkflowFailed(failure(message), {"instance_id": instance_id}) from err
 
@@ -401,8 +401,8 @@ def _step(core: Core, actor: Actor, action: dict, instance_id: int | None = None
         except TaskNotReady:
             raise Conflict("This task is no longer waiting for an answer: the process has moved on without it.") from None
         detail = {"retried_by": retried_by} if retried_by else {}
-        _event(session, instance, actor, "task_completed", task=task, detail=detail, before=before, after=answers)
-        persisted = _persist(core, session, instance, workflow, actor, before=before, completed_task=task.id,
+        add_event(session, instance, actor, "task_completed", task=task, detail=detail, before=before, after=answers)
+        persisted = persist(core, session, instance, workflow, actor, before=before, completed_task=task.id,
                              ready_rows={i: r for i, r in tasks.rows.items() if r.state == "ready"}, timers_before=timers_before)
         result = {"task": task_dict(task, {actor.id: actor.name} if actor.id else {}),
                   "instance": instance_dict(core, session, instance, workflow),
@@ -468,8 +468,8 @@ def send_signal(core: Core, user: User, instance_id: int, name: str, detail: dic
         timers_before = core.host.waiting_timers(workflow)
         if not core.host.signal(workflow, name):
             return {"caught": False}
-        _event(session, instance, actor, "signal", detail={"signal": name, **(detail or {})})
-        due = _persist(core, session, instance, workflow, actor, before=before, timers_before=timers_before).due
+        add_event(session, instance, actor, "signal", detail={"signal": name, **(detail or {})})
+        due = persist(core, session, instance, workflow, actor, before=before, timers_before=timers_before).due
     core.timers_scheduled(due)
     return {"caught": True}
 
@@ -544,12 +544,12 @@ def _fire(core: Core, instance_id: int | None, retried_by: str | None = None) ->
                     detail["skipped_cycles"] = skipped[timer.id]
                 if retried_by:
                     detail["retried_by"] = retried_by
-                _event(session, instance, actor, "timer_fired", detail=detail)
-            scheduled = _persist(core, session, instance, workflow, actor, before=before, timers_before=timers_before).due
+                add_event(session, instance, actor, "timer_fired", detail=detail)
+            scheduled = persist(core, session, instance, workflow, actor, before=before, timers_before=timers_before).due
     except Exception as err:
         if instance_id is None:
             raise
-        message = _explain(err)
+        message = explain(err)
         _record_error(core, instance_id, actor, message, {"kind": "timer"}, timer_failed=True)
         log.error("timer of instance %s failed: %s", instance_id, message)
         return False
@@ -565,7 +565,7 @@ class Persisted:
     ready: list[HumanTask]    # the instance's ready human tasks after the step
 
 
-def _persist(core: Core, session, instance: Instance, workflow, actor: Actor, before: dict, completed_task: str | None = None,
+def persist(core: Core, session, instance: Instance, workflow, actor: Actor, before: dict, completed_task: str | None = None,
              ready_rows: dict[str, HumanTask] | None = None, timers_before: list | None = None) -> Persisted:
     """Write state and every row derived from it.
 
@@ -592,7 +592,7 @@ def _persist(core: Core, session, instance: Instance, workflow, actor: Actor, be
                                 "completed_by": actor.id if done else None})
         closed.append(row)
         if not done:
-            _event(session, instance, actor, "task_cancelled", task=row)
+            add_event(session, instance, actor, "task_cancelled", task=row)
     deadlines.close(session, closed)
     data = host.current_data(workflow)
     if instance.provider_organisation_id is None or data.get("provider_name") != before.get("provider_name"):
@@ -614,7 +614,7 @@ def _persist(core: Core, session, instance: Instance, workflow, actor: Actor, be
         session.add(row)
         new_rows.append(row)
         deadlines.plan(session, row)
-        _event(session, instance, actor, "task_ready", task=row, detail={"role": row.role, "due_at": due_at.isoformat() if due_at else None})
+        add_event(session, instance, actor, "task_ready", task=row, detail={"role": row.role, "due_at": due_at.isoformat() if due_at else None})
 
     if timers_before is None:
         stored = {t.id: t.due_at for t in session.scalars(select(PendingTimer).where(PendingTimer.instance_id == instance.id))}
@@ -641,7 +641,7 @@ def _persist(core: Core, session, instance: Instance, workflow, actor: Actor, be
         session.execute(text("SELECT pg_notify(:channel, :due)"), {"channel": TIMER_CHANNEL, "due": min(changed_due).isoformat()})
 
     if instance.status == "completed":
-        _event(session, instance, actor, "instance_completed", before=before, after=data)
+        add_event(session, instance, actor, "instance_completed", before=before, after=data)
     return Persisted(changed_due, still_ready + new_rows)
 
 
@@ -667,7 +667,7 @@ def _text(value) -> str | None:
     return str(value)[:200] if value not in (None, "") else None
 
 
-def _event(session, instance: Instance, actor: Actor, kind: str, task: HumanTask | None = None,
+def add_event(session, instance: Instance, actor: Actor, kind: str, task: HumanTask | None = None,
            detail: dict | None = None, before: dict | None = None, after: dict | None = None) -> None:
     detail = dict(detail or {})
     if before is not None and after is not None:
@@ -694,13 +694,13 @@ def _record_error(core: Core, instance_id: int, actor: Actor, message: str, acti
                     timer.attempts += 1
                     timer.retry_at = now + backoff
                     timer.last_error = message
-            _event(session, instance, actor, "error", detail={"message": message, "action": action.get("kind"),
+            add_event(session, instance, actor, "error", detail={"message": message, "action": action.get("kind"),
                                                             "task_id": action.get("task_id")})
     except Exception:  # the original error matters more than a failure to record it
         log.exception("could not record the error on instance %s", instance_id)
 
 
-def _explain(err: BaseException) -> str:
+def explain(err: BaseException) -> str:
     """A one-line account of an engine failure, naming the diagram element where SpiffWorkflow says."""
     parts = []
     seen = set()

@@ -65,9 +65,9 @@ def deploy_checked(core: Core, result: checks.Checked, by: str, note: str) -> li
             bundle = parsed.bundle(process_id)
             form_sources = {name: data for name, data in result.forms.items() if name in _form_names(bundle)}
             digest = parsed.version_hash(process_id, form_sources)
-            latest = _latest(session, process_id)
-            if latest is not None and latest.content_hash == digest:
-                deployed.append(Deployed(process_id, latest.version, False, latest.id))
+            newest = latest(session, process_id)
+            if newest is not None and newest.content_hash == digest:
+                deployed.append(Deployed(process_id, newest.version, False, newest.id))
                 continue
             files = sorted({parsed.process_files[p] for p in [process_id, *parsed.called_processes(process_id)] if p in parsed.process_files})
             start = next((ts for ts in bundle.spec.task_specs.values()
@@ -75,7 +75,7 @@ def deploy_checked(core: Core, result: checks.Checked, by: str, note: str) -> li
             version = ProcessVersion(
                 process_id=process_id,
                 name=parsed.process_names.get(process_id, process_id),
-                version=(latest.version + 1) if latest else 1,
+                version=(newest.version + 1) if newest else 1,
                 content_hash=digest,
                 source_file=parsed.process_files[process_id],
                 sources={name: parsed.sources[name].decode("utf-8") for name in files},
@@ -103,13 +103,21 @@ def _form_names(bundle) -> set[str]:
     return names
 
 
-def _latest(session, process_id: str) -> ProcessVersion | None:
+def latest(session, process_id: str) -> ProcessVersion | None:
+    """The newest deployed version of a process, or None."""
     return session.scalar(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
                           .order_by(ProcessVersion.version.desc()).limit(1))
 
 
+def version_number(session, process_id: str, number: int) -> ProcessVersion:
+    found = session.scalar(select(ProcessVersion).where(ProcessVersion.process_id == process_id, ProcessVersion.version == number))
+    if found is None:
+        raise NotFound(f"Process '{process_id}' has no version {number}.")
+    return found
+
+
 def latest_version(session, process_id: str) -> ProcessVersion:
-    version = _latest(session, process_id)
+    version = latest(session, process_id)
     if version is None:
         raise NotFound(f"No process '{process_id}' is deployed. Deploy it with `apflow deploy`, or check the id in GET /api/v1/processes.")
     return version

@@ -20,7 +20,7 @@ from flask_login import current_user, login_required
 
 from apflow.errors import Invalid, ServiceError
 from apflow.roles import ROLES
-from apflow.services import library, permissions
+from apflow.services import drafts, form_library, library, migration, permissions
 
 from . import forms
 from .api import json_body
@@ -65,7 +65,7 @@ def _download(filename: str, text: str) -> Response:
 @login_required
 def library_page(upload_problems=None, upload_message=None, status=200):
     app, user = core(), _user()
-    return render_template("library.html", processes=library.library(app, user), forms=library.list_forms(app, user),
+    return render_template("library.html", processes=library.library(app, user), forms=form_library.list_forms(app, user),
                            upload_problems=upload_problems, upload_message=upload_message), status
 
 
@@ -79,7 +79,7 @@ def upload_page():
     try:
         if upload is None or not upload.filename:
             raise Invalid("Choose a .bpmn file to upload.")
-        result = library.upload(app, user, upload.filename, upload.read(app.settings.max_diagram_bytes + 1),
+        result = drafts.upload(app, user, upload.filename, upload.read(app.settings.max_diagram_bytes + 1),
                                 note=request.form.get("note", ""), process_id=process_id,
                                 revision=int(revision) if revision and revision.isdigit() else None)
     except ServiceError as err:
@@ -108,17 +108,17 @@ def process_page(process_id, upload_problems=None, upload_message=None, status=2
 def editor_page(process_id):
     app, user = core(), _user()
     try:
-        draft = library.get_draft(app, user, process_id)
+        draft = drafts.get_draft(app, user, process_id)
     except ServiceError as err:
         return _refused(err.message, err.status)
     return render_template("modeler.html", draft=draft, roles=list(ROLES.values()), timer_examples=TIMER_EXAMPLES,
-                           forms=library.list_forms(app, user))
+                           forms=form_library.list_forms(app, user))
 
 
 @bp.get("/processes/<process_id>/draft/download")
 @login_required
 def download_draft(process_id):
-    draft = library.get_draft(core(), _user(), process_id)
+    draft = drafts.get_draft(core(), _user(), process_id)
     return _download(draft["source_file"], draft["xml"])
 
 
@@ -163,11 +163,11 @@ def migrate_page(process_id):
             error, status = "Tick at least one instance that can move.", 422
         else:
             try:
-                outcome = library.move_instances(app, user, process_id, to_version, ids, request.form.get("note", ""))
+                outcome = migration.move_instances(app, user, process_id, to_version, ids, request.form.get("note", ""))
             except ServiceError as err:
                 error, status = err.message, err.status
     try:
-        preview = library.migration_preview(app, user, process_id, to_version)
+        preview = migration.migration_preview(app, user, process_id, to_version)
         detail = library.process_detail(app, user, process_id)
     except ServiceError as err:
         return _refused(err.message, err.status)
@@ -195,14 +195,14 @@ def rollback_page(process_id):
 def form_page(name):
     app, user = core(), _user()
     try:
-        form = library.get_form(app, user, name)
+        form = form_library.get_form(app, user, name)
     except ServiceError as err:
         if err.status != 404 or request.args.get("new") != "1":
             return _refused(err.message, err.status)
         starter = '{\n  "title": "New form",\n  "type": "object",\n  "required": [],\n  "properties": {\n    "notes": {"type": "string", "title": "Notes"}\n  }\n}\n'
-        form = {"name": name, "content": "{}\n" if library._is_ui(name) else starter, "revision": 0,
-                "kind": "ui" if library._is_ui(name) else "schema", "source": "new", "updated_by": None, "updated_at": None}
-    ui_forms = [f["name"] for f in library.list_forms(app, user) if f["kind"] == "ui"]
+        form = {"name": name, "content": "{}\n" if form_library.is_ui_schema(name) else starter, "revision": 0,
+                "kind": "ui" if form_library.is_ui_schema(name) else "schema", "source": "new", "updated_by": None, "updated_at": None}
+    ui_forms = [f["name"] for f in form_library.list_forms(app, user) if f["kind"] == "ui"]
     return render_template("form_editor.html", form=form, ui_forms=ui_forms)
 
 
@@ -221,28 +221,28 @@ def api_process(process_id):
 
 @api_bp.get("/processes/<process_id>/draft")
 def api_get_draft(process_id):
-    return jsonify(library.get_draft(core(), _api_manager(), process_id))
+    return jsonify(drafts.get_draft(core(), _api_manager(), process_id))
 
 
 @api_bp.put("/processes/<process_id>/draft")
 def api_save_draft(process_id):
     user = _api_manager()
     body = json_body()
-    return jsonify(library.save_draft(core(), user, process_id, body.get("xml"), body.get("revision"), body.get("note", "")))
+    return jsonify(drafts.save_draft(core(), user, process_id, body.get("xml"), body.get("revision"), body.get("note", "")))
 
 
 @api_bp.post("/processes/<process_id>/draft/validate")
 def api_validate_draft(process_id):
     user = _api_manager()
     body = request.get_json(silent=True) or {}
-    return jsonify(library.validate_draft(core(), user, process_id, body.get("xml") if isinstance(body, dict) else None))
+    return jsonify(drafts.validate_draft(core(), user, process_id, body.get("xml") if isinstance(body, dict) else None))
 
 
 @api_bp.post("/processes/<process_id>/deploy")
 def api_deploy(process_id):
     user = _api_manager()
     body = json_body()
-    result = library.deploy_draft(core(), user, process_id, body.get("revision"), body.get("note"))
+    result = drafts.deploy_draft(core(), user, process_id, body.get("revision"), body.get("note"))
     return jsonify(result), 201 if result["created"] else 200
 
 
@@ -264,14 +264,14 @@ def api_diff(process_id):
 
 @api_bp.get("/processes/<process_id>/migration")
 def api_migration_preview(process_id):
-    return jsonify(library.migration_preview(core(), _api_manager(), process_id, request.args.get("to")))
+    return jsonify(migration.migration_preview(core(), _api_manager(), process_id, request.args.get("to")))
 
 
 @api_bp.post("/processes/<process_id>/migration")
 def api_migrate(process_id):
     user = _api_manager()
     body = json_body()
-    return jsonify(library.move_instances(core(), user, process_id, body.get("to"), body.get("instance_ids"), body.get("note", "")))
+    return jsonify(migration.move_instances(core(), user, process_id, body.get("to"), body.get("instance_ids"), body.get("note", "")))
 
 
 @api_bp.post("/processes/<process_id>/rollback")
@@ -288,26 +288,26 @@ def api_upload():
     revision = body.get("revision")
     if revision is not None and (not isinstance(revision, int) or isinstance(revision, bool)):
         raise Invalid("`revision` must be a whole number.")
-    result = library.upload(core(), user, str(body.get("filename", "")), body.get("xml") if isinstance(body.get("xml"), str) else "",
+    result = drafts.upload(core(), user, str(body.get("filename", "")), body.get("xml") if isinstance(body.get("xml"), str) else "",
                             note=str(body.get("note", "")), process_id=body.get("process_id"), revision=revision)
     return jsonify(result), 201
 
 
 @api_bp.get("/forms")
 def api_forms():
-    return jsonify({"forms": library.list_forms(core(), _api_manager())})
+    return jsonify({"forms": form_library.list_forms(core(), _api_manager())})
 
 
 @api_bp.get("/forms/<name>")
 def api_get_form(name):
-    return jsonify(library.get_form(core(), _api_manager(), name))
+    return jsonify(form_library.get_form(core(), _api_manager(), name))
 
 
 @api_bp.put("/forms/<name>")
 def api_save_form(name):
     user = _api_manager()
     body = json_body()
-    return jsonify(library.save_form(core(), user, name, body.get("content"), body.get("revision")))
+    return jsonify(form_library.save_form(core(), user, name, body.get("content"), body.get("revision")))
 
 
 @api_bp.post("/forms/preview")
@@ -315,7 +315,7 @@ def api_preview_form():
     """The form as people will see it, rendered by the one form renderer, from schema text being edited."""
     user = _api_manager()
     body = json_body()
-    schema, ui, problems = library.preview_form(user, body.get("schema"), body.get("ui_schema"))
+    schema, ui, problems = form_library.preview_form(user, body.get("schema"), body.get("ui_schema"))
     if problems:
         return jsonify({"html": None, "problems": problems})
     try:

@@ -3,15 +3,9 @@ import re
 
 import pytest
 
-from apflow.web import create_app
-from tests.conftest import PASSWORD
+from tests.support import PASSWORD
 
 ANSWERS = {"decision": "accept", "rationale": "Attendance has fallen below 50% this term"}
-
-
-@pytest.fixture
-def app(core):
-    return create_app(core=core, run_scheduler=False)
 
 
 @pytest.fixture

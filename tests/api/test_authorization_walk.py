@@ -10,7 +10,7 @@ from apflow.roles import ROLES
 from apflow.services import calendars, deadlines, instances, processes
 from apflow.web import create_app
 from tests.bpmn_builder import flow_diagram
-from tests.conftest import PASSWORD, make_user
+from tests.support import PASSWORD, make_user
 
 EVERYONE = set(ROLES) | {"coordinator"}
 STAFF_WITH_TASK = {"coordinator", "manager"}   # the triage task's lane role, and managers who see all

@@ -3,31 +3,12 @@ import io
 import re
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from apflow.services import inbox, instances, processes
 from apflow.store.models import HumanTask, Organisation, User, UserOrganisation
-from apflow.web import create_app
 from tests.bpmn_builder import flow_diagram
-from tests.conftest import PASSWORD, make_user
-
-
-@pytest.fixture
-def app(core):
-    return create_app(core=core, run_scheduler=False)
-
-
-def browser(app, username):
-    client = app.test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
-    assert client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token}).status_code == 302
-    client.csrf = token
-    return client
-
-
-def post(client, path, data=None, **kwargs):
-    return client.post(path, data={"csrf_token": client.csrf, **(data or {})}, **kwargs)
+from tests.support import PASSWORD, browser, make_user, post
 
 
 def start(core, user, **data):

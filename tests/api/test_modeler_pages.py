@@ -8,16 +8,9 @@ import pytest
 
 from apflow.config import ROOT
 from apflow.services import instances
-from apflow.web import create_app
-from tests.api.test_inbox_pages import browser, post
-from tests.conftest import PASSWORD
+from tests.support import PASSWORD, browser, post
 
 ORIGINAL = (ROOT / "bpmn" / "referral_triage.bpmn").read_text()
-
-
-@pytest.fixture
-def app(core):
-    return create_app(core=core, run_scheduler=False)
 
 
 @pytest.fixture
@@ -123,9 +116,9 @@ def test_download_upload_rollback_and_migrate_pages(app, core, people, triage):
     uploaded = post(boss, "/processes/upload", {"file": (io.BytesIO(ORIGINAL.replace(">P2D<", ">P4D<").encode()), "mine.bpmn"),
                                                  "process_id": "referral_triage", "revision": "0"}, content_type="multipart/form-data")
     assert uploaded.status_code == 302 and uploaded.headers["Location"].endswith("/processes/referral_triage/edit")
-    from apflow.services import library
+    from apflow.services import drafts
 
-    library.deploy_draft(core, people["manager"], "referral_triage", 1, "four days")
+    drafts.deploy_draft(core, people["manager"], "referral_triage", 1, "four days")
     diff = boss.get("/processes/referral_triage/diff?from=1&to=2").get_data(as_text=True)
     assert "timer: &#39;duration P2D&#39; → &#39;duration P4D&#39;" in diff
     migrate = boss.get("/processes/referral_triage/migrate").get_data(as_text=True)

@@ -7,7 +7,7 @@ import pytest
 from apflow.services import calendars, processes
 from apflow.web import create_app
 from tests.bpmn_builder import flow_diagram
-from tests.conftest import PASSWORD
+from tests.support import PASSWORD
 
 
 @pytest.fixture

@@ -2,76 +2,9 @@
 
 Saves the screenshots the README shows into docs/screenshots/.
 """
-import os
-import shutil
-import threading
-from pathlib import Path
-
-import pytest
-
-from apflow.config import ROOT
-from apflow.services import instances, processes, users
-from apflow.web import create_app
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = ROOT / "docs" / "screenshots"
-PASSWORD = "correct horse battery"
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    if not Path(CHROMIUM).exists():
-        reason = "Debian's chromium is not installed (apt-get install chromium); .ci/test installs it"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-background-networking",
-                                                                     "--disable-component-update", "--disable-gpu"])
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def sqlite_url(tmp_path, sqlite_template):
-    target = tmp_path / "browser.sqlite3"
-    shutil.copy(sqlite_template, target)
-    return f"sqlite:///{target}"
-
-
-@pytest.fixture
-def live(tmp_path, sqlite_url, frozen_clock):
-    from waitress.server import create_server
-
-    from apflow.config import Settings
-    from apflow.services.core import Core
-
-    core = Core(Settings.from_env({}, database_url=sqlite_url, instance_dir=tmp_path, run_scheduler=False, secret_key="browser"))
-    with core.db.session() as s:
-        for name, display, roles in [("priya", "Priya Shah", ["coordinator"]), ("tom", "Tom Reilly", ["coordinator"]),
-                                     ("sam", "Sam Carter", ["manager", "coordinator"])]:
-            users.add_user(s, name, PASSWORD, roles, display_name=display)
-    processes.deploy_paths(core, [ROOT / "bpmn" / "referral_triage.bpmn"], by="test")
-    with core.db.session() as s:
-        priya = users.user_by_name(s, "priya")
-    for name, ref, reasons in [("Jordan T.", "NEST-0142", ["attendance"]), ("Mia K.", "NEST-0178", ["medical", "send"]),
-                               ("Leo B.", "NEST-0203", ["needs_not_met"])]:
-        instances.start_instance(core, priya, "referral_triage", {"pupil_name": name, "pupil_ref": ref, "reasons": reasons})
-    server = create_server(create_app(core=core, run_scheduler=False), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}", core
-    server.close()
-    core.db.dispose()
-
-
-def sign_in(page, base, username):
-    page.goto(f"{base}/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+from tests.support import PASSWORD, SHOTS, sign_in
 
 
 def test_coordinator_claims_fixes_a_form_error_and_moves_the_placement_on(chromium, live):

@@ -14,7 +14,7 @@ from apflow.config import ROOT
 from apflow.engine.compare import BPMNDI, DC, DI, SPIFF, compare
 from apflow.services import instances
 from apflow.store.models import PendingTimer
-from tests.browser.test_browser_inbox import SHOTS, chromium, live, sign_in, sqlite_url  # noqa: F401 - shared fixtures
+from tests.support import SHOTS, sign_in
 
 BPMN_FILES = sorted((ROOT / "bpmn").glob("*.bpmn"))
 
@@ -144,23 +144,23 @@ def test_a_save_over_a_newer_save_is_refused_with_a_clear_message(chromium, live
     second.get_by_role("button", name="Save draft").click()
     second.get_by_text("Not saved: someone else saved first").wait_for()
     assert "saved a newer draft (revision 1)" in second.locator("#save-conflict-message").inner_text()
-    from apflow.services import library, users
+    from apflow.services import drafts, users
 
     with core.db.session() as s:
         sam = users.user_by_name(s, "sam")
-    assert "Triage referral (first)" in library.get_draft(core, sam, "referral_triage")["xml"]
+    assert "Triage referral (first)" in drafts.get_draft(core, sam, "referral_triage")["xml"]
     first.close()
     second.close()
 
 
 def test_comparison_page_marks_changes_in_both_diagrams(chromium, live):
     base, core = live
-    from apflow.services import library, users
+    from apflow.services import drafts, users
 
     with core.db.session() as s:
         sam = users.user_by_name(s, "sam")
-    draft = library.get_draft(core, sam, "referral_triage")
-    library.save_draft(core, sam, "referral_triage", draft["xml"].replace(">P2D<", ">P5D<"), 0)
+    draft = drafts.get_draft(core, sam, "referral_triage")
+    drafts.save_draft(core, sam, "referral_triage", draft["xml"].replace(">P2D<", ">P5D<"), 0)
     page = chromium.new_page(viewport={"width": 1300, "height": 900})
     sign_in(page, base, "sam")
     page.goto(f"{base}/processes/referral_triage/diff?from=1&to=draft")

@@ -6,8 +6,8 @@ import pytest
 from lxml import etree
 
 from apflow.config import ROOT
-from apflow.services.records import KNOWN_KINDS
 from apflow.engine import validate
+from apflow.services.records import KNOWN_KINDS
 from tests.bpmn_builder import flow_diagram
 
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL", "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",

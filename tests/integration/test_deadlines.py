@@ -9,7 +9,7 @@ from apflow.errors import Conflict, Forbidden, NotFound
 from apflow.services import deadlines, instances, processes
 from apflow.store.models import HumanTask, Notification, OutboxEmail, User
 from tests.bpmn_builder import flow_diagram
-from tests.conftest import make_user
+from tests.support import make_user
 
 
 @pytest.fixture

@@ -157,13 +157,13 @@ def test_crash_in_the_middle_of_writing_a_step_rolls_back_whole_and_retry_finish
     with core.db.session() as s:
         before = s.get(Instance, started["id"]).state
         events_before = s.scalar(select(func.count()).select_from(Event))
-    real_persist = instances._persist
+    real_persist = instances.persist
 
     def crash_after_writing_half(app, session, instance, workflow, actor, **kwargs):
         real_persist(app, session, instance, workflow, actor, **kwargs)  # rows are written in the session...
         raise RuntimeError("power cut")  # ...and then the process dies before commit
 
-    monkeypatch.setattr(instances, "_persist", crash_after_writing_half)
+    monkeypatch.setattr(instances, "persist", crash_after_writing_half)
     with pytest.raises(WorkflowFailed) as err:
         instances.complete_task(core, people["coordinator"], task["id"], ANSWERS)
     assert "power cut" in err.value.message
@@ -172,7 +172,7 @@ def test_crash_in_the_middle_of_writing_a_step_rolls_back_whole_and_retry_finish
         assert instance.state == before and instance.status == "error"
         assert s.get(HumanTask, task["id"]).state == "ready"
         assert s.scalar(select(func.count()).select_from(Event)) == events_before + 1  # only the error note
-    monkeypatch.setattr(instances, "_persist", real_persist)
+    monkeypatch.setattr(instances, "persist", real_persist)
     retried = instances.retry(core, people["manager"], started["id"])
     assert retried["status"] == "completed" and retried["error"] is None
     done = [e for e in instances.list_events(core, people["manager"], started["id"]) if e["kind"] == "task_completed"]

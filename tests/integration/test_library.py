@@ -8,15 +8,16 @@ from sqlalchemy import func, select
 
 from apflow.config import ROOT
 from apflow.engine.validate import check
-from apflow.services.records import KNOWN_KINDS
 from apflow.errors import Conflict, Forbidden, Invalid
-from apflow.services import instances, library
+from apflow.services import drafts, form_library, instances, library, migration
+from apflow.services.records import KNOWN_KINDS
 from apflow.store.models import (
     Event,
     HumanTask,
     Instance,
     PendingTimer,
     ProcessChange,
+    ProcessDraft,
     ProcessVersion,
 )
 from tests.bpmn_builder import flow_diagram
@@ -42,13 +43,13 @@ def with_new_step(xml: str) -> str:
 
 
 def save(core, user, xml, note="edit"):
-    revision = library.get_draft(core, user, TRIAGE)["revision"]
-    return library.save_draft(core, user, TRIAGE, xml, revision, note)
+    revision = drafts.get_draft(core, user, TRIAGE)["revision"]
+    return drafts.save_draft(core, user, TRIAGE, xml, revision, note)
 
 
 def deploy(core, user, xml, note="change"):
     saved = save(core, user, xml)
-    return library.deploy_draft(core, user, TRIAGE, saved["revision"], note)
+    return drafts.deploy_draft(core, user, TRIAGE, saved["revision"], note)
 
 
 def start(core, people, **data):
@@ -73,22 +74,22 @@ def test_a_draft_is_never_live_until_deployed(core, people, triage):
 
 
 def test_saving_over_someone_elses_newer_save_is_refused_not_silently_overwritten(core, people, triage):
-    from tests.conftest import make_user
+    from tests.support import make_user
 
     other = make_user(core, "boss2", "manager")
-    library.save_draft(core, people["manager"], TRIAGE, ORIGINAL.replace(">P2D<", ">P5D<"), 0)
+    drafts.save_draft(core, people["manager"], TRIAGE, ORIGINAL.replace(">P2D<", ">P5D<"), 0)
     with pytest.raises(Conflict) as refused:
-        library.save_draft(core, other, TRIAGE, ORIGINAL.replace(">P2D<", ">P6D<"), 0)
+        drafts.save_draft(core, other, TRIAGE, ORIGINAL.replace(">P2D<", ">P6D<"), 0)
     assert "boss saved a newer draft (revision 1)" in refused.value.message
     assert refused.value.details["revision"] == 1
-    assert ">P5D<" in library.get_draft(core, people["manager"], TRIAGE)["xml"]
-    library.save_draft(core, other, TRIAGE, ORIGINAL.replace(">P2D<", ">P6D<"), 1)  # having seen revision 1
-    assert library.get_draft(core, other, TRIAGE)["revision"] == 2
+    assert ">P5D<" in drafts.get_draft(core, people["manager"], TRIAGE)["xml"]
+    drafts.save_draft(core, other, TRIAGE, ORIGINAL.replace(">P2D<", ">P6D<"), 1)  # having seen revision 1
+    assert drafts.get_draft(core, other, TRIAGE)["revision"] == 2
 
 
 def test_every_save_and_deploy_is_recorded_with_who_when_and_the_content(core, people, triage):
     saved = save(core, people["manager"], ORIGINAL.replace(">P2D<", ">P4D<"), note="try four days")
-    library.deploy_draft(core, people["manager"], TRIAGE, saved["revision"], "four days")
+    drafts.deploy_draft(core, people["manager"], TRIAGE, saved["revision"], "four days")
     history = library.history(core, people["manager"], TRIAGE)
     assert [(h["kind"], h["by"], h["note"], h["revision"], h["version"]) for h in history] == [
         ("deployed", "boss", "four days", 1, 2), ("saved", "boss", "try four days", 1, None)]
@@ -98,7 +99,7 @@ def test_every_save_and_deploy_is_recorded_with_who_when_and_the_content(core, p
 
 def test_validation_is_the_same_as_apflow_validate_and_points_at_the_element(core, people, triage):
     bad = ORIGINAL.replace('decision == "accept"', "decision.__class__ == 'accept'")
-    result = library.validate_draft(core, people["manager"], TRIAGE, bad)
+    result = drafts.validate_draft(core, people["manager"], TRIAGE, bad)
     expected = check({"referral_triage.bpmn": bad.encode()}, ROOT / "forms", record_kinds=KNOWN_KINDS).problems
     assert not result["ok"]
     assert result["problems"] == [p.as_dict() for p in expected]
@@ -109,7 +110,7 @@ def test_a_diagram_never_becomes_live_without_passing_validation(core, people, t
     saved = save(core, people["manager"], ORIGINAL.replace('decision == "accept"', "import os"))
     assert saved["problems"]
     with pytest.raises(Invalid) as refused:
-        library.deploy_draft(core, people["manager"], TRIAGE, saved["revision"], "try it")
+        drafts.deploy_draft(core, people["manager"], TRIAGE, saved["revision"], "try it")
     assert refused.value.details["problems"][0]["element"] == "Gateway_decision"
     with core.db.session() as s:
         assert s.scalar(select(func.count()).select_from(ProcessVersion)) == 1
@@ -118,9 +119,9 @@ def test_a_diagram_never_becomes_live_without_passing_validation(core, people, t
 def test_deploy_needs_a_change_note_and_the_revision_that_was_checked(core, people, triage):
     saved = save(core, people["manager"], ORIGINAL.replace(">P2D<", ">P4D<"))
     with pytest.raises(Invalid):
-        library.deploy_draft(core, people["manager"], TRIAGE, saved["revision"], "  ")
+        drafts.deploy_draft(core, people["manager"], TRIAGE, saved["revision"], "  ")
     with pytest.raises(Conflict):
-        library.deploy_draft(core, people["manager"], TRIAGE, saved["revision"] - 1, "stale")
+        drafts.deploy_draft(core, people["manager"], TRIAGE, saved["revision"] - 1, "stale")
 
 
 def test_deploy_makes_a_version_new_instances_use_while_running_ones_keep_theirs(core, people, triage, frozen_clock):
@@ -133,7 +134,7 @@ def test_deploy_makes_a_version_new_instances_use_while_running_ones_keep_theirs
         due = dict(s.execute(select(PendingTimer.instance_id, PendingTimer.due_at)).all())
     assert due[old["id"]] == frozen_clock.now() + timedelta(days=2)
     assert due[new["id"]] == frozen_clock.now() + timedelta(days=4)
-    again = library.deploy_draft(core, people["manager"], TRIAGE, library.get_draft(core, people["manager"], TRIAGE)["revision"], "same")
+    again = drafts.deploy_draft(core, people["manager"], TRIAGE, drafts.get_draft(core, people["manager"], TRIAGE)["revision"], "same")
     assert again["created"] is False
 
 
@@ -142,8 +143,8 @@ def test_an_edited_form_goes_live_with_the_next_deploy_and_not_before(core, peop
 
     schema = json.loads((ROOT / "forms" / "chase_triage.schema.json").read_text())
     schema["properties"]["outcome"]["title"] = "What did you agree?"
-    form = library.get_form(core, people["manager"], "chase_triage.schema.json")
-    library.save_form(core, people["manager"], "chase_triage.schema.json", json.dumps(schema), form["revision"])
+    form = form_library.get_form(core, people["manager"], "chase_triage.schema.json")
+    form_library.save_form(core, people["manager"], "chase_triage.schema.json", json.dumps(schema), form["revision"])
     with core.db.session() as s:
         assert s.scalar(select(ProcessVersion.forms)).get("chase_triage.schema.json")["properties"]["outcome"]["title"] != "What did you agree?"
     deploy(core, people["manager"], ORIGINAL.replace(">P2D<", ">P3D<"))
@@ -151,11 +152,11 @@ def test_an_edited_form_goes_live_with_the_next_deploy_and_not_before(core, peop
         newest = s.scalar(select(ProcessVersion).order_by(ProcessVersion.version.desc()).limit(1))
         assert newest.forms["chase_triage.schema.json"]["properties"]["outcome"]["title"] == "What did you agree?"
     with pytest.raises(Invalid):
-        library.save_form(core, people["manager"], "chase_triage.schema.json", '{"type": "object", "properties": 3}', 1)
+        form_library.save_form(core, people["manager"], "chase_triage.schema.json", '{"type": "object", "properties": 3}', 1)
     with pytest.raises(Conflict):
-        library.save_form(core, people["manager"], "chase_triage.schema.json", json.dumps(schema), 0)
+        form_library.save_form(core, people["manager"], "chase_triage.schema.json", json.dumps(schema), 0)
     with pytest.raises(Invalid):
-        library.save_form(core, people["manager"], "../pyproject.json", "{}", 0)
+        form_library.save_form(core, people["manager"], "../pyproject.json", "{}", 0)
 
 
 def test_the_comparison_lists_added_removed_and_changed_elements(core, people, triage):
@@ -178,10 +179,10 @@ def test_the_comparison_lists_added_removed_and_changed_elements(core, people, t
 def test_instances_that_are_safe_move_in_bulk_and_the_move_is_in_their_history(core, people, triage, frozen_clock):
     waiting = start(core, people, pupil_name="Ada")
     deploy(core, people["manager"], with_new_step(ORIGINAL))
-    preview = library.migration_preview(core, people["manager"], TRIAGE)
+    preview = migration.migration_preview(core, people["manager"], TRIAGE)
     assert [(i["instance_id"], i["can_move"]) for i in preview["instances"]] == [(waiting["id"], True)]
     assert preview["instances"][0]["at"] == ["Triage referral", "waiting: Not triaged in 2 days"]
-    moved = library.move_instances(core, people["manager"], TRIAGE, None, [waiting["id"]], note="new family step")
+    moved = migration.move_instances(core, people["manager"], TRIAGE, None, [waiting["id"]], note="new family step")
     assert moved["moved"] == [waiting["id"]] and moved["refused"] == {}
     assert instances.get_instance(core, people["manager"], waiting["id"])["version"] == 2
     with core.db.session() as s:
@@ -201,12 +202,12 @@ def test_instances_that_cannot_move_are_told_why_and_stay(core, people, triage, 
     fire_due_timers(core)
     removed = ORIGINAL.replace('name="Headteacher"', 'name="DSL"')
     deploy(core, people["manager"], removed.replace(">P2D<", ">P4D<"))
-    [check_] = library.migration_preview(core, people["manager"], TRIAGE)["instances"]
+    [check_] = migration.migration_preview(core, people["manager"], TRIAGE)["instances"]
     assert not check_["can_move"]
     text = " ".join(check_["reasons"])
     assert "'Chase late triage', whose lane changed from 'Headteacher' to 'DSL'" in text
     assert "Not triaged in 2 days" not in text  # a timer that has fired is done: its new expression changes nothing
-    result = library.move_instances(core, people["manager"], TRIAGE, None, [chasing["id"]])
+    result = migration.move_instances(core, people["manager"], TRIAGE, None, [chasing["id"]])
     assert result["moved"] == [] and result["refused"][str(chasing["id"])] == check_["reasons"]
     assert instances.get_instance(core, people["manager"], chasing["id"])["version"] == 1
 
@@ -222,16 +223,16 @@ def test_an_instance_cannot_move_to_a_version_without_a_step_it_has_taken(core, 
     without_timer = without_timer.replace('<bpmn:sequenceFlow id="Flow_to_chase" sourceRef="Timer_triage_late" targetRef="Task_chase_triage" />', "")
     without_timer = without_timer.replace("<bpmn:incoming>Flow_to_chase</bpmn:incoming>", "")
     deploy(core, people["manager"], without_timer)
-    [found] = library.migration_preview(core, people["manager"], TRIAGE)["instances"]
+    [found] = migration.migration_preview(core, people["manager"], TRIAGE)["instances"]
     assert found["instance_id"] == started["id"] and not found["can_move"]
     assert any("no longer has" in reason for reason in found["reasons"]), found["reasons"]
 
 
 def test_a_failed_instance_moved_to_a_fixed_version_stays_failed_and_can_be_retried(core, people, tmp_path):
     broken = flow_diagram(pid="fixable", script="result = missing_name")
-    library.upload(core, people["manager"], "fixable.bpmn", broken.encode())
-    draft = library.get_draft(core, people["manager"], "fixable")
-    library.deploy_draft(core, people["manager"], "fixable", draft["revision"], "first")
+    drafts.upload(core, people["manager"], "fixable.bpmn", broken.encode())
+    draft = drafts.get_draft(core, people["manager"], "fixable")
+    drafts.deploy_draft(core, people["manager"], "fixable", draft["revision"], "first")
     started = instances.start_instance(core, people["coordinator"], "fixable", {})
     [task] = instances.list_ready_tasks(core, people["coordinator"], started["id"])
     from apflow.errors import WorkflowFailed
@@ -239,9 +240,9 @@ def test_a_failed_instance_moved_to_a_fixed_version_stays_failed_and_can_be_retr
     with pytest.raises(WorkflowFailed):
         instances.complete_task(core, people["coordinator"], task["id"], {"outcome": "go ahead"})
     fixed = broken.replace("result = missing_name", "result = 'done'")
-    library.save_draft(core, people["manager"], "fixable", fixed, draft["revision"])
-    library.deploy_draft(core, people["manager"], "fixable", draft["revision"] + 1, "fix the script")
-    assert library.move_instances(core, people["manager"], "fixable", None, [started["id"]])["moved"] == [started["id"]]
+    drafts.save_draft(core, people["manager"], "fixable", fixed, draft["revision"])
+    drafts.deploy_draft(core, people["manager"], "fixable", draft["revision"] + 1, "fix the script")
+    assert migration.move_instances(core, people["manager"], "fixable", None, [started["id"]])["moved"] == [started["id"]]
     assert instances.get_instance(core, people["manager"], started["id"])["status"] == "error"
     assert instances.retry(core, people["manager"], started["id"])["status"] == "completed"
 
@@ -257,8 +258,8 @@ def test_rollback_makes_an_earlier_versions_content_the_newest_version(core, peo
         assert v3.sources == v1.sources and v3.forms == v1.forms and v3.deployed_by == "boss"
         assert v3.note == "Rolled back to version 1: the family step was premature"
     assert start(core, people)["version"] == 3
-    assert library.get_draft(core, people["manager"], TRIAGE)["xml"] == ORIGINAL
-    preview = {i["instance_id"]: i for i in library.migration_preview(core, people["manager"], TRIAGE)["instances"]}
+    assert drafts.get_draft(core, people["manager"], TRIAGE)["xml"] == ORIGINAL
+    preview = {i["instance_id"]: i for i in migration.migration_preview(core, people["manager"], TRIAGE)["instances"]}
     assert preview[on_v1["id"]]["can_move"] and preview[on_v2["id"]]["can_move"]  # instances on v2 are like any others
     with pytest.raises(Conflict):
         library.rollback(core, people["manager"], TRIAGE, 3, "already newest")
@@ -270,18 +271,18 @@ def test_download_gives_each_versions_bpmn_and_upload_round_trips(core, people, 
     deploy(core, people["manager"], ORIGINAL.replace(">P2D<", ">P4D<"))
     name, text = library.version_xml(core, people["manager"], TRIAGE, 1)
     assert (name, text) == ("referral_triage.bpmn", ORIGINAL)
-    saved = library.upload(core, people["manager"], "from-spiffarena.bpmn", text.encode(), process_id=TRIAGE,
-                           revision=library.get_draft(core, people["manager"], TRIAGE)["revision"])
+    saved = drafts.upload(core, people["manager"], "from-spiffarena.bpmn", text.encode(), process_id=TRIAGE,
+                           revision=drafts.get_draft(core, people["manager"], TRIAGE)["revision"])
     assert saved["xml"] == ORIGINAL and saved["source_file"] == "referral_triage.bpmn"
     assert library.history(core, people["manager"], TRIAGE)[0]["kind"] == "uploaded"
 
 
 def test_a_new_process_can_be_uploaded_then_deployed(core, people):
-    saved = library.upload(core, people["manager"], "new_process.bpmn", flow_diagram(pid="brand_new").encode(), note="from SpiffArena")
+    saved = drafts.upload(core, people["manager"], "new_process.bpmn", flow_diagram(pid="brand_new").encode(), note="from SpiffArena")
     assert (saved["process_id"], saved["revision"], saved["problems"]) == ("brand_new", 1, [])
-    assert library.deploy_draft(core, people["manager"], "brand_new", 1, "first version")["version"] == 1
+    assert drafts.deploy_draft(core, people["manager"], "brand_new", 1, "first version")["version"] == 1
     with pytest.raises(Conflict):  # the library page does not replace an existing draft unseen
-        library.upload(core, people["manager"], "new_process.bpmn", flow_diagram(pid="brand_new").encode())
+        drafts.upload(core, people["manager"], "new_process.bpmn", flow_diagram(pid="brand_new").encode())
 
 
 MALICIOUS = {
@@ -306,22 +307,22 @@ def test_a_malicious_or_broken_upload_is_refused_and_changes_nothing(core, peopl
     with core.db.session() as s:
         before = (s.scalar(select(func.count()).select_from(ProcessChange)), s.scalar(select(func.count()).select_from(ProcessVersion)))
     with pytest.raises(Invalid) as refused:
-        library.upload(core, people["manager"], "evil.bpmn", MALICIOUS[kind].encode("utf-8"))
+        drafts.upload(core, people["manager"], "evil.bpmn", MALICIOUS[kind].encode("utf-8"))
     assert "nothing was" in refused.value.message
     with pytest.raises(Invalid):  # nor can it be pushed into an existing process's draft
-        library.upload(core, people["manager"], "evil.bpmn", MALICIOUS[kind].encode("utf-8"), process_id=TRIAGE, revision=0)
+        drafts.upload(core, people["manager"], "evil.bpmn", MALICIOUS[kind].encode("utf-8"), process_id=TRIAGE, revision=0)
     with core.db.session() as s:
         after = (s.scalar(select(func.count()).select_from(ProcessChange)), s.scalar(select(func.count()).select_from(ProcessVersion)))
-        assert s.get(library.ProcessDraft, "evil") is None and s.get(library.ProcessDraft, TRIAGE) is None
+        assert s.get(ProcessDraft, "evil") is None and s.get(ProcessDraft, TRIAGE) is None
     assert after == before
 
 
 def test_an_unsafe_draft_save_is_refused_before_anything_is_stored(core, people, triage):
     for xml in (XXE, BILLION_LAUGHS, "not xml", "<x/>"):
         with pytest.raises(Invalid):
-            library.save_draft(core, people["manager"], TRIAGE, xml, 0)
+            drafts.save_draft(core, people["manager"], TRIAGE, xml, 0)
     with pytest.raises(Invalid):  # the process must keep its id
-        library.save_draft(core, people["manager"], TRIAGE, ORIGINAL.replace('id="referral_triage"', 'id="renamed"'), 0)
+        drafts.save_draft(core, people["manager"], TRIAGE, ORIGINAL.replace('id="referral_triage"', 'id="renamed"'), 0)
     with core.db.session() as s:
         assert s.scalar(select(func.count()).select_from(ProcessChange)) == 0
 
@@ -329,15 +330,15 @@ def test_an_unsafe_draft_save_is_refused_before_anything_is_stored(core, people,
 def test_only_managers_edit_deploy_move_or_roll_back(core, people, triage):
     coordinator = people["coordinator"]
     for call in (lambda: library.library(core, coordinator),
-                 lambda: library.get_draft(core, coordinator, TRIAGE),
-                 lambda: library.save_draft(core, coordinator, TRIAGE, ORIGINAL, 0),
-                 lambda: library.deploy_draft(core, coordinator, TRIAGE, 0, "x"),
-                 lambda: library.upload(core, coordinator, "x.bpmn", ORIGINAL.encode()),
+                 lambda: drafts.get_draft(core, coordinator, TRIAGE),
+                 lambda: drafts.save_draft(core, coordinator, TRIAGE, ORIGINAL, 0),
+                 lambda: drafts.deploy_draft(core, coordinator, TRIAGE, 0, "x"),
+                 lambda: drafts.upload(core, coordinator, "x.bpmn", ORIGINAL.encode()),
                  lambda: library.diff(core, coordinator, TRIAGE, 1, 1),
-                 lambda: library.migration_preview(core, coordinator, TRIAGE),
-                 lambda: library.move_instances(core, coordinator, TRIAGE, None, []),
+                 lambda: migration.migration_preview(core, coordinator, TRIAGE),
+                 lambda: migration.move_instances(core, coordinator, TRIAGE, None, []),
                  lambda: library.rollback(core, coordinator, TRIAGE, 1, "x"),
-                 lambda: library.save_form(core, coordinator, "chase_triage.schema.json", "{}", 0),
+                 lambda: form_library.save_form(core, coordinator, "chase_triage.schema.json", "{}", 0),
                  lambda: library.version_xml(core, coordinator, TRIAGE, 1)):
         with pytest.raises(Forbidden):
             call()
@@ -348,7 +349,7 @@ def test_moving_recomputes_nothing_people_see(core, people, triage):
     with core.db.session() as s:
         before = [(t.id, t.role, t.due_at, t.state) for t in s.scalars(select(HumanTask).where(HumanTask.instance_id == started["id"]))]
     deploy(core, people["manager"], with_new_step(ORIGINAL))
-    library.move_instances(core, people["manager"], TRIAGE, 2, [started["id"]])
+    migration.move_instances(core, people["manager"], TRIAGE, 2, [started["id"]])
     with core.db.session() as s:
         after = [(t.id, t.role, t.due_at, t.state) for t in s.scalars(select(HumanTask).where(HumanTask.instance_id == started["id"]))]
         assert s.get(Instance, started["id"]).version.version == 2

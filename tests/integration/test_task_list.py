@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from apflow.services import inbox, instances
 from apflow.store.models import HumanTask
-from tests.conftest import make_user
+from tests.support import make_user
 
 
 def ids(tasks):

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from apflow.clock import clock
 from apflow.config import ROOT
 from apflow.services import calendars, instances, processes
-from tests.conftest import make_user
+from tests.support import make_user
 
 LIFECYCLE = ["provider_approval", "service_level_agreement", "placement", "placement_planning", "provider_intake",
              "placement_in_progress", "placement_review", "safeguarding_concern", "planned_exit", "emergency_removal",

@@ -34,8 +34,7 @@ def test_R80_a_concern_interrupts_the_placement_and_the_dsl_responds_within_the_
     assert result["interrupted"] and result["error"] is None
     assert life.names(iid) == [RESPOND]  # every monitoring task stopped at once
     assert life.task(RESPOND, iid)["due_at"] == "2026-01-12T11:00:00+00:00"
-    with life.core.db.session() as s:
-        assert [n.kind for n in notifications.list_notifications(life.core, life.people["dsl"])] == ["safeguarding_concern"]
+    assert [n.kind for n in notifications.list_notifications(life.core, life.people["dsl"])] == ["safeguarding_concern"]
     life.do(RESPOND, iid)  # continue, and tell the parents
     life.do("Tell the parents about the concern", iid)
     names = life.names(iid)
@@ -75,8 +74,7 @@ def test_R80_a_concern_raised_before_the_placement_starts_is_recorded_and_the_ds
     pid = life.placement_id(iid)
     result = concerns.raise_concern(life.core, life.people["coordinator"], pid, "Disclosure during the planning meeting.")
     assert result["interrupted"] is False and life.names(iid) == ["Choose the provider"]
-    with life.core.db.session() as s:
-        assert len(notifications.list_notifications(life.core, life.people["dsl"])) == 1
+    assert len(notifications.list_notifications(life.core, life.people["dsl"])) == 1
 
 
 def test_R81_child_protection_detail_is_seen_only_by_the_dsl_and_people_the_dsl_grants(provider_ready):

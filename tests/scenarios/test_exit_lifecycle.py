@@ -100,7 +100,7 @@ def test_R112_trends_across_placements(provider_ready):
 def test_placements_are_hidden_from_people_with_no_part_in_them(provider_ready):
     life = provider_ready
     iid = life.active_placement()
-    from tests.conftest import make_user
+    from tests.support import make_user
     stranger = make_user(life.core, "other_parent", "parent")
     assert service.list_placements(life.core, stranger) == []
     assert [p["id"] for p in service.list_placements(life.core, life.people["parent"])] == [life.placement_id(iid)]

@@ -80,9 +80,8 @@ def test_R71_an_unexplained_absence_alerts_the_school_at_once_and_is_followed_up
     iid = life.active_placement()
     life.clock.freeze(datetime(2026, 1, 12, 10, 0, tzinfo=timezone.utc))
     life.do(REGISTER, iid, attendance_day="2026-01-12", status="unexplained_absence", code="N")
-    with life.core.db.session() as s:
-        alerted = {n.user_id for n in notifications.list_notifications(life.core, life.people["coordinator"])} | \
-                  {n.user_id for n in notifications.list_notifications(life.core, life.people["dsl"])}
+    alerted = {n.user_id for n in notifications.list_notifications(life.core, life.people["coordinator"])} | \
+              {n.user_id for n in notifications.list_notifications(life.core, life.people["dsl"])}
     assert alerted == {life.people["coordinator"].id, life.people["dsl"].id}
     follow_up = life.task("Follow up the unexplained absence", iid)
     assert follow_up["due_at"] == "2026-01-12T11:00:00+00:00"
@@ -144,8 +143,7 @@ def test_R75_R76_R77_termly_assessment_risk_review_parent_update_and_feedback(pr
     assert life.task("Your views on your placement", iid)["assignee"] == "pupil1"
     life.do("Your feedback on the placement", iid)
     life.do("Your views on your placement", iid, feel_safe="no")  # the DSL hears at once
-    with life.core.db.session() as s:
-        assert [n.kind for n in notifications.list_notifications(life.core, life.people["dsl"])] == ["pupil_feels_unsafe"]
+    assert [n.kind for n in notifications.list_notifications(life.core, life.people["dsl"])] == ["pupil_feels_unsafe"]
     detail = service.get_placement(life.core, life.people["coordinator"], life.placement_id(iid))
     assert {c["kind"] for c in detail["communications"]} >= {"progress_update", "parent_feedback", "pupil_feedback"}
     assert [r["reason"] for r in detail["risk_assessments"]] == ["initial", "termly"]
