@@ -453,7 +453,7 @@ def _check_can_complete(session, actor: Actor, task: HumanTask | None) -> None:
         permissions.require(actor.user, "task.complete", task, session)
 
 
-# -- signals (used by domain services, e.g. apflow.placements.concerns.raise_concern) -----------
+# -- signals (used by other use cases, e.g. safeguarding.raise_concern) -------------------------
 
 def send_signal(core: Core, user: User, instance_id: int, name: str, detail: dict | None = None) -> dict:
     """Send a named BPMN signal into one instance as one step, e.g. a safeguarding concern that interrupts
