@@ -53,3 +53,11 @@ def test_every_record_kind_the_lifecycle_diagrams_name_has_a_handler():
              for kind in record_kinds(task_properties(spec))}
     assert named and named <= set(HANDLERS)
     assert all(callable(fn) for fn in HANDLERS.values())
+
+
+def test_a_missing_handler_module_stops_the_application_from_starting():
+    """A packaging slip that drops a handler module must be loud, never a silent loss of the hard gates."""
+    result = subprocess.run([sys.executable, "-c", "import sys; sys.modules['apflow.placements.planning'] = None; "
+                             "import apflow.web"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "apflow.placements.planning" in result.stderr
