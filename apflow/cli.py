@@ -1,7 +1,6 @@
 """The `apflow` command: a thin layer over the services."""
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 import threading
@@ -11,6 +10,7 @@ import click
 
 from apflow.config import Settings
 from apflow.engine.problems import InvalidDiagram
+from apflow.logs import LogLevelError, setup_logging
 
 
 def _core():
@@ -20,13 +20,18 @@ def _core():
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main():
+@click.option("--log-level", metavar="LEVEL", default=None,
+              help="DEBUG, INFO, WARNING, ERROR or CRITICAL (default: APFLOW_LOG_LEVEL, else WARNING). "
+                   "INFO and DEBUG also show the libraries' lines, e.g. SpiffWorkflow's per task.")
+def main(log_level):
     """apflow: BPMN workflows for alternative provision placements.
 
     The database comes from APFLOW_DATABASE_URL (default: a SQLite file under instance/).
     """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    try:
+        setup_logging(log_level)
+    except LogLevelError as err:
+        raise click.BadParameter(str(err), param_hint="'--log-level'" if log_level is not None else "APFLOW_LOG_LEVEL") from None
 
 
 @main.command()

@@ -5,7 +5,18 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent
+# Run from a checkout, the lifecycle diagrams and forms are its bpmn/ and forms/ and instance/ sits beside
+# them. Installed from a wheel (ROOT is then site-packages), the copies shipped in apflow/data/ are used
+# (setup.py puts them there) and instance/ is under the working directory.
+FROM_CHECKOUT = (ROOT / "pyproject.toml").is_file() and (ROOT / "bpmn").is_dir()
+DEFAULT_BPMN_DIR = ROOT / "bpmn" if FROM_CHECKOUT else PACKAGE / "data" / "bpmn"
+DEFAULT_FORMS_DIR = ROOT / "forms" if FROM_CHECKOUT else PACKAGE / "data" / "forms"
+
+
+def default_instance_dir() -> Path:
+    return ROOT / "instance" if FROM_CHECKOUT else Path.cwd() / "instance"
 
 
 def _bool(value: str | None, default: bool) -> bool:
@@ -17,9 +28,9 @@ def _bool(value: str | None, default: bool) -> bool:
 @dataclass
 class Settings:
     database_url: str = ""
-    forms_dir: Path = ROOT / "forms"
-    bpmn_dir: Path = ROOT / "bpmn"
-    instance_dir: Path = ROOT / "instance"
+    forms_dir: Path = DEFAULT_FORMS_DIR
+    bpmn_dir: Path = DEFAULT_BPMN_DIR
+    instance_dir: Path = field(default_factory=default_instance_dir)
     secret_key: str = ""
     run_scheduler: bool = True
     sweep_seconds: float = 30.0
@@ -35,16 +46,17 @@ class Settings:
     smtp_ssl: bool = False
     base_url: str = "http://127.0.0.1:5000"
     escalation_grace_hours: float = 24.0
+    log_level: str = "WARNING"
     extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env=None, **overrides) -> "Settings":
         env = os.environ if env is None else env
-        instance_dir = Path(env.get("APFLOW_INSTANCE_DIR", ROOT / "instance"))
+        instance_dir = Path(env.get("APFLOW_INSTANCE_DIR") or default_instance_dir())
         settings = cls(
             database_url=env.get("APFLOW_DATABASE_URL") or f"sqlite:///{instance_dir / 'apflow.sqlite3'}",
-            forms_dir=Path(env.get("APFLOW_FORMS_DIR", ROOT / "forms")),
-            bpmn_dir=Path(env.get("APFLOW_BPMN_DIR", ROOT / "bpmn")),
+            forms_dir=Path(env.get("APFLOW_FORMS_DIR", DEFAULT_FORMS_DIR)),
+            bpmn_dir=Path(env.get("APFLOW_BPMN_DIR", DEFAULT_BPMN_DIR)),
             instance_dir=instance_dir,
             secret_key=env.get("APFLOW_SECRET_KEY", ""),
             run_scheduler=_bool(env.get("APFLOW_RUN_SCHEDULER"), True),
@@ -61,6 +73,7 @@ class Settings:
             smtp_ssl=_bool(env.get("APFLOW_SMTP_SSL"), False),
             base_url=env.get("APFLOW_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
             escalation_grace_hours=float(env.get("APFLOW_ESCALATION_GRACE_HOURS", 24)),
+            log_level=(env.get("APFLOW_LOG_LEVEL") or "WARNING").strip().upper(),
         )
         for key, value in overrides.items():
             setattr(settings, key, value)

@@ -1,4 +1,5 @@
 """The `apflow` command line."""
+import os
 import subprocess
 import sys
 
@@ -114,3 +115,29 @@ def test_calendar_import_and_show(run, tmp_path):
     bad.write_text("kind,name,start,end\nterm,Autumn,2026-09-02,2026-02-01\n")
     refused = run("calendar", "import", str(bad))
     assert refused.exit_code == 1 and "line 2" in refused.output
+
+
+# -- quiet by default (apflow.logs) --------------------------------------------------------------
+
+def _apflow(tmp_path, *args, **env):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("APFLOW_")}
+    environment.update({"APFLOW_INSTANCE_DIR": str(tmp_path / "instance"), **env})
+    return subprocess.run([sys.executable, "-m", "apflow", *args], check=False, capture_output=True, text=True,
+                          cwd=ROOT, env=environment, timeout=120)
+
+
+def test_db_upgrade_prints_only_its_own_line(tmp_path):
+    result = _apflow(tmp_path, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    assert "alembic" not in result.stderr + result.stdout
+    assert " INFO " not in result.stderr + result.stdout
+    assert result.stderr == ""
+    assert result.stdout.startswith("database is up to date")
+
+
+def test_apflow_log_level_info_shows_the_library_lines_and_the_option_overrides_it(tmp_path):
+    by_env = _apflow(tmp_path, "db", "upgrade", APFLOW_LOG_LEVEL="info")
+    assert by_env.returncode == 0, by_env.stderr
+    assert "INFO alembic.runtime.migration: Running upgrade" in by_env.stderr
+    quiet = _apflow(tmp_path, "--log-level", "WARNING", "db", "upgrade", APFLOW_LOG_LEVEL="INFO")
+    assert quiet.returncode == 0 and quiet.stderr == ""

@@ -6,6 +6,7 @@ plain eval/exec.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
@@ -27,6 +28,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import SignalEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from apflow.clock import clock
+from apflow.logs import SPIFF_LOGGERS
 
 from .diagrams import (
     SpecBundle,
@@ -107,11 +109,23 @@ def use_apflow_clock() -> None:
     timer_module.datetime = _ClockDatetime
 
 
+# SpiffWorkflow gathers extra detail for each task state change whenever its loggers' own level is below
+# INFO, which it is until someone sets it (about a third of a step's time). apflow.logs sets these levels
+# for the `apflow` command; a host made anywhere else (another WSGI server, a script) gets WARNING unless
+# the embedding program chose a level itself.
+def quiet_spiff_logging() -> None:
+    for name in SPIFF_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
+
+
 class WorkflowHost:
     """Creates, restores and drives SpiffWorkflow workflows for apflow."""
 
     def __init__(self, helpers: dict | None = None, script_seconds: float = 1.0):
         use_apflow_clock()
+        quiet_spiff_logging()
         self.script_engine = SandboxedScriptEngine(helpers={"as_duration": as_duration, **(helpers or {})}, max_seconds=script_seconds)
         self.registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
         self.serializer = BpmnWorkflowSerializer(self.registry)
