@@ -31,6 +31,10 @@ class CalendarError(ValueError):
     """Calendar data that cannot be used; the message says which term or line to fix."""
 
 
+class NoCalendar(CalendarError):
+    """No term dates are set up yet, so calendar deadlines cannot be worked out."""
+
+
 def england_and_wales_bank_holidays(years) -> dict[date, str]:
     """England and Wales bank holidays for `years`, from the `holidays` package (works offline)."""
     import holidays  # imported here: it is large and only needed when a calendar is built

@@ -3,12 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import select
-
-from apflow.clock import clock
 from apflow.errors import Invalid
 from apflow.school_calendar import CalendarError, SchoolCalendar
-from apflow.store.models import SchoolCalendarRecord
+from apflow.store import term_dates
 
 from . import permissions
 from .core import Core
@@ -16,27 +13,10 @@ from .core import Core
 DEMO_TERMS = Path(__file__).resolve().parent.parent / "data" / "terms-2025-2027.csv"
 
 
-class NoCalendar(CalendarError):
-    pass
-
-
-def load(session) -> SchoolCalendar | None:
-    record = session.scalar(select(SchoolCalendarRecord).where(SchoolCalendarRecord.organisation_id.is_(None)))
-    return SchoolCalendar.from_dict(record.data) if record else None
-
-
 def current(core: Core) -> SchoolCalendar | None:
     """The term dates in use, read now (None before any are set up)."""
     with core.db.session(readonly=True) as session:
-        return load(session)
-
-
-def save(session, calendar: SchoolCalendar, by: str) -> None:
-    record = session.scalar(select(SchoolCalendarRecord).where(SchoolCalendarRecord.organisation_id.is_(None)))
-    if record is None:
-        record = SchoolCalendarRecord(organisation_id=None, data={}, updated_at=clock.now(), updated_by=by)
-        session.add(record)
-    record.data, record.updated_at, record.updated_by = calendar.to_dict(), clock.now(), by
+        return term_dates.load(session)
 
 
 def import_csv(core: Core, text: str, by: str, user=None) -> SchoolCalendar:
@@ -48,7 +28,7 @@ def import_csv(core: Core, text: str, by: str, user=None) -> SchoolCalendar:
     except CalendarError as err:
         raise Invalid(f"The term dates were not changed: {err}", {"csv": [str(err)]}) from None
     with core.db.session() as session:
-        save(session, calendar, by)
+        term_dates.save(session, calendar, by)
     core.calendar_changed()
     return calendar
 

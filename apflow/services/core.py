@@ -12,6 +12,7 @@ from apflow.config import Settings
 from apflow.engine.diagrams import SpecBundle
 from apflow.engine.forms import Form
 from apflow.engine.runtime import WorkflowHost
+from apflow.store import term_dates
 from apflow.store.db import Database
 from apflow.store.models import ProcessVersion
 
@@ -38,19 +39,17 @@ class Core:
 
     def calendar(self):
         """The organisation's term calendar, re-read at most every minute so other processes' edits show."""
-        from apflow.services import calendars
-
         with self._specs_lock:
             cached, read_at = self._calendar
         if read_at is not None and (time.monotonic() - read_at) < CALENDAR_CACHE_SECONDS:
             found = cached
         else:
             with self.db.session(readonly=True) as session:
-                found = calendars.load(session)
+                found = term_dates.load(session)
             with self._specs_lock:
                 self._calendar = (found, time.monotonic())
         if found is None:
-            raise calendars.NoCalendar("No school-term dates are set up, so calendar deadlines cannot be worked out. "
+            raise calendar.NoCalendar("No school-term dates are set up, so calendar deadlines cannot be worked out. "
                                        "A manager can import them with `apflow calendar import FILE` or on the Calendar page.")
         return found
 

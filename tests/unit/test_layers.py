@@ -61,3 +61,13 @@ def test_a_missing_handler_module_stops_the_application_from_starting():
                              "import apflow.web"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode != 0
     assert "apflow.placements.planning" in result.stderr
+
+
+def test_no_module_of_apflow_imports_itself_through_others():
+    import grimp
+
+    graph = grimp.build_graph("apflow")
+    in_cycles = sorted(module for module in graph.modules
+                       if any(graph.chain_exists(importer=imported, imported=module)
+                              for imported in graph.find_modules_directly_imported_by(module)))
+    assert in_cycles == []
