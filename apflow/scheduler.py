@@ -37,6 +37,9 @@ class TimerScheduler:
         self._armed_for: datetime | None = None
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
+        # Passes of run_due finished so far: tests wait on this instead of sleeping (see wait_for_passes).
+        self._passes = 0
+        self._passed = threading.Condition()
         core.on_timer_scheduled(self.timer_scheduled)
 
     def start(self) -> None:
@@ -65,6 +68,26 @@ class TimerScheduler:
 
     def run_due(self) -> int:
         """Fire everything due now, send any mail it produced, then arm the wake-up for what comes next."""
+        try:
+            return self._run_due()
+        finally:
+            with self._passed:
+                self._passes += 1
+                self._passed.notify_all()
+
+    @property
+    def passes(self) -> int:
+        """How many times run_due has finished, whichever job (start-up, sweep, wake-up) or caller ran it."""
+        with self._passed:
+            return self._passes
+
+    def wait_for_passes(self, count: int, timeout: float | None = None) -> bool:
+        """Block until run_due has finished at least count times in all; False if timeout (seconds) ran out
+        first. Lets tests follow the scheduler's threads by the work they did rather than by the clock."""
+        with self._passed:
+            return self._passed.wait_for(lambda: self._passes >= count, timeout)
+
+    def _run_due(self) -> int:
         total = 0
         for fire in (instances.fire_due_timers, deadlines.fire_due_alerts):
             try:

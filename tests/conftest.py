@@ -21,6 +21,9 @@ from tests.support import make_user
 
 POSTGRES_URL = os.environ.get("APFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MONDAY = datetime(2026, 1, 12, 9, 0, tzinfo=timezone.utc)
+# Scripts are stopped by the sandbox's work limits (steps, sizes, depth) in tests, never by how fast the machine
+# is: the wall-clock limit is only a backstop here (tests/engine/test_sandbox.py proves the clock limit itself).
+SCRIPT_BACKSTOP_SECONDS = 3600.0
 
 
 def _postgres_problem() -> str | None:
@@ -91,7 +94,7 @@ def database_url(request, tmp_path):
 def settings(database_url, tmp_path):
     return Settings.from_env({}, database_url=database_url, instance_dir=tmp_path / "instance",
                              forms_dir=ROOT / "forms", bpmn_dir=ROOT / "bpmn", run_scheduler=False,
-                             secret_key="test-secret")
+                             secret_key="test-secret", script_seconds=SCRIPT_BACKSTOP_SECONDS)
 
 
 @pytest.fixture

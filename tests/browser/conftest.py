@@ -13,6 +13,25 @@ from apflow.web import create_app
 from tests.support import PASSWORD
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Playwright gives up on a wait after 30 s; on a busy machine a page can take that long without anything being
+# wrong. The tests wait for what the page shows, and this ceiling is only a hang guard.
+PATIENCE_MS = 300_000
+
+
+class _PatientBrowser:
+    """The browser, whose new pages wait up to PATIENCE_MS instead of Playwright's 30 s."""
+
+    def __init__(self, browser):
+        self._browser = browser
+
+    def new_page(self, **options):
+        page = self._browser.new_page(**options)
+        page.set_default_timeout(PATIENCE_MS)
+        page.set_default_navigation_timeout(PATIENCE_MS)
+        return page
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +46,7 @@ def chromium():
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-background-networking",
                                                                      "--disable-component-update", "--disable-gpu"])
-        yield browser
+        yield _PatientBrowser(browser)
         browser.close()
 
 

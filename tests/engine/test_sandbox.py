@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import threading
+import time
 from datetime import timedelta, timezone
 from xml.sax.saxutils import escape
 
@@ -15,6 +16,7 @@ from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
 from apflow.engine.sandbox import (
+    MAX_STEPS,
     SandboxedEnvironment,
     SandboxedScriptEngine,
     SandboxLimitExceeded,
@@ -28,9 +30,42 @@ HELPERS = {
 }
 
 
+# No test here depends on how fast the machine is. The limits the tests meet are work limits (steps, sizes,
+# depths), the same on any machine; the time limit is a backstop set out of reach, except in the tests of the
+# time limit itself, which run on a TickingClock or on a loop that nothing but the real clock can end.
+BACKSTOP = 3600.0  # seconds: the time limit where a test does not rely on it
+STEPS = 100_000    # the step limit of the `env` fixture: a runaway loop ends in a fraction of a second
+HANG_GUARD = 120   # seconds: only turns a hang into a failure
+NO_STEP_LIMIT = 10**9  # steps: no machine does this many in the 0.05 s the real-clock tests allow; a hang guard
+
+
+class TickingClock:
+    """Stands in for time.monotonic: every reading finds per_reading seconds gone, plus whatever spend()
+    added, so the time limit trips after a known number of budget checks whatever the machine's speed."""
+
+    def __init__(self, per_reading=0.0):
+        self.now, self.per_reading, self.readings = 1000.0, per_reading, 0
+
+    def __call__(self):
+        self.readings += 1
+        self.now += self.per_reading
+        return self.now
+
+    def spend(self, seconds):
+        self.now += seconds
+
+
+def limited(max_seconds=BACKSTOP, max_steps=STEPS, clock=None, helpers=HELPERS):
+    sandbox = SandboxedEnvironment(helpers=helpers, max_seconds=max_seconds)
+    sandbox.max_steps = max_steps
+    if clock is not None:
+        sandbox.monotonic = clock
+    return sandbox
+
+
 @pytest.fixture
 def env():
-    return SandboxedEnvironment(helpers=HELPERS, max_seconds=0.2)
+    return limited()
 
 
 def run(env, script, context=None):
@@ -160,20 +195,52 @@ def test_runaway_scripts_stop_with_a_limit_error(env, script):
 
 
 def test_limit_messages_say_what_happened(env):
-    with pytest.raises(SandboxLimitExceeded, match="time limit reached.*loops that never end"):
+    with pytest.raises(SandboxLimitExceeded, match="step limit reached.*loops that never end"):
         run(env, "while True:\n    pass")
+    clocked = limited(max_seconds=1, max_steps=MAX_STEPS, clock=TickingClock(per_reading=1 / 1024))
+    with pytest.raises(SandboxLimitExceeded, match="time limit reached: the script ran for more than 1 s.*loops that never end"):
+        run(clocked, "while True:\n    pass")
     with pytest.raises(SandboxLimitExceeded, match="recursion limit"):
         run(env, "def f(n):\n    return f(n + 1)\nf(0)")
 
 
 def test_step_budget_stops_a_loop_before_the_clock_does():
-    env = SandboxedEnvironment(max_seconds=60)
-    env.max_steps = 10_000
-    with pytest.raises(SandboxLimitExceeded, match="step limit reached"):
+    env = limited(max_steps=10_000, clock=TickingClock())  # a clock that never moves: only steps can stop it
+    with pytest.raises(SandboxLimitExceeded, match="step limit reached: the script did more than 10,000 steps"):
         run(env, "while True:\n    pass")
 
 
-def test_limits_work_outside_the_main_thread(env):
+def test_the_time_limit_trips_at_the_first_check_past_max_seconds_of_each_run():
+    clock = TickingClock(per_reading=1 / 64)  # exact in binary: no rounding decides the count below
+    env = limited(max_seconds=1, max_steps=MAX_STEPS, clock=clock)
+    with pytest.raises(SandboxLimitExceeded, match="time limit reached"):
+        run(env, "n = 0\nwhile True:\n    n += 1")
+    assert clock.readings == 1 + 65  # the start, then 64 checks within the second and the one past it
+    assert run(env, "x = 1") == {"x": 1}  # the next run has a second of its own
+
+
+def test_the_time_limit_stops_a_script_whose_every_step_is_slow():
+    # slow() stands for a long stretch of work inside one step (C code, a helper that waits): a handful of
+    # steps take seconds, far below any step limit, so only the clock can stop the script.
+    clock = TickingClock()
+    env = limited(max_seconds=1, max_steps=MAX_STEPS, clock=clock, helpers={"slow": lambda: clock.spend(0.25)})
+    with pytest.raises(SandboxLimitExceeded, match="time limit reached"):
+        run(env, "while True:\n    slow()")
+    assert clock.now == 1000 + 5 * 0.25  # stopped at the first check after the second ran out
+
+
+def test_the_real_clock_stops_a_loop_that_no_step_limit_would():
+    production = SandboxedEnvironment()
+    assert (production.max_seconds, production.max_steps, production.monotonic) == (1.0, MAX_STEPS, time.monotonic)
+    # Nothing but the wall clock can end this loop, so it ends with the time limit on a machine of any speed.
+    env = limited(max_seconds=0.05, max_steps=NO_STEP_LIMIT)
+    with pytest.raises(SandboxLimitExceeded, match="time limit reached"):
+        run(env, "while True:\n    pass")
+
+
+@pytest.mark.parametrize("limit", ["time", "step"])
+def test_limits_work_outside_the_main_thread(limit):
+    env = limited(max_seconds=0.05, max_steps=NO_STEP_LIMIT) if limit == "time" else limited(clock=TickingClock())
     caught = []
 
     def worker():
@@ -183,8 +250,9 @@ def test_limits_work_outside_the_main_thread(env):
             caught.append(err)
     thread = threading.Thread(target=worker)
     thread.start()
-    thread.join(timeout=30)
-    assert len(caught) == 1
+    thread.join(timeout=HANG_GUARD)
+    assert not thread.is_alive()
+    assert [str(err).split(":")[0] for err in caught] == [f"{limit} limit reached"]
 
 
 # -- size ------------------------------------------------------------------------------------
@@ -219,8 +287,8 @@ def test_limits_work_outside_the_main_thread(env):
     "x = sum([[1]] * 10**6, [])",
 ])
 def test_memory_bombs_fail_fast_with_a_limit_error(script):
-    env = SandboxedEnvironment(max_seconds=5)  # long enough that the size guard, not the clock, stops them
-    with pytest.raises(SandboxLimitExceeded, match="limit reached"):
+    env = limited(max_steps=MAX_STEPS)  # the clock out of reach: the size guard, the same on any machine, stops them
+    with pytest.raises(SandboxLimitExceeded, match="size limit reached"):
         run(env, script)
 
 
@@ -403,8 +471,10 @@ def diagram(script: str) -> bytes:
 def workflow(script: str) -> BpmnWorkflow:
     parser = SpiffBpmnParser()
     parser.add_bpmn_str(diagram(script))
-    return BpmnWorkflow(parser.get_spec("sandboxed"), parser.get_subprocess_specs("sandboxed"),
-                        script_engine=SandboxedScriptEngine(helpers=HELPERS, max_seconds=0.2))
+    engine = SandboxedScriptEngine(helpers=HELPERS, max_seconds=1.0)
+    # Every budget check finds 1/1024 s gone: the time limit trips after 1,024 checks on any machine.
+    engine.environment.monotonic = TickingClock(per_reading=1 / 1024)
+    return BpmnWorkflow(parser.get_spec("sandboxed"), parser.get_subprocess_specs("sandboxed"), script_engine=engine)
 
 
 def sandbox_error(err: BaseException) -> BaseException | None:
@@ -453,14 +523,15 @@ def test_benign_script_gateway_and_timer_run_end_to_end():
     assert short.data["days"] == 1
 
     long = workflow("days = 7\nhelper = today")
-    now = spiff_timer.datetime.now(timezone.utc)
+    before = spiff_timer.datetime.now(timezone.utc)
     long.do_engine_steps()
+    after = spiff_timer.datetime.now(timezone.utc)
     assert not long.completed
     [waiting] = long.get_tasks(state=TaskState.WAITING)
     assert waiting.task_spec.bpmn_id == "Timer_wait"
     assert waiting.data == {"days": 7}
     due = datetime.datetime.fromisoformat(waiting._get_internal_data("event_value"))
-    assert timedelta(days=2) <= due - now < timedelta(days=2, minutes=1)
+    assert before + timedelta(days=2) <= due <= after + timedelta(days=2)  # however long the steps took
 
 
 def test_service_tasks_are_refused():
@@ -476,6 +547,6 @@ def test_values_nested_too_deeply_to_save_are_refused(env):
 def test_bare_except_does_not_swallow_interrupts():
     def interrupt():
         raise KeyboardInterrupt
-    sandbox = SandboxedEnvironment(helpers={"interrupt": interrupt})
+    sandbox = limited(helpers={"interrupt": interrupt})
     with pytest.raises(KeyboardInterrupt):
         run(sandbox, "try:\n    interrupt()\nexcept:\n    pass")

@@ -6,9 +6,9 @@ import pytest
 
 from apflow.config import ROOT
 from apflow.engine.validate import check
-from apflow.services.records import KNOWN_KINDS
 from apflow.errors import WorkflowFailed
 from apflow.services import instances, processes
+from apflow.services.records import KNOWN_KINDS
 from tests.bpmn_builder import flow_diagram
 
 FORMS = ROOT / "forms"
@@ -111,9 +111,9 @@ def test_form_path_cannot_escape_the_forms_folder():
 
 
 @pytest.mark.parametrize("script, words", [
-    ("while True:\n    pass", "limit"),
-    ("x = 'a' * (10 ** 10)", "limit"),
-    ("x = [0] * 10**9", "limit"),
+    ("while True:\n    pass", "step limit reached"),
+    ("x = 'a' * (10 ** 10)", "size limit reached"),
+    ("x = [0] * 10**9", "size limit reached"),
 ])
 def test_runaway_scripts_fail_safely_at_run_time_without_touching_other_instances(core, people, triage, tmp_path, script, words):
     diagram = tmp_path / "runaway.bpmn"
