@@ -11,6 +11,7 @@ from apflow.store import outbox
 
 from . import gates
 from .common import (
+    Host,
     iso,
     log,
     not_before_now,
@@ -30,7 +31,7 @@ def timetable_days(session, placement: Placement) -> set[int]:
     return days or {0, 1, 2, 3, 4}
 
 
-def next_register_day(core, session, placement: Placement, after: date, include: bool = False) -> date:
+def next_register_day(core: Host, session, placement: Placement, after: date, include: bool = False) -> date:
     """The next school day (after `after`, or on it when include) on which the pupil's timetable has a session."""
     calendar = core.calendar()
     weekdays = timetable_days(session, placement)
@@ -42,16 +43,16 @@ def next_register_day(core, session, placement: Placement, after: date, include:
     raise Invalid("The pupil's timetable has no session on any school day in the calendar.")
 
 
-def _register_data(core, day: date) -> dict:
+def _register_data(core: Host, day: date) -> dict:
     start, end = school_day_bounds(core.calendar(), day)
     return {"attendance_day": day.isoformat(), "register_due": iso(end), "next_register_at": iso(not_before_now(start))}
 
 
-def first_register(core, session, placement: Placement, start: date) -> dict:
+def first_register(core: Host, session, placement: Placement, start: date) -> dict:
     return _register_data(core, next_register_day(core, session, placement, start, include=True))
 
 
-def resume_register(core, session, placement: Placement) -> dict:
+def resume_register(core: Host, session, placement: Placement) -> dict:
     """After an interruption (a concern, a suspension): the next register is today's, or the day after the last one."""
     from datetime import timedelta
 

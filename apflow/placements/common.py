@@ -4,20 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from apflow.clock import clock
 from apflow.errors import Invalid
+from apflow.school_calendar import SchoolCalendar
 
 from .models import LogEntry, Placement, Provider
 
 UK = ZoneInfo("Europe/London")
 
 
+class Host(Protocol):
+    """What handlers use of the application (apflow.services.core.Core): the term calendar."""
+
+    def calendar(self) -> SchoolCalendar: ...
+
+
 @dataclass
 class RecordContext:
     """What a record handler is given: the step's transaction, who took it, and its answers."""
-    core: object              # apflow.services.core.Core (for the term calendar and settings)
+    core: Host
     session: object           # the step's SQLAlchemy session
     instance: object          # store.models.Instance (already flushed: has an id)
     actor: object             # services.instances.Actor

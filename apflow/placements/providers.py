@@ -8,7 +8,7 @@ from apflow.errors import Invalid
 from apflow.store.models import Organisation
 
 from . import gates
-from .common import log, now, parse_date, provider_of, yes
+from .common import Host, log, now, parse_date, provider_of, yes
 from .models import Provider, ProviderSite, QaVisit, ServiceLevelAgreement
 
 CRITERIA = ["safeguarding_policies", "meets_plan_needs", "qualified_staff", "suitable_facilities", "insurance", "progress_reports"]
@@ -101,7 +101,7 @@ def record_qa_visit(ctx):
     log(ctx, f"QA visit on {visit.visited_on}: {visit.quality.replace('_', ' ')}, {visit.outcome}", provider=provider, record=visit)
 
 
-def _term_name(core, day) -> str:
+def _term_name(core: Host, day) -> str:
     try:
         calendar = core.calendar()
     except Exception:  # noqa: BLE001 - a missing calendar only loses the label

@@ -22,7 +22,7 @@ from apflow.services import (
     users,
 )
 
-from .auth import api_user, core
+from .auth import api_user, current_core
 from .openapi import openapi_document
 
 bp = Blueprint("api", __name__)
@@ -47,8 +47,8 @@ def openapi():
 @bp.post("/tokens")
 def create_token():
     body = json_body()
-    token = users.sign_in_for_token(core(), str(body.get("username", "")), str(body.get("password", "")))
-    return jsonify({"token": token, "expires_in_days": core().settings.token_days}), 201
+    token = users.sign_in_for_token(current_core(), str(body.get("username", "")), str(body.get("password", "")))
+    return jsonify({"token": token, "expires_in_days": current_core().settings.token_days}), 201
 
 
 @bp.get("/me")
@@ -60,7 +60,7 @@ def me():
 @bp.get("/processes")
 def list_processes():
     api_user()
-    return jsonify({"processes": processes.list_processes(core())})
+    return jsonify({"processes": processes.list_processes(current_core())})
 
 
 @bp.post("/processes")
@@ -70,7 +70,7 @@ def deploy():
     permissions.require(user, "process.deploy")
     files, note = _diagram_files(json_body())
     try:
-        deployed = processes.deploy_sources(core(), files, by=user.username, note=note)
+        deployed = processes.deploy_sources(current_core(), files, by=user.username, note=note)
     except InvalidDiagram as err:
         raise processes.invalid_from(err) from None
     return jsonify({"deployed": [d.__dict__ for d in deployed]}), 201
@@ -81,7 +81,7 @@ def validate():
     user = api_user()
     permissions.require(user, "process.deploy")
     files, _ = _diagram_files(json_body())
-    result = processes.check_sources(core(), files)
+    result = processes.check_sources(current_core(), files)
     return jsonify({"ok": result.ok, "problems": processes.problems_payload(result.problems)})
 
 
@@ -98,7 +98,7 @@ def _diagram_files(body: dict) -> tuple[dict[str, bytes], str]:
 def start_instance(process_id):
     user = api_user()
     body = json_body()
-    return jsonify(instances.start_instance(core(), user, process_id, body.get("data") or {})), 201
+    return jsonify(instances.start_instance(current_core(), user, process_id, body.get("data") or {})), 201
 
 
 @bp.get("/tasks")
@@ -110,7 +110,7 @@ def list_tasks():
     limit, offset = request.args.get("limit", str(TASKS_PAGE)), request.args.get("offset", "0")
     if not limit.isdigit() or not offset.isdigit() or not 1 <= int(limit) <= TASKS_PAGE_MAX:
         raise Invalid(f"`limit` is 1 to {TASKS_PAGE_MAX} and `offset` a whole number.", {"limit": [limit], "offset": [offset]})
-    tasks = instances.list_ready_tasks(core(), user, int(instance) if instance else None, int(limit) + 1, int(offset))
+    tasks = instances.list_ready_tasks(current_core(), user, int(instance) if instance else None, int(limit) + 1, int(offset))
     more = len(tasks) > int(limit)
     body = {"tasks": tasks[:int(limit)]}
     if more:
@@ -120,20 +120,20 @@ def list_tasks():
 
 @bp.get("/tasks/<task_id>")
 def get_task(task_id):
-    return jsonify(instances.get_task(core(), api_user(), task_id))
+    return jsonify(instances.get_task(current_core(), api_user(), task_id))
 
 
 @bp.post("/tasks/<task_id>/complete")
 def complete_task(task_id):
     user = api_user()
     body = json_body()
-    return jsonify(instances.complete_task(core(), user, task_id, body.get("data", {})))
+    return jsonify(instances.complete_task(current_core(), user, task_id, body.get("data", {})))
 
 
 @bp.get("/inbox")
 def inbox_list():
     """The inbox with tabs, filters and sorting, as the browser shows it."""
-    listing = inbox.inbox(core(), api_user(), inbox.InboxQuery.from_args(request.args))
+    listing = inbox.inbox(current_core(), api_user(), inbox.InboxQuery.from_args(request.args))
     rows = [{**row, "due_at": row["due_at"].isoformat() if row["due_at"] else None, "created_at": row["created_at"].isoformat()}
             for row in listing["rows"]]
     return jsonify({"tasks": rows, "total": listing["total"], "counts": listing["counts"], "count_cap": listing["count_cap"],
@@ -142,23 +142,23 @@ def inbox_list():
 
 @bp.post("/tasks/<task_id>/<action>")
 def task_action(task_id, action):
-    user, app = api_user(), core()
+    user, core = api_user(), current_core()
     body = request.get_json(silent=True) or {}
     if action == "claim":
-        inbox.claim(app, user, task_id)
+        inbox.claim(core, user, task_id)
     elif action == "unclaim":
-        inbox.unclaim(app, user, task_id)
+        inbox.unclaim(core, user, task_id)
     elif action in {"assign", "delegate"}:
-        inbox.assign(app, user, task_id, str(body.get("username", "")), delegate=action == "delegate")
+        inbox.assign(core, user, task_id, str(body.get("username", "")), delegate=action == "delegate")
     elif action == "take-back":
-        inbox.take_back(app, user, task_id)
+        inbox.take_back(core, user, task_id)
     elif action == "draft":
         if not isinstance(body.get("data"), dict):
             raise Invalid('Send {"data": {...}} with the answers so far.')
-        inbox.save_draft(app, user, task_id, body["data"])
+        inbox.save_draft(core, user, task_id, body["data"])
     else:
         raise NotFound(f"No task action '{action}'. Use claim, unclaim, assign, delegate, take-back, draft or complete.")
-    return jsonify(instances.get_task(app, user, task_id))
+    return jsonify(instances.get_task(core, user, task_id))
 
 
 @bp.post("/tasks/bulk")
@@ -167,28 +167,28 @@ def bulk_tasks():
     ids = body.get("task_ids")
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise Invalid('Send {"action": "claim"|"assign", "task_ids": [...], "username": "..."}.')
-    return jsonify(inbox.bulk(core(), api_user(), ids, str(body.get("action", "")), str(body.get("username", ""))))
+    return jsonify(inbox.bulk(current_core(), api_user(), ids, str(body.get("action", "")), str(body.get("username", ""))))
 
 
 @bp.get("/instances/<int:instance_id>")
 def get_instance(instance_id):
-    return jsonify(instances.get_instance(core(), api_user(), instance_id))
+    return jsonify(instances.get_instance(current_core(), api_user(), instance_id))
 
 
 @bp.get("/instances/<int:instance_id>/events")
 def instance_events(instance_id):
-    return jsonify({"events": instances.list_events(core(), api_user(), instance_id)})
+    return jsonify({"events": instances.list_events(current_core(), api_user(), instance_id)})
 
 
 @bp.post("/instances/<int:instance_id>/retry")
 def retry_instance(instance_id):
-    return jsonify(instances.retry(core(), api_user(), instance_id))
+    return jsonify(instances.retry(current_core(), api_user(), instance_id))
 
 
 @bp.get("/calendar")
 def get_calendar():
     api_user()
-    return jsonify(calendars.describe(calendars.current(core())))
+    return jsonify(calendars.describe(calendars.current(current_core())))
 
 
 @bp.put("/calendar")
@@ -197,32 +197,32 @@ def put_calendar():
     body = json_body()
     if not isinstance(body.get("csv"), str):
         raise Invalid('Send {"csv": "kind,name,start,end\\n..."}.', {"csv": ["The term-dates file as text."]})
-    calendars.import_csv(core(), body["csv"], by=user.username, user=user)
-    return jsonify(calendars.describe(calendars.current(core())))
+    calendars.import_csv(current_core(), body["csv"], by=user.username, user=user)
+    return jsonify(calendars.describe(calendars.current(current_core())))
 
 
 @bp.get("/escalations")
 def list_escalations():
     user = api_user()
-    return jsonify({"escalations": deadlines.list_escalations(core(), user, include_closed=request.args.get("all") == "1")})
+    return jsonify({"escalations": deadlines.list_escalations(current_core(), user, include_closed=request.args.get("all") == "1")})
 
 
 @bp.post("/escalations/<int:escalation_id>/acknowledge")
 def acknowledge_escalation(escalation_id):
     user = api_user()
     body = json_body()
-    return jsonify(deadlines.acknowledge(core(), user, escalation_id, str(body.get("note", ""))))
+    return jsonify(deadlines.acknowledge(current_core(), user, escalation_id, str(body.get("note", ""))))
 
 
 @bp.get("/dashboard")
 def dashboard():
-    return jsonify(deadlines.dashboard(core(), api_user()))
+    return jsonify(deadlines.dashboard(current_core(), api_user()))
 
 
 @bp.get("/notifications")
 def list_notifications():
     user = api_user()
-    rows = notifications.list_notifications(core(), user, unread_only=request.args.get("unread") == "1")
+    rows = notifications.list_notifications(current_core(), user, unread_only=request.args.get("unread") == "1")
     return jsonify({"notifications": [{"id": n.id, "kind": n.kind, "message": n.message, "instance_id": n.instance_id,
                                            "created_at": n.created_at.isoformat(), "read": n.read_at is not None} for n in rows]})
 
@@ -233,7 +233,7 @@ def read_notifications():
     ids = json_body().get("ids")
     if ids is not None and not (isinstance(ids, list) and all(isinstance(i, int) for i in ids)):
         raise Invalid("`ids` must be a list of notification ids, or left out to mark all as read.")
-    notifications.mark_read(core(), user, ids)
+    notifications.mark_read(current_core(), user, ids)
     return jsonify({"ok": True})
 
 

@@ -25,13 +25,13 @@ login_manager.login_view = "pages.login"
 login_manager.login_message = "Please sign in to continue."
 
 
-def core():
+def current_core():
     return current_app.extensions["apflow"]
 
 
 @login_manager.user_loader
 def _load_user(user_id: str):
-    user = users.active_user(core(), int(user_id)) if user_id.isdigit() else None
+    user = users.active_user(current_core(), int(user_id)) if user_id.isdigit() else None
     return SessionUser(user) if user is not None else None
 
 
@@ -62,7 +62,7 @@ def api_user():
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Use 'Authorization: Bearer <token>'; get a token from POST /api/v1/tokens.")
-        user = users.user_for_token(core(), token.strip())
+        user = users.user_for_token(current_core(), token.strip())
         if user is None:
             raise Unauthorized("The token is unknown, revoked or expired; get a new one from POST /api/v1/tokens.")
     elif current_user.is_authenticated:

@@ -17,7 +17,7 @@ from apflow.errors import Conflict, Invalid, ServiceError, WorkflowFailed
 from apflow.services import documents, inbox, instances, permissions, users
 
 from . import forms
-from .auth import check_csrf, core
+from .auth import check_csrf, current_core
 
 bp = Blueprint("inbox", __name__)
 
@@ -36,8 +36,8 @@ def _csrf():
 @login_required
 def inbox_page():
     query = inbox.InboxQuery.from_args(request.args)
-    listing = inbox.inbox(core(), _user(), query)
-    return render_template("inbox.html", listing=listing, query=query, filters=inbox.saved_filters(core(), _user()),
+    listing = inbox.inbox(current_core(), _user(), query)
+    return render_template("inbox.html", listing=listing, query=query, filters=inbox.saved_filters(current_core(), _user()),
                            is_manager=permissions.is_manager(_user()))
 
 
@@ -46,7 +46,7 @@ def inbox_page():
 def save_filter():
     query = inbox.InboxQuery.from_args(request.form)
     try:
-        inbox.save_filter(core(), _user(), request.form.get("name", ""), query)
+        inbox.save_filter(current_core(), _user(), request.form.get("name", ""), query)
         flash(f"Saved the filter '{request.form.get('name', '').strip()}'.")
     except ServiceError as err:
         flash(err.message, "error")
@@ -56,7 +56,7 @@ def save_filter():
 @bp.post("/inbox/filters/<int:filter_id>/delete")
 @login_required
 def delete_filter(filter_id):
-    inbox.delete_filter(core(), _user(), filter_id)
+    inbox.delete_filter(current_core(), _user(), filter_id)
     return redirect(url_for("inbox.inbox_page"))
 
 
@@ -67,7 +67,7 @@ def bulk():
     if not ids:
         flash("Tick at least one task first.", "error")
         return redirect(request.referrer or url_for("inbox.inbox_page"))
-    outcome = inbox.bulk(core(), _user(), ids, request.form.get("action", ""), request.form.get("assignee", ""))
+    outcome = inbox.bulk(current_core(), _user(), ids, request.form.get("action", ""), request.form.get("assignee", ""))
     if outcome["done"]:
         flash(f"{len(outcome['done'])} task(s) updated.")
     for message in sorted(set(outcome["failed"].values())):
@@ -78,18 +78,18 @@ def bulk():
 # -- one task ------------------------------------------------------------------------------
 
 def _task_view(task_id: str, values: dict | None = None, errors: dict | None = None, summary: str | None = None, status: int = 200):
-    app, user = core(), _user()
-    task = instances.get_task(app, user, task_id)
-    draft = inbox.get_draft(app, user, task_id) if values is None else None
+    core, user = current_core(), _user()
+    task = instances.get_task(core, user, task_id)
+    draft = inbox.get_draft(core, user, task_id) if values is None else None
     if values is None:
         values = dict(task["data"])
         if draft is not None:
             values.update(draft.data)
     form = task["form"]
     fields = forms.build(form["schema"], form["ui_schema"], values, errors or {}) if form else []
-    view = inbox.task_view(app, user, task_id)
+    view = inbox.task_view(core, user, task_id)
     actions = view["actions"]
-    colleagues = inbox.colleagues(app, user, task_id) if task["state"] == "ready" and actions["assign"] else []
+    colleagues = inbox.colleagues(core, user, task_id) if task["state"] == "ready" and actions["assign"] else []
     return render_template("task.html", task=task, fields=fields, errors=errors or {}, summary=summary, actions=actions,
                            colleagues=colleagues, draft=draft, instance=view["instance"], documents=view["documents"], user=user), status
 
@@ -103,15 +103,15 @@ def task_page(task_id):
 @bp.post("/tasks/<task_id>")
 @login_required
 def task_submit(task_id):
-    app, user = core(), _user()
-    task = instances.get_task(app, user, task_id)
+    core, user = current_core(), _user()
+    task = instances.get_task(core, user, task_id)
     form = task["form"] or {"schema": {"type": "object", "properties": {}}, "ui_schema": {}}
     uploaded = {}
     try:
         for name in forms.file_fields(form["schema"], form["ui_schema"]):
             upload = request.files.get(name)
             if upload and upload.filename:
-                uploaded[name] = documents.upload(app, user, task["instance_id"], task_id, upload.filename, upload.mimetype, upload.read())
+                uploaded[name] = documents.upload(core, user, task["instance_id"], task_id, upload.filename, upload.mimetype, upload.read())
     except Invalid as err:
         values = forms.parse(form["schema"], form["ui_schema"], request.form)
         return _task_view(task_id, values, {name: err.details.get("file", [err.message]) for name in forms.file_fields(form["schema"], form["ui_schema"])},
@@ -120,11 +120,11 @@ def task_submit(task_id):
     if "add_row" in request.form or "remove_row" in request.form:
         return _task_view(task_id, values)
     if request.form.get("action") == "draft":
-        inbox.save_draft(app, user, task_id, values)
+        inbox.save_draft(core, user, task_id, values)
         flash("Draft saved. Nobody else sees it; complete the task when you are ready.")
         return redirect(url_for("inbox.task_page", task_id=task_id))
     try:
-        result = instances.complete_task(app, user, task_id, values)
+        result = instances.complete_task(core, user, task_id, values)
     except Invalid as err:
         fields = err.details.get("fields", {})
         return _task_view(task_id, values, fields, err.message, 422)
@@ -146,19 +146,19 @@ def task_submit(task_id):
 @bp.post("/tasks/<task_id>/<action>")
 @login_required
 def task_action(task_id, action):
-    app, user = core(), _user()
+    core, user = current_core(), _user()
     try:
         if action == "claim":
-            inbox.claim(app, user, task_id)
+            inbox.claim(core, user, task_id)
             flash("You have claimed this task; colleagues see that you hold it.")
         elif action == "unclaim":
-            inbox.unclaim(app, user, task_id)
+            inbox.unclaim(core, user, task_id)
             flash("The task is back with its role for anyone to claim.")
         elif action in {"assign", "delegate"}:
-            inbox.assign(app, user, task_id, request.form.get("assignee", ""), delegate=action == "delegate")
+            inbox.assign(core, user, task_id, request.form.get("assignee", ""), delegate=action == "delegate")
             flash("The task has been handed over." if action == "assign" else "Delegated. You can take it back at any time.")
         elif action == "take-back":
-            inbox.take_back(app, user, task_id)
+            inbox.take_back(core, user, task_id)
             flash("You hold this task again.")
         else:
             abort(404)
@@ -175,10 +175,10 @@ def task_action(task_id, action):
 @bp.get("/placements/<int:instance_id>")
 @login_required
 def placement_page(instance_id):
-    app, user = core(), _user()
-    instance = instances.get_instance(app, user, instance_id)
-    overview = instances.instance_overview(app, user, instance_id)
-    timeline = instances.list_events(app, user, instance_id)
+    core, user = current_core(), _user()
+    instance = instances.get_instance(core, user, instance_id)
+    overview = instances.instance_overview(core, user, instance_id)
+    timeline = instances.list_events(core, user, instance_id)
     return render_template("placement.html", instance=instance, open_tasks=overview["open_tasks"], timeline=timeline,
                            documents=overview["documents"], pupil_ref=overview["pupil_ref"], can_retry=permissions.can(user, "instance.retry"))
 
@@ -187,7 +187,7 @@ def placement_page(instance_id):
 @login_required
 def retry(instance_id):
     try:
-        instances.retry(core(), _user(), instance_id)
+        instances.retry(current_core(), _user(), instance_id)
         flash("The failed step was run again and went through.")
     except ServiceError as err:
         flash(err.message, "error")
@@ -197,7 +197,7 @@ def retry(instance_id):
 @bp.get("/placements/<int:instance_id>/documents/<int:document_id>")
 @login_required
 def document(instance_id, document_id):
-    found = documents.download(core(), _user(), instance_id, document_id)
+    found = documents.download(current_core(), _user(), instance_id, document_id)
     safe_name = found.filename.replace('"', "")
     return Response(found.content, mimetype=found.content_type,
                     headers={"Content-Disposition": f'attachment; filename="{safe_name}"', "X-Content-Type-Options": "nosniff"})
@@ -206,11 +206,11 @@ def document(instance_id, document_id):
 @bp.get("/pupils/<ref>")
 @login_required
 def pupil_page(ref):
-    app, user = core(), _user()
-    name, visible = instances.pupil_instances(app, user, ref)
+    core, user = current_core(), _user()
+    name, visible = instances.pupil_instances(core, user, ref)
     if not visible:
         abort(404)
-    placements = [instances.get_instance(app, user, i) for i in visible]
+    placements = [instances.get_instance(core, user, i) for i in visible]
     return render_template("pupil.html", ref=ref, name=name, placements=placements)
 
 
@@ -220,7 +220,7 @@ def change_password():
     errors, status = {}, 200
     if request.method == "POST":
         try:
-            users.change_password(core(), _user().id, request.form.get("current", ""), request.form.get("new", ""),
+            users.change_password(current_core(), _user().id, request.form.get("current", ""), request.form.get("new", ""),
                                   request.form.get("confirm", ""))
             flash("Your password has been changed.")
             return redirect(url_for("inbox.inbox_page"))

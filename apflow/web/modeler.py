@@ -24,7 +24,7 @@ from apflow.services import drafts, form_library, library, migration, permission
 
 from . import forms
 from .api import json_body
-from .auth import api_user, check_csrf, core
+from .auth import api_user, check_csrf, current_core
 
 bp = Blueprint("modeler", __name__)
 api_bp = Blueprint("modeler_api", __name__)
@@ -64,22 +64,22 @@ def _download(filename: str, text: str) -> Response:
 @bp.get("/processes")
 @login_required
 def library_page(upload_problems=None, upload_message=None, status=200):
-    app, user = core(), _user()
-    return render_template("library.html", processes=library.library(app, user), forms=form_library.list_forms(app, user),
+    core, user = current_core(), _user()
+    return render_template("library.html", processes=library.library(core, user), forms=form_library.list_forms(core, user),
                            upload_problems=upload_problems, upload_message=upload_message), status
 
 
 @bp.post("/processes/upload")
 @login_required
 def upload_page():
-    app, user = core(), _user()
+    core, user = current_core(), _user()
     upload = request.files.get("file")
     process_id = request.form.get("process_id") or None
     revision = request.form.get("revision")
     try:
         if upload is None or not upload.filename:
             raise Invalid("Choose a .bpmn file to upload.")
-        result = drafts.upload(app, user, upload.filename, upload.read(app.settings.max_diagram_bytes + 1),
+        result = drafts.upload(core, user, upload.filename, upload.read(core.settings.max_diagram_bytes + 1),
                                 note=request.form.get("note", ""), process_id=process_id,
                                 revision=int(revision) if revision and revision.isdigit() else None)
     except ServiceError as err:
@@ -94,9 +94,9 @@ def upload_page():
 @bp.get("/processes/<process_id>")
 @login_required
 def process_page(process_id, upload_problems=None, upload_message=None, status=200, rollback_error=None):
-    app, user = core(), _user()
+    core, user = current_core(), _user()
     try:
-        detail = library.process_detail(app, user, process_id)
+        detail = library.process_detail(core, user, process_id)
     except ServiceError as err:
         return _refused(err.message, err.status)
     return render_template("process.html", process=detail, upload_problems=upload_problems, upload_message=upload_message,
@@ -106,19 +106,19 @@ def process_page(process_id, upload_problems=None, upload_message=None, status=2
 @bp.get("/processes/<process_id>/edit")
 @login_required
 def editor_page(process_id):
-    app, user = core(), _user()
+    core, user = current_core(), _user()
     try:
-        draft = drafts.get_draft(app, user, process_id)
+        draft = drafts.get_draft(core, user, process_id)
     except ServiceError as err:
         return _refused(err.message, err.status)
     return render_template("modeler.html", draft=draft, roles=list(ROLES.values()), timer_examples=TIMER_EXAMPLES,
-                           forms=form_library.list_forms(app, user))
+                           forms=form_library.list_forms(core, user))
 
 
 @bp.get("/processes/<process_id>/draft/download")
 @login_required
 def download_draft(process_id):
-    draft = drafts.get_draft(core(), _user(), process_id)
+    draft = drafts.get_draft(current_core(), _user(), process_id)
     return _download(draft["source_file"], draft["xml"])
 
 
@@ -126,7 +126,7 @@ def download_draft(process_id):
 @login_required
 def download_version(process_id, version):
     try:
-        filename, text = library.version_xml(core(), _user(), process_id, version)
+        filename, text = library.version_xml(current_core(), _user(), process_id, version)
     except ServiceError as err:
         return _refused(err.message, err.status)
     stem = filename[:-5] if filename.endswith(".bpmn") else filename
@@ -136,16 +136,16 @@ def download_version(process_id, version):
 @bp.get("/processes/<process_id>/diff")
 @login_required
 def diff_page(process_id):
-    app, user = core(), _user()
+    core, user = current_core(), _user()
     try:
-        detail = library.process_detail(app, user, process_id)
+        detail = library.process_detail(core, user, process_id)
         newest = detail["latest_version"]
         if newest is None:
             return render_template("message.html", title="Nothing to compare yet",
                                    message="This process has not been deployed yet, so there is no version to compare its draft with.")
         after = request.args.get("to") or ("draft" if detail["draft"] else newest)
         before = request.args.get("from") or (newest if after == "draft" else max((newest or 1) - 1, 1))
-        result = library.diff(app, user, process_id, before, after)
+        result = library.diff(core, user, process_id, before, after)
     except ServiceError as err:
         return _refused(err.message, 404 if err.status == 404 else 422)
     return render_template("diff.html", process=detail, diff=result)
@@ -154,7 +154,7 @@ def diff_page(process_id):
 @bp.route("/processes/<process_id>/migrate", methods=["GET", "POST"])
 @login_required
 def migrate_page(process_id):
-    app, user = core(), _user()
+    core, user = current_core(), _user()
     outcome, error, status = None, None, 200
     to_version = request.values.get("to") or None
     if request.method == "POST":
@@ -163,12 +163,12 @@ def migrate_page(process_id):
             error, status = "Tick at least one instance that can move.", 422
         else:
             try:
-                outcome = migration.move_instances(app, user, process_id, to_version, ids, request.form.get("note", ""))
+                outcome = migration.move_instances(core, user, process_id, to_version, ids, request.form.get("note", ""))
             except ServiceError as err:
                 error, status = err.message, err.status
     try:
-        preview = migration.migration_preview(app, user, process_id, to_version)
-        detail = library.process_detail(app, user, process_id)
+        preview = migration.migration_preview(core, user, process_id, to_version)
+        detail = library.process_detail(core, user, process_id)
     except ServiceError as err:
         return _refused(err.message, err.status)
     return render_template("migrate.html", process=detail, preview=preview, outcome=outcome, error=error), status
@@ -177,12 +177,12 @@ def migrate_page(process_id):
 @bp.post("/processes/<process_id>/rollback")
 @login_required
 def rollback_page(process_id):
-    app, user = core(), _user()
+    core, user = current_core(), _user()
     version = request.form.get("version", "")
     try:
         if not version.isdigit():
             raise Invalid("Choose the version to roll back to.")
-        result = library.rollback(app, user, process_id, int(version), request.form.get("note", ""))
+        result = library.rollback(core, user, process_id, int(version), request.form.get("note", ""))
     except ServiceError as err:
         return process_page(process_id, status=err.status if err.status != 403 else 403,
                             rollback_error={"message": err.message, "problems": err.details.get("problems", []) if isinstance(err.details, dict) else []})
@@ -193,16 +193,16 @@ def rollback_page(process_id):
 @bp.get("/forms/<name>")
 @login_required
 def form_page(name):
-    app, user = core(), _user()
+    core, user = current_core(), _user()
     try:
-        form = form_library.get_form(app, user, name)
+        form = form_library.get_form(core, user, name)
     except ServiceError as err:
         if err.status != 404 or request.args.get("new") != "1":
             return _refused(err.message, err.status)
         starter = '{\n  "title": "New form",\n  "type": "object",\n  "required": [],\n  "properties": {\n    "notes": {"type": "string", "title": "Notes"}\n  }\n}\n'
         form = {"name": name, "content": "{}\n" if form_library.is_ui_schema(name) else starter, "revision": 0,
                 "kind": "ui" if form_library.is_ui_schema(name) else "schema", "source": "new", "updated_by": None, "updated_at": None}
-    ui_forms = [f["name"] for f in form_library.list_forms(app, user) if f["kind"] == "ui"]
+    ui_forms = [f["name"] for f in form_library.list_forms(core, user) if f["kind"] == "ui"]
     return render_template("form_editor.html", form=form, ui_forms=ui_forms)
 
 
@@ -216,40 +216,40 @@ def _api_manager():
 
 @api_bp.get("/processes/<process_id>")
 def api_process(process_id):
-    return jsonify(library.process_detail(core(), _api_manager(), process_id))
+    return jsonify(library.process_detail(current_core(), _api_manager(), process_id))
 
 
 @api_bp.get("/processes/<process_id>/draft")
 def api_get_draft(process_id):
-    return jsonify(drafts.get_draft(core(), _api_manager(), process_id))
+    return jsonify(drafts.get_draft(current_core(), _api_manager(), process_id))
 
 
 @api_bp.put("/processes/<process_id>/draft")
 def api_save_draft(process_id):
     user = _api_manager()
     body = json_body()
-    return jsonify(drafts.save_draft(core(), user, process_id, body.get("xml"), body.get("revision"), body.get("note", "")))
+    return jsonify(drafts.save_draft(current_core(), user, process_id, body.get("xml"), body.get("revision"), body.get("note", "")))
 
 
 @api_bp.post("/processes/<process_id>/draft/validate")
 def api_validate_draft(process_id):
     user = _api_manager()
     body = request.get_json(silent=True) or {}
-    return jsonify(drafts.validate_draft(core(), user, process_id, body.get("xml") if isinstance(body, dict) else None))
+    return jsonify(drafts.validate_draft(current_core(), user, process_id, body.get("xml") if isinstance(body, dict) else None))
 
 
 @api_bp.post("/processes/<process_id>/deploy")
 def api_deploy(process_id):
     user = _api_manager()
     body = json_body()
-    result = drafts.deploy_draft(core(), user, process_id, body.get("revision"), body.get("note"))
+    result = drafts.deploy_draft(current_core(), user, process_id, body.get("revision"), body.get("note"))
     return jsonify(result), 201 if result["created"] else 200
 
 
 @api_bp.get("/processes/<process_id>/versions/<int:version>")
 def api_version(process_id, version):
     user = _api_manager()
-    filename, text = library.version_xml(core(), user, process_id, version)
+    filename, text = library.version_xml(current_core(), user, process_id, version)
     return jsonify({"process_id": process_id, "version": version, "source_file": filename, "xml": text})
 
 
@@ -259,26 +259,26 @@ def api_diff(process_id):
     before, after = request.args.get("from"), request.args.get("to")
     if not before or not after:
         raise Invalid("Give `from` and `to`: version numbers, or 'draft'.")
-    return jsonify(library.diff(core(), user, process_id, before, after))
+    return jsonify(library.diff(current_core(), user, process_id, before, after))
 
 
 @api_bp.get("/processes/<process_id>/migration")
 def api_migration_preview(process_id):
-    return jsonify(migration.migration_preview(core(), _api_manager(), process_id, request.args.get("to")))
+    return jsonify(migration.migration_preview(current_core(), _api_manager(), process_id, request.args.get("to")))
 
 
 @api_bp.post("/processes/<process_id>/migration")
 def api_migrate(process_id):
     user = _api_manager()
     body = json_body()
-    return jsonify(migration.move_instances(core(), user, process_id, body.get("to"), body.get("instance_ids"), body.get("note", "")))
+    return jsonify(migration.move_instances(current_core(), user, process_id, body.get("to"), body.get("instance_ids"), body.get("note", "")))
 
 
 @api_bp.post("/processes/<process_id>/rollback")
 def api_rollback(process_id):
     user = _api_manager()
     body = json_body()
-    return jsonify(library.rollback(core(), user, process_id, body.get("version"), body.get("note"))), 201
+    return jsonify(library.rollback(current_core(), user, process_id, body.get("version"), body.get("note"))), 201
 
 
 @api_bp.post("/processes/upload")
@@ -288,26 +288,26 @@ def api_upload():
     revision = body.get("revision")
     if revision is not None and (not isinstance(revision, int) or isinstance(revision, bool)):
         raise Invalid("`revision` must be a whole number.")
-    result = drafts.upload(core(), user, str(body.get("filename", "")), body.get("xml") if isinstance(body.get("xml"), str) else "",
+    result = drafts.upload(current_core(), user, str(body.get("filename", "")), body.get("xml") if isinstance(body.get("xml"), str) else "",
                             note=str(body.get("note", "")), process_id=body.get("process_id"), revision=revision)
     return jsonify(result), 201
 
 
 @api_bp.get("/forms")
 def api_forms():
-    return jsonify({"forms": form_library.list_forms(core(), _api_manager())})
+    return jsonify({"forms": form_library.list_forms(current_core(), _api_manager())})
 
 
 @api_bp.get("/forms/<name>")
 def api_get_form(name):
-    return jsonify(form_library.get_form(core(), _api_manager(), name))
+    return jsonify(form_library.get_form(current_core(), _api_manager(), name))
 
 
 @api_bp.put("/forms/<name>")
 def api_save_form(name):
     user = _api_manager()
     body = json_body()
-    return jsonify(form_library.save_form(core(), user, name, body.get("content"), body.get("revision")))
+    return jsonify(form_library.save_form(current_core(), user, name, body.get("content"), body.get("revision")))
 
 
 @api_bp.post("/forms/preview")

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from apflow.errors import ServiceError
 from apflow.services import calendars, deadlines, notifications, permissions, users
 
-from .auth import SessionUser, check_csrf, core
+from .auth import SessionUser, check_csrf, current_core
 
 bp = Blueprint("pages", __name__)
 
@@ -26,8 +26,8 @@ def dashboard():
     user = current_user.user
     if not permissions.is_manager(user):
         return render_template("message.html", title="Not available", message="Only managers can see the escalation dashboard."), 403
-    return render_template("dashboard.html", board=deadlines.dashboard(core(), user),
-                           escalations=deadlines.list_escalations(core(), user))
+    return render_template("dashboard.html", board=deadlines.dashboard(current_core(), user),
+                           escalations=deadlines.list_escalations(current_core(), user))
 
 
 @bp.post("/escalations/<int:escalation_id>/acknowledge")
@@ -35,7 +35,7 @@ def dashboard():
 def acknowledge(escalation_id):
     check_csrf(request.form.get("csrf_token"))
     try:
-        deadlines.acknowledge(core(), current_user.user, escalation_id, request.form.get("note", ""))
+        deadlines.acknowledge(current_core(), current_user.user, escalation_id, request.form.get("note", ""))
         flash("Acknowledged: the headteacher will not be escalated to.")
     except ServiceError as err:
         flash(err.message, "error")
@@ -52,11 +52,11 @@ def calendar():
         upload = request.files.get("file")
         text = upload.read().decode("utf-8", "replace") if upload and upload.filename else request.form.get("csv", "")
         try:
-            calendars.import_csv(core(), text, by=user.username, user=user)
+            calendars.import_csv(current_core(), text, by=user.username, user=user)
             return redirect(url_for("pages.calendar", saved=1))
         except ServiceError as err:
             error, status = err.message, err.status
-    return render_template("calendar.html", calendar=calendars.current(core()), can_edit=permissions.can(user, "calendar.edit"),
+    return render_template("calendar.html", calendar=calendars.current(current_core()), can_edit=permissions.can(user, "calendar.edit"),
                            error=error, csv_text=text, saved=request.args.get("saved")), status
 
 
@@ -66,9 +66,9 @@ def notification_list():
     user = current_user.user
     if request.method == "POST":
         check_csrf(request.form.get("csrf_token"))
-        notifications.mark_read(core(), user)
+        notifications.mark_read(current_core(), user)
         return redirect(url_for("pages.notification_list"))
-    return render_template("notifications.html", notifications=notifications.list_notifications(core(), user))
+    return render_template("notifications.html", notifications=notifications.list_notifications(current_core(), user))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -79,7 +79,7 @@ def login():
         check_csrf(request.form.get("csrf_token"))
         username = request.form.get("username", "")
         try:
-            user = users.sign_in(core(), username, request.form.get("password", ""))
+            user = users.sign_in(current_core(), username, request.form.get("password", ""))
             login_user(SessionUser(user))
             target = request.args.get("next", "")
             # Only same-site paths, so the login page cannot bounce people to another site.
