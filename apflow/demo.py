@@ -10,15 +10,7 @@ from __future__ import annotations
 from apflow.engine.problems import InvalidDiagram
 from apflow.errors import NotFound
 from apflow.placements.common import today
-from apflow.services import (
-    calendars,
-    inbox,
-    instances,
-    placements,
-    processes,
-    safeguarding,
-    users,
-)
+from apflow.services import calendars, inbox, instances, placements, processes, safeguarding, users
 
 DEMO_PASSWORD = "apflow-demo"
 SCHOOL, LA, NEXT_STEPS, GREENFIELD = "The Nest School", "Northshire County Council", "Next Steps Education", "Greenfield Farm Learning"

@@ -23,18 +23,18 @@ from sqlalchemy import create_engine, text
 
 from apflow.config import ROOT
 
-from . import common, overhead, scaling, size, timers
+from . import common, log_levels, overhead, scaling, size, timers
 from . import http as http_bench
 from .common import POSTGRES_URL, load_average, postgres_problem, say
 
-ALL = ["overhead", "scaling", "timers", "http", "size", "profile"]
+ALL = ["overhead", "scaling", "timers", "http", "size", "logging", "profile"]
 
 FULL = {"overhead_iterations": 1000, "scaling_sizes": [100, 1_000, 10_000], "scaling_rounds": 10,
         "scaling_reps": {"inbox": 3, "page": 20, "complete": 20, "start": 20},
-        "timers": 10_000, "http_seconds": 30, "http_tasks_per_user": 10, "size_instances": 200, "profile_iterations": 300}
+        "timers": 10_000, "http_seconds": 30, "http_tasks_per_user": 10, "size_instances": 200, "profile_iterations": 300, "logging_iterations": 1000}
 QUICK = {"overhead_iterations": 100, "scaling_sizes": [100, 1_000], "scaling_rounds": 4,
          "scaling_reps": {"inbox": 2, "page": 10, "complete": 10, "start": 10},
-         "timers": 500, "http_seconds": 4, "http_tasks_per_user": 5, "size_instances": 20, "profile_iterations": 0}
+         "timers": 500, "http_seconds": 4, "http_tasks_per_user": 5, "size_instances": 20, "profile_iterations": 0, "logging_iterations": 200}
 
 
 def machine() -> dict:
@@ -129,6 +129,8 @@ def headline(results: dict, dbs: list[str]) -> dict:
     z = pick("size")
     out["instance_bytes"] = z["logical_bytes"] if z else nan
     out["instance_bytes_on_disk"] = z["on_disk_bytes_per_instance"] if z else nan
+    g = results.get("logging")
+    out["engine_info_logging_ratio"] = g["ratio"] if g else nan
     return out
 
 
@@ -206,6 +208,11 @@ def main(argv=None) -> int:
             say(f"\n== 5. stored size of a placement after its full lifecycle ({sizes['size_instances']} instances) ==")
             results["size"] = [size.run(db, workdir, sizes["size_instances"]) for db in dbs]
             size.report(results["size"])
+        if "logging" in wanted:
+            mark("logging")
+            say("\n== 6. what logging costs the engine: SpiffWorkflow at INFO (the old default) and WARNING (today's) ==")
+            results["logging"] = log_levels.run(workdir, sizes["logging_iterations"])
+            log_levels.report(results["logging"])
         if "profile" in wanted and sizes["profile_iterations"]:
             mark("profile")
             say(f"\n== profile: {sizes['profile_iterations']} service-layer completions, timed by step and with cProfile ==")

@@ -29,18 +29,7 @@ from sqlalchemy import delete, select, text
 from apflow.services import instances, processes
 from apflow.store.models import Event, HumanTask, Instance
 
-from .common import (
-    clone_instances,
-    env_for,
-    fresh_database,
-    make_app,
-    make_users,
-    percentile,
-    read_template,
-    reading,
-    say,
-    table,
-)
+from .common import clone_instances, env_for, fresh_database, make_app, make_users, percentile, read_template, reading, say, table
 
 PROCESS = "bench_timer"
 SENTINEL = "2099-01-01T00:00:00+00:00"

@@ -14,11 +14,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as timer_module
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
-    CycleTimerEventDefinition,
-    TimeDateEventDefinition,
-    TimerEventDefinition,
-)
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimeDateEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
@@ -30,12 +26,7 @@ from SpiffWorkflow.util.task import TaskState
 from apflow.clock import clock
 from apflow.logs import SPIFF_LOGGERS
 
-from .diagrams import (
-    SpecBundle,
-    as_duration,
-    normalise_timer_expression,
-    task_properties,
-)
+from .diagrams import SpecBundle, as_duration, normalise_timer_expression, task_properties
 from .forms import FormRef, form_ref
 from .sandbox import SandboxedScriptEngine
 

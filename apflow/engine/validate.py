@@ -10,11 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Collection
 
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
-    CycleTimerEventDefinition,
-    TimeDateEventDefinition,
-    TimerEventDefinition,
-)
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimeDateEventDefinition, TimerEventDefinition
 from SpiffWorkflow.specs.ExclusiveChoice import ExclusiveChoice
 from SpiffWorkflow.specs.MultiChoice import MultiChoice
 from SpiffWorkflow.spiff.specs.defaults import ManualTask, UserTask
@@ -22,13 +18,7 @@ from SpiffWorkflow.spiff.specs.defaults import ManualTask, UserTask
 from apflow.roles import ROLES, role_for_lane
 
 from . import sandbox
-from .diagrams import (
-    ParsedDiagrams,
-    SpecBundle,
-    parse_sources,
-    record_kinds,
-    task_properties,
-)
+from .diagrams import ParsedDiagrams, SpecBundle, parse_sources, record_kinds, task_properties
 from .forms import SCHEMA_PROPERTY, UI_PROPERTY, check_form_source, read_form_files
 from .problems import InvalidDiagram, Problem
 from .runtime import DUE_IN_PROPERTY

@@ -10,17 +10,7 @@ from apflow.errors import Invalid
 from apflow.store import outbox
 
 from . import gates
-from .common import (
-    Host,
-    iso,
-    log,
-    not_before_now,
-    now,
-    parse_date,
-    placement_of,
-    school_day_bounds,
-    today,
-)
+from .common import Host, iso, log, not_before_now, now, parse_date, placement_of, school_day_bounds, today
 from .models import AttendanceRecord, Placement, Pupil, TimetableSession
 
 ENGAGEMENT = ["participation", "behaviour", "relationships", "progress", "wellbeing"]

@@ -8,14 +8,7 @@ from datetime import date
 from sqlalchemy import select
 
 from .common import log, now, parse_date, placement_of, today, touch
-from .models import (
-    Communication,
-    Concern,
-    Placement,
-    Pupil,
-    Review,
-    RiskAssessment,
-)
+from .models import Communication, Concern, Placement, Pupil, Review, RiskAssessment
 
 SIGNAL = "safeguarding_concern"
 KEPT = "(kept in the child protection record)"

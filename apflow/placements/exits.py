@@ -7,17 +7,7 @@ from sqlalchemy import select
 from apflow.errors import Invalid
 
 from . import gates
-from .common import (
-    iso,
-    log,
-    not_before_now,
-    now,
-    parse_date,
-    placement_of,
-    school_day_bounds,
-    today,
-    touch,
-)
+from .common import iso, log, not_before_now, now, parse_date, placement_of, school_day_bounds, today, touch
 from .concerns import KEPT, _note, _open_concern
 from .models import Destination, PlacementExit, Provider, Review
 

@@ -6,15 +6,7 @@ from sqlalchemy import exists, select
 
 from apflow.errors import Invalid
 
-from .models import (
-    Consent,
-    Placement,
-    Plan,
-    Provider,
-    PurchaseOrder,
-    RiskAssessment,
-    ServiceLevelAgreement,
-)
+from .models import Consent, Placement, Plan, Provider, PurchaseOrder, RiskAssessment, ServiceLevelAgreement
 
 
 def has_purchase_order(session, placement: Placement) -> bool:

@@ -9,15 +9,7 @@ from apflow.errors import Invalid
 
 from . import gates
 from .common import log, now, parse_date, placement_of, touch
-from .models import (
-    Communication,
-    KeyInformationDocument,
-    Placement,
-    Plan,
-    Pupil,
-    PurchaseOrder,
-    TimetableSession,
-)
+from .models import Communication, KeyInformationDocument, Placement, Plan, Pupil, PurchaseOrder, TimetableSession
 from .providers import by_name
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]

@@ -14,23 +14,10 @@ from apflow.engine import validate as checks
 from apflow.engine.problems import InvalidDiagram, Problem
 from apflow.engine.xml import parse_xml
 from apflow.errors import Conflict, Invalid, NotFound
-from apflow.store.models import (
-    FormDraft,
-    ProcessDraft,
-    ProcessVersion,
-    User,
-)
+from apflow.store.models import FormDraft, ProcessDraft, ProcessVersion, User
 
 from . import processes
-from .changes import (
-    BPMN_NS,
-    change_note,
-    draft_summary,
-    iso,
-    process_name,
-    record_change,
-    require_manager,
-)
+from .changes import BPMN_NS, change_note, draft_summary, iso, process_name, record_change, require_manager
 from .core import Core
 
 BPMN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}\.bpmn$")

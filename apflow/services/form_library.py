@@ -11,10 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from apflow.clock import clock
 from apflow.engine.forms import check_form_source
 from apflow.errors import Conflict, Invalid, NotFound
-from apflow.store.models import (
-    FormDraft,
-    User,
-)
+from apflow.store.models import FormDraft, User
 
 from . import processes
 from .changes import iso, record_change, require_manager

@@ -15,17 +15,7 @@ from sqlalchemy import and_, false, func, or_, select, update
 from apflow.clock import clock
 from apflow.errors import Conflict, Forbidden, Invalid, NotFound
 from apflow.roles import ROLES, role_title
-from apflow.store.models import (
-    Event,
-    HumanTask,
-    Instance,
-    Organisation,
-    ProcessVersion,
-    SavedFilter,
-    TaskDraft,
-    User,
-    UserRole,
-)
+from apflow.store.models import Event, HumanTask, Instance, Organisation, ProcessVersion, SavedFilter, TaskDraft, User, UserRole
 
 from . import documents, permissions
 from .core import Core

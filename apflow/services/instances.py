@@ -20,25 +20,8 @@ from apflow.engine.forms import Form
 from apflow.engine.runtime import TaskNotReady
 from apflow.errors import Conflict, Invalid, NotFound, ServiceError, WorkflowFailed
 from apflow.roles import role_for_lane
-from apflow.store.db import (
-    append_row,
-    instance_params,
-    instance_where,
-    is_sqlite,
-    locked_instance,
-    save_row,
-)
-from apflow.store.models import (
-    NO_DUE_DATE,
-    Event,
-    HumanTask,
-    Instance,
-    Organisation,
-    PendingTimer,
-    ProcessVersion,
-    TaskDraft,
-    User,
-)
+from apflow.store.db import append_row, instance_params, instance_where, is_sqlite, locked_instance, save_row
+from apflow.store.models import NO_DUE_DATE, Event, HumanTask, Instance, Organisation, PendingTimer, ProcessVersion, TaskDraft, User
 
 from . import deadlines, permissions, records
 from .core import Core

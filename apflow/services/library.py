@@ -11,23 +11,10 @@ from apflow.clock import clock
 from apflow.engine.compare import compare
 from apflow.engine.problems import InvalidDiagram
 from apflow.errors import Conflict, Invalid, NotFound
-from apflow.store.models import (
-    Instance,
-    ProcessChange,
-    ProcessDraft,
-    ProcessVersion,
-    User,
-)
+from apflow.store.models import Instance, ProcessChange, ProcessDraft, ProcessVersion, User
 
 from . import processes
-from .changes import (
-    change_note,
-    draft_summary,
-    iso,
-    process_name,
-    record_change,
-    require_manager,
-)
+from .changes import change_note, draft_summary, iso, process_name, record_change, require_manager
 from .core import Core
 from .drafts import get_draft
 

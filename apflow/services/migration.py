@@ -9,11 +9,7 @@ from sqlalchemy import select
 from apflow.engine.migration import move_problems, restore_on
 from apflow.errors import Invalid, NotFound
 from apflow.store.db import locked_instance
-from apflow.store.models import (
-    Instance,
-    ProcessVersion,
-    User,
-)
+from apflow.store.models import Instance, ProcessVersion, User
 
 from . import instances, processes
 from .changes import change_note, record_change, require_manager

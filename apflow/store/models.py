@@ -18,13 +18,7 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.orm import (
-    DeclarativeBase,
-    Mapped,
-    column_property,
-    mapped_column,
-    relationship,
-)
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column, relationship
 
 
 class UTCDateTime(TypeDecorator):

@@ -11,16 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from apflow.engine.problems import InvalidDiagram
 from apflow.errors import Invalid, NotFound, ServiceError
-from apflow.services import (
-    calendars,
-    deadlines,
-    inbox,
-    instances,
-    notifications,
-    permissions,
-    processes,
-    users,
-)
+from apflow.services import calendars, deadlines, inbox, instances, notifications, permissions, processes, users
 
 from .auth import api_user, current_core
 from .openapi import openapi_document

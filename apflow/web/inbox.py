@@ -1,16 +1,7 @@
 """Inbox pages: the task list, a task with its form, a placement, a pupil, and the account page."""
 from __future__ import annotations
 
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    flash,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from apflow.errors import Conflict, Invalid, ServiceError, WorkflowFailed

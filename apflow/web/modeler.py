@@ -6,16 +6,7 @@ Only managers use any of it (permission "process.deploy"); the services check th
 """
 from __future__ import annotations
 
-from flask import (
-    Blueprint,
-    Response,
-    flash,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from apflow.errors import Invalid, ServiceError

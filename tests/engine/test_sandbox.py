@@ -15,14 +15,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
-from apflow.engine.sandbox import (
-    MAX_STEPS,
-    SandboxedEnvironment,
-    SandboxedScriptEngine,
-    SandboxLimitExceeded,
-    SandboxViolation,
-    check,
-)
+from apflow.engine.sandbox import MAX_STEPS, SandboxedEnvironment, SandboxedScriptEngine, SandboxLimitExceeded, SandboxViolation, check
 
 HELPERS = {
     "add_days": lambda iso, days: (datetime.date.fromisoformat(iso) + timedelta(days=days)).isoformat(),

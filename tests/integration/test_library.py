@@ -11,15 +11,7 @@ from apflow.engine.validate import check
 from apflow.errors import Conflict, Forbidden, Invalid
 from apflow.services import drafts, form_library, instances, library, migration
 from apflow.services.records import KNOWN_KINDS
-from apflow.store.models import (
-    Event,
-    HumanTask,
-    Instance,
-    PendingTimer,
-    ProcessChange,
-    ProcessDraft,
-    ProcessVersion,
-)
+from apflow.store.models import Event, HumanTask, Instance, PendingTimer, ProcessChange, ProcessDraft, ProcessVersion
 from tests.bpmn_builder import flow_diagram
 from tests.security.test_malicious_diagrams import BILLION_LAUGHS, XXE
 

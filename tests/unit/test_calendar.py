@@ -7,13 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from apflow.school_calendar import (
-    CalendarError,
-    SchoolCalendar,
-    Term,
-    england_2025_26,
-    helpers,
-)
+from apflow.school_calendar import CalendarError, SchoolCalendar, Term, england_2025_26, helpers
 
 LONDON = ZoneInfo("Europe/London")
 
