@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -75,8 +76,14 @@ def sqlite_template(tmp_path_factory):
     return path
 
 
+# Folders whose tests never touch a database, so they stay fast (`pytest tests/unit tests/engine`).
+NO_DATABASE = {"unit", "engine"}
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request, tmp_path):
+    if Path(request.node.path).relative_to(Path(__file__).parent).parts[0] in NO_DATABASE:
+        pytest.fail("tests in tests/unit and tests/engine never touch a database; put this test in tests/integration")
     if request.param == "sqlite":
         target = tmp_path / "apflow.sqlite3"
         shutil.copy(request.getfixturevalue("sqlite_template"), target)
