@@ -10,6 +10,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import DurationTimerEventD
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 
+from apflow.clock import clock
+
 from .problems import InvalidDiagram, Problem
 from .xml import DEFAULT_MAX_BYTES, parse_xml
 
@@ -37,8 +39,6 @@ def as_duration(value) -> str:
     Duration timers are wrapped in this so calendar helpers, which return moments, work there too.
     """
     from datetime import datetime, timezone
-
-    from apflow.clock import clock
 
     text = str(value).strip()
     if text[:1] in {"P", "p", "R", "r"}:

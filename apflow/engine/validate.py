@@ -18,7 +18,7 @@ from SpiffWorkflow.spiff.specs.defaults import ManualTask, UserTask
 from apflow.roles import ROLES, role_for_lane
 
 from . import sandbox
-from .diagrams import ParsedDiagrams, SpecBundle, parse_sources, record_kinds, task_properties
+from .diagrams import ParsedDiagrams, SpecBundle, normalise_timer_expression, parse_sources, record_kinds, task_properties
 from .forms import SCHEMA_PROPERTY, UI_PROPERTY, check_form_source, read_form_files
 from .problems import InvalidDiagram, Problem
 from .runtime import DUE_IN_PROPERTY
@@ -162,8 +162,6 @@ def _check_timer(filename, element, label, event) -> list[Problem]:
 
 
 def _check_iso_or_code(filename, element, what, expression, kind) -> list[Problem]:
-    from .diagrams import normalise_timer_expression
-
     text = normalise_timer_expression(expression or "")
     if not text:
         return [Problem(filename, element, f"The {what} is empty.", "Give an ISO 8601 value such as P5D, or a helper such as school_days(5).")]

@@ -7,6 +7,7 @@ from datetime import date
 
 from sqlalchemy import select
 
+from . import attendance
 from .common import log, now, parse_date, placement_of, today, touch
 from .models import Communication, Concern, Placement, Pupil, Review, RiskAssessment
 
@@ -59,8 +60,6 @@ def record_concern_response(ctx):
 
 def _resume(ctx, placement: Placement) -> dict:
     """What the placement-in-progress stage needs to pick up where it was interrupted (not start again)."""
-    from . import attendance
-
     commenced = ctx.session.scalar(select(Review.id).where(Review.placement_id == placement.id, Review.kind == "commencement")
                                    .limit(1)) is not None
     return {"commenced": commenced, **attendance.resume_register(ctx.core, ctx.session, placement)}

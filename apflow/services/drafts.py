@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from apflow.clock import clock
 from apflow.engine import validate as checks
 from apflow.engine.problems import InvalidDiagram, Problem
+from apflow.engine.sandbox import SandboxLimitExceeded
 from apflow.engine.xml import parse_xml
 from apflow.errors import Conflict, Invalid, NotFound
 from apflow.store.models import FormDraft, ProcessDraft, ProcessVersion, User
@@ -159,8 +160,6 @@ def _trial_runs(core: Core, result: checks.Checked) -> list[Problem]:
     Static checks cannot tell a loop that never ends; a trial run with the runtime's own limits can.
     Other failures (a name that only process data would give, say) are expected with no data and ignored.
     """
-    from apflow.engine.sandbox import SandboxLimitExceeded
-
     if result.parsed is None:
         return []
     environment = core.host.script_engine.environment

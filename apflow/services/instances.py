@@ -23,7 +23,7 @@ from apflow.roles import role_for_lane
 from apflow.store.db import append_row, instance_params, instance_where, is_sqlite, locked_instance, save_row
 from apflow.store.models import NO_DUE_DATE, Event, HumanTask, Instance, Organisation, PendingTimer, ProcessVersion, TaskDraft, User
 
-from . import deadlines, permissions, records
+from . import deadlines, documents, permissions, records
 from .core import Core
 from .processes import latest_version
 from .users import usernames
@@ -179,8 +179,6 @@ def list_events(core: Core, user: User, instance_id: int) -> list[dict]:
 
 def instance_overview(core: Core, user: User, instance_id: int) -> dict:
     """What the placement page shows beside the instance: its open tasks, documents and pupil reference."""
-    from . import documents
-
     with core.db.session(readonly=True) as session:
         _visible_instance(session, user, instance_id)
         open_tasks = [task_dict(t) for t in session.scalars(select(HumanTask).where(
@@ -414,8 +412,6 @@ def _check_documents(session, form: Form | None, answers: dict, instance_id: int
     """File fields hold ids of documents uploaded on this placement; refuse anything else."""
     if form is None:
         return
-    from . import documents
-
     for key in form.fields:
         ui = form.ui_schema.get(key) if isinstance(form.ui_schema.get(key), dict) else {}
         if ui.get("ui:widget") == "file" and key in answers and not (

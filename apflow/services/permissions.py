@@ -13,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy import and_, exists, false, or_, select, true
 
 from apflow.errors import Forbidden
+from apflow.placements.models import CpAccessGrant
 from apflow.roles import role_for_lane, role_title
 from apflow.store.models import HumanTask, Instance, ProcessVersion, User
 
@@ -94,8 +95,6 @@ PLACEMENT_STAFF = {"coordinator", "headteacher", "dsl", "senco", "la_officer", "
 
 
 def _cp_granted(session, user: User, pupil_id: int) -> bool:
-    from apflow.placements.models import CpAccessGrant
-
     return bool(session.scalar(select(exists().where(CpAccessGrant.pupil_id == pupil_id, CpAccessGrant.user_id == user.id,
                                                      CpAccessGrant.revoked_at.is_(None)))))
 

@@ -9,6 +9,8 @@ from sqlalchemy import func, select
 
 from apflow.clock import clock
 from apflow.engine import validate as checks
+from apflow.engine.diagrams import task_properties
+from apflow.engine.forms import SCHEMA_PROPERTY, UI_PROPERTY
 from apflow.engine.problems import InvalidDiagram, Problem
 from apflow.errors import Invalid, NotFound
 from apflow.store.models import Instance, ProcessVersion
@@ -93,9 +95,6 @@ def deploy_checked(core: Core, result: checks.Checked, by: str, note: str) -> li
 
 
 def _form_names(bundle) -> set[str]:
-    from apflow.engine.diagrams import task_properties
-    from apflow.engine.forms import SCHEMA_PROPERTY, UI_PROPERTY
-
     names = set()
     for task_spec in bundle.task_specs():
         props = task_properties(task_spec)
