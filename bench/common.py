@@ -113,7 +113,7 @@ def settings_for(url: str, workdir: Path, **overrides) -> Settings:
     return Settings.from_env({}, **values)
 
 
-def make_app(url: str, workdir: Path, **overrides) -> Core:
+def make_core(url: str, workdir: Path, **overrides) -> Core:
     return Core(settings_for(url, workdir, **overrides))
 
 
@@ -127,12 +127,12 @@ def env_for(url: str, workdir: Path, **extra) -> dict:
     return env
 
 
-def reading(app: Core):
+def reading(core: Core):
     """A read-only unit of work where the Database offers one (on SQLite it then takes no write lock)."""
     try:
-        return app.db.session(readonly=True)
+        return core.db.session(readonly=True)
     except TypeError:  # an apflow without read-only sessions
-        return app.db.session()
+        return core.db.session()
 
 
 # -- people and diagrams ---------------------------------------------------------------------
@@ -150,12 +150,12 @@ def cheap_password_hashing():
         users._hasher = saved
 
 
-def make_users(app: Core, wanted: dict[str, list[str]]) -> dict:
+def make_users(core: Core, wanted: dict[str, list[str]]) -> dict:
     """username -> User, created with the given roles."""
     made = {}
     with cheap_password_hashing():
         for name, roles in wanted.items():
-            with app.db.session() as s:
+            with core.db.session() as s:
                 made[name] = users.add_user(s, name, PASSWORD, roles)
     return made
 
@@ -163,17 +163,17 @@ def make_users(app: Core, wanted: dict[str, list[str]]) -> dict:
 STANDARD_PEOPLE = {"coord": ["coordinator"], "head": ["headteacher"], "boss": ["manager"], "senco": ["senco"]}
 
 
-def deploy_triage(app: Core):
-    return processes.deploy_paths(app, [TRIAGE_BPMN], by="bench", note="benchmark")[0]
+def deploy_triage(core: Core):
+    return processes.deploy_paths(core, [TRIAGE_BPMN], by="bench", note="benchmark")[0]
 
 
 # -- bulk placements -------------------------------------------------------------------------
 
-def instance_tables(app: Core) -> list:
+def instance_tables(core: Core) -> list:
     """Every table holding rows of one instance (an instance_id column), parents before children.
 
     Only tables the database has: models being written may be ahead of the migrations."""
-    present = set(inspect(app.db.engine).get_table_names())
+    present = set(inspect(core.db.engine).get_table_names())
     return [t for t in Base.metadata.sorted_tables if "instance_id" in t.c and t.name in present]
 
 
@@ -185,11 +185,11 @@ class Template:
     rows: dict  # Table -> list of row dicts
 
 
-def read_template(app: Core, instance_id: int) -> Template:
-    with reading(app) as s:
+def read_template(core: Core, instance_id: int) -> Template:
+    with reading(core) as s:
         inst = dict(s.execute(select(Instance.__table__).where(Instance.id == instance_id)).mappings().one())
         rows = {}
-        for table in instance_tables(app):
+        for table in instance_tables(core):
             order = [c for c in table.primary_key.columns]
             rows[table] = [dict(r) for r in s.execute(select(table).where(table.c.instance_id == instance_id).order_by(*order)).mappings()]
     return Template(inst, json.dumps(inst["state"]), rows)
@@ -203,12 +203,12 @@ def _generated_key(table) -> str | None:
     return None
 
 
-def next_instance_id(app: Core) -> int:
-    with reading(app) as s:
+def next_instance_id(core: Core) -> int:
+    with reading(core) as s:
         return (s.scalar(text("SELECT max(id) FROM instances")) or 0) + 1
 
 
-def clone_instances(app: Core, template: Template, count: int, replace: dict[str, str] | None = None,
+def clone_instances(core: Core, template: Template, count: int, replace: dict[str, str] | None = None,
                     timer_due=None, spread_seconds: float = 0.0, batch: int = 1000) -> list[int]:
     """Insert `count` copies of a real instance with fresh instance and task ids; returns the new ids.
 
@@ -222,7 +222,7 @@ def clone_instances(app: Core, template: Template, count: int, replace: dict[str
     state_text = template.state_text
     for old, new in (replace or {}).items():
         state_text = state_text.replace(old, new)
-    first = next_instance_id(app)
+    first = next_instance_id(core)
     ids = list(range(first, first + count))
     for start in range(0, count, batch):
         instances_rows = []
@@ -251,20 +251,20 @@ def clone_instances(app: Core, template: Template, count: int, replace: dict[str
                     if table is PendingTimer.__table__ and timer_due is not None:
                         copy["due_at"] = timer_due
                     child_rows[table].append(copy)
-        with app.db.session() as s:
+        with core.db.session() as s:
             s.execute(insert(Instance.__table__), instances_rows)
             for table, rows in child_rows.items():
                 if rows:
                     s.execute(insert(table), rows)
-    if not app.db.is_sqlite:
-        with app.db.session() as s:
+    if not core.db.is_sqlite:
+        with core.db.session() as s:
             s.execute(text("SELECT setval(pg_get_serial_sequence('instances', 'id'), (SELECT max(id) FROM instances))"))
     return ids
 
 
-def analyze(app: Core) -> None:
+def analyze(core: Core) -> None:
     """Fresh planner statistics after a bulk load (what autovacuum / ANALYZE would give a live system)."""
-    with app.db.engine.connect() as conn:
+    with core.db.engine.connect() as conn:
         conn.execute(text("ANALYZE"))
         conn.commit()
 

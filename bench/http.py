@@ -50,7 +50,7 @@ from .common import (
     deploy_triage,
     env_for,
     fresh_database,
-    make_app,
+    make_core,
     make_users,
     reading,
     say,
@@ -219,12 +219,12 @@ def _has_paged_inbox(port: int, token: str | None) -> bool:
 def _issue_tokens(url: str, work: Path, names: list[str]) -> dict[str, str]:
     """Tokens made by the service POST /api/v1/tokens calls after checking the password (quick mode:
     20 full-cost Argon2 logins would take ~3 s of the minute)."""
-    app = make_app(url, work)
+    core = make_core(url, work)
     tokens = {}
-    with app.db.session() as s:
+    with core.db.session() as s:
         for name in names:
-            tokens[name] = users_service.issue_token(s, users_service.user_by_name(s, name), app.settings.token_days)
-    app.db.dispose()
+            tokens[name] = users_service.issue_token(s, users_service.user_by_name(s, name), core.settings.token_days)
+    core.db.dispose()
     return tokens
 
 
@@ -235,19 +235,19 @@ def run(db: str, workdir: Path, seconds: float, users: int = 20, per_user: int =
     port = _free_port()
     proc, log = _launch_server(url, work, port)  # boots while the users and their referrals are made
     try:
-        app = make_app(url, work)
+        core = make_core(url, work)
         names = [f"user{n:02d}" for n in range(users)]
-        people = make_users(app, {name: ["coordinator"] for name in names})
-        with app.db.session() as s:  # a full-cost Argon2 hash, as a real account has (no rehash at login)
+        people = make_users(core, {name: ["coordinator"] for name in names})
+        with core.db.session() as s:  # a full-cost Argon2 hash, as a real account has (no rehash at login)
             s.execute(update(UserRow).values(password_hash=PasswordHasher().hash(PASSWORD)))
-        deploy_triage(app)
+        deploy_triage(core)
         own = {}
         for name in names:
             own[name] = []
             for _ in range(per_user):
-                started = instances.start_instance(app, people[name], TRIAGE, START_DATA)
-                own[name].append(instances.list_ready_tasks(app, people[name], started["id"])[0]["id"])
-        app.db.dispose()
+                started = instances.start_instance(core, people[name], TRIAGE, START_DATA)
+                own[name].append(instances.list_ready_tasks(core, people[name], started["id"])[0]["id"])
+        core.db.dispose()
         _wait_serving(proc, log, port)
         if login:
             # Set-up. On SQLite one login at a time: concurrent logins hit "database is locked" (see
@@ -281,10 +281,10 @@ def run(db: str, workdir: Path, seconds: float, users: int = 20, per_user: int =
         except subprocess.TimeoutExpired:
             proc.kill()
     server_errors = [line for line in log.read_text().splitlines() if " ERROR " in line or "Traceback" in line]
-    app = make_app(url, work)
-    with reading(app) as s:
+    core = make_core(url, work)
+    with reading(core) as s:
         open_at_end = s.scalar(text("SELECT count(*) FROM human_tasks WHERE state = 'ready'"))
-    app.db.dispose()
+    core.db.dispose()
 
     records = [r for t in threads for r in t.records]
     failures = [f for t in threads for f in t.failures]

@@ -45,7 +45,7 @@ from .common import (
     TRIAGE_BPMN,
     deploy_triage,
     fresh_database,
-    make_app,
+    make_core,
     make_users,
     say,
     summary,
@@ -89,29 +89,29 @@ class LibraryOnly:
         return self.serializer.serialize_json(workflow)
 
 
-def _start_and_task(app, user) -> tuple[int, str]:
-    started = instances.start_instance(app, user, TRIAGE, START_DATA)
-    [task] = instances.list_ready_tasks(app, user, started["id"])
+def _start_and_task(core, user) -> tuple[int, str]:
+    started = instances.start_instance(core, user, TRIAGE, START_DATA)
+    [task] = instances.list_ready_tasks(core, user, started["id"])
     return started["id"], task["id"]
 
 
-def _engine_inside_apflow(app, instance_id: int, task_id: str) -> float:
+def _engine_inside_apflow(core, instance_id: int, task_id: str) -> float:
     """apflow's WorkflowHost alone on the stored state: load, complete, dump (no database)."""
-    with app.db.session() as s:
+    with core.db.session() as s:
         instance = s.get(Instance, instance_id)
-        state, bundle = instance.state, app.bundle(instance.version)
+        state, bundle = instance.state, core.bundle(instance.version)
     start = time.perf_counter()
-    workflow = app.host.load(state, bundle)
-    app.host.complete(workflow, task_id, TRIAGE_ACCEPT)
-    app.host.dump(workflow)
+    workflow = core.host.load(state, bundle)
+    core.host.complete(workflow, task_id, TRIAGE_ACCEPT)
+    core.host.dump(workflow)
     return time.perf_counter() - start
 
 
 def run(db: str, workdir: Path, iterations: int) -> dict:
     url = fresh_database(db, workdir, "overhead")
-    app = make_app(url, workdir)
-    people = make_users(app, STANDARD_PEOPLE)
-    deploy_triage(app)
+    core = make_core(url, workdir)
+    people = make_users(core, STANDARD_PEOPLE)
+    deploy_triage(core)
     coord = people["coord"]
     library = LibraryOnly()
 
@@ -119,8 +119,8 @@ def run(db: str, workdir: Path, iterations: int) -> dict:
     warmup = max(10, iterations // 20)
     for i in range(warmup + iterations):
         state_json = library.started_json()
-        instance_id, task_id = _start_and_task(app, coord)
-        engine_id, engine_task = _start_and_task(app, coord)
+        instance_id, task_id = _start_and_task(core, coord)
+        engine_id, engine_task = _start_and_task(core, coord)
         if i % 100 == 0:
             gc.collect()  # now and then, outside the timing (a full collection costs ~20 ms here)
 
@@ -129,16 +129,16 @@ def run(db: str, workdir: Path, iterations: int) -> dict:
         t_lib = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        result = instances.complete_task(app, coord, task_id, TRIAGE_ACCEPT)
+        result = instances.complete_task(core, coord, task_id, TRIAGE_ACCEPT)
         t_service = time.perf_counter() - t0
         assert result["instance"]["status"] == "completed", result["instance"]
 
-        t_engine = _engine_inside_apflow(app, engine_id, engine_task)
+        t_engine = _engine_inside_apflow(core, engine_id, engine_task)
         if i >= warmup:
             lib.append(t_lib)
             service.append(t_service)
             engine.append(t_engine)
-    app.db.dispose()
+    core.db.dispose()
 
     out = {"db": db, "iterations": iterations, "service_ms": summary(service), "library_ms": summary(lib),
            "engine_in_apflow_ms": summary(engine)}
@@ -177,15 +177,15 @@ PHASES = [
 def breakdown(db: str, workdir: Path, iterations: int) -> dict:
     """Wall-clock time per completion inside the main steps of complete_task (timing wrappers, no profiler)."""
     url = fresh_database(db, workdir, "breakdown")
-    app = make_app(url, workdir)
-    coord = make_users(app, STANDARD_PEOPLE)["coord"]
-    deploy_triage(app)
-    pending = [_start_and_task(app, coord)[1] for _ in range(iterations + 10)]
+    core = make_core(url, workdir)
+    coord = make_users(core, STANDARD_PEOPLE)["coord"]
+    deploy_triage(core)
+    pending = [_start_and_task(core, coord)[1] for _ in range(iterations + 10)]
     spent = {label: [0.0, 0] for label, _, _ in PHASES}
     saved = []
     for label, holder, name in PHASES:
         if holder == "host":
-            holder = app.host
+            holder = core.host
         elif holder == "deadlines":
             holder = getattr(instances, "deadlines", None)
         if holder is None or not hasattr(holder, name):
@@ -210,7 +210,7 @@ def breakdown(db: str, workdir: Path, iterations: int) -> dict:
                     value[:] = [0.0, 0]
                 total = 0.0
             t0 = time.perf_counter()
-            instances.complete_task(app, coord, task_id, TRIAGE_ACCEPT)
+            instances.complete_task(core, coord, task_id, TRIAGE_ACCEPT)
             total += time.perf_counter() - t0
     finally:
         for holder, name, original, own in saved:
@@ -218,7 +218,7 @@ def breakdown(db: str, workdir: Path, iterations: int) -> dict:
                 setattr(holder, name, original)
             else:
                 delattr(holder, name)
-        app.db.dispose()
+        core.db.dispose()
     per = {label: {"ms": value[0] / iterations * 1000, "calls": value[1] / iterations} for label, value in spent.items() if value[1]}
     return {"db": db, "iterations": iterations, "total_ms": total / iterations * 1000, "phases": per}
 
@@ -234,18 +234,18 @@ def report_breakdown(results: list[dict]) -> None:
 def profile(db: str, workdir: Path, iterations: int, top: int = 30) -> str:
     """cProfile of the service-layer completion (iterations of complete_task only)."""
     url = fresh_database(db, workdir, "profile")
-    app = make_app(url, workdir)
-    coord = make_users(app, STANDARD_PEOPLE)["coord"]
-    deploy_triage(app)
-    pending = [_start_and_task(app, coord)[1] for _ in range(iterations + 10)]
+    core = make_core(url, workdir)
+    coord = make_users(core, STANDARD_PEOPLE)["coord"]
+    deploy_triage(core)
+    pending = [_start_and_task(core, coord)[1] for _ in range(iterations + 10)]
     for task_id in pending[:10]:
-        instances.complete_task(app, coord, task_id, TRIAGE_ACCEPT)
+        instances.complete_task(core, coord, task_id, TRIAGE_ACCEPT)
     profiler = cProfile.Profile()
     profiler.enable()
     for task_id in pending[10:]:
-        instances.complete_task(app, coord, task_id, TRIAGE_ACCEPT)
+        instances.complete_task(core, coord, task_id, TRIAGE_ACCEPT)
     profiler.disable()
-    app.db.dispose()
+    core.db.dispose()
     buffer = io.StringIO()
     stats = pstats.Stats(profiler, stream=buffer)
     stats.strip_dirs().sort_stats("cumulative").print_stats(top)

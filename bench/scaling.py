@@ -43,7 +43,7 @@ from .common import (
     clone_instances,
     deploy_triage,
     fresh_database,
-    make_app,
+    make_core,
     make_users,
     read_template,
     say,
@@ -62,15 +62,15 @@ METRICS = [("inbox", "inbox page 1, coordinator (GET /api/v1/inbox)"),
            ("complete", "complete_task"), ("start", "start_instance")]
 
 
-def _templates(app, coord):
-    fresh = instances.start_instance(app, coord, TRIAGE, START_DATA)["id"]
-    chased = instances.start_instance(app, coord, TRIAGE, START_DATA)["id"]
+def _templates(core, coord):
+    fresh = instances.start_instance(core, coord, TRIAGE, START_DATA)["id"]
+    chased = instances.start_instance(core, coord, TRIAGE, START_DATA)["id"]
     clock.advance(timedelta(days=2, seconds=1))
     try:
-        assert instances.fire_instance_timers(app, chased), "the triage timer should have fired"
+        assert instances.fire_instance_timers(core, chased), "the triage timer should have fired"
     finally:
         clock.reset()
-    return read_template(app, fresh), read_template(app, chased), [fresh, chased]
+    return read_template(core, fresh), read_template(core, chased), [fresh, chased]
 
 
 def _measure(fn, reps: int, warmup: int = 3) -> tuple[list[float], object]:
@@ -85,12 +85,12 @@ def _measure(fn, reps: int, warmup: int = 3) -> tuple[list[float], object]:
     return samples, result
 
 
-def explain(app, query) -> str:
-    compiled = query.compile(app.db.engine, compile_kwargs={"literal_binds": True})
-    prefix = "EXPLAIN QUERY PLAN " if app.db.is_sqlite else "EXPLAIN "
-    with app.db.engine.connect() as conn:
+def explain(core, query) -> str:
+    compiled = query.compile(core.db.engine, compile_kwargs={"literal_binds": True})
+    prefix = "EXPLAIN QUERY PLAN " if core.db.is_sqlite else "EXPLAIN "
+    with core.db.engine.connect() as conn:
         rows = conn.execute(text(prefix + str(compiled))).all()
-    if app.db.is_sqlite:
+    if core.db.is_sqlite:
         return "\n".join(str(r[-1]) for r in rows)
     return "\n".join(r[0] for r in rows)
 
@@ -99,7 +99,7 @@ def explain(app, query) -> str:
 class Placements:
     """One database holding `size` placements, and what the measurements there collected."""
     size: int
-    app: object
+    core: object
     coord: object
     manager: object
     high_water: int
@@ -112,44 +112,44 @@ class Placements:
 def _prepare(db: str, workdir: Path, size: int) -> Placements:
     t0 = time.perf_counter()
     url = fresh_database(db, workdir, f"scaling_{size}", schema=f"bench_scaling_{size}")
-    app = make_app(url, workdir)
-    people = make_users(app, STANDARD_PEOPLE)
-    deploy_triage(app)
+    core = make_core(url, workdir)
+    people = make_users(core, STANDARD_PEOPLE)
+    deploy_triage(core)
     coord = people["coord"]
-    fresh_t, chased_t, template_ids = _templates(app, coord)
-    with app.db.session() as s:
+    fresh_t, chased_t, template_ids = _templates(core, coord)
+    with core.db.session() as s:
         s.execute(delete(Instance).where(Instance.id.in_(template_ids)))
     chased = int(size * CHASED_SHARE)
-    clone_instances(app, fresh_t, size - chased, spread_seconds=SPREAD_SECONDS)
-    clone_instances(app, chased_t, chased, spread_seconds=SPREAD_SECONDS * 4)
-    analyze(app)
-    with app.db.session() as s:
+    clone_instances(core, fresh_t, size - chased, spread_seconds=SPREAD_SECONDS)
+    clone_instances(core, chased_t, chased, spread_seconds=SPREAD_SECONDS * 4)
+    analyze(core)
+    with core.db.session() as s:
         high_water = s.scalar(select(Instance.id).order_by(Instance.id.desc()).limit(1))
         active = s.scalar(text("SELECT count(*) FROM instances WHERE status = 'running'"))
-    return Placements(size, app, coord, people["boss"], high_water, active, time.perf_counter() - t0)
+    return Placements(size, core, coord, people["boss"], high_water, active, time.perf_counter() - t0)
 
 
 def _round(p: Placements, reps: dict) -> None:
     """One batch of every measurement on one database, then back to exactly p.size placements."""
-    app, coord = p.app, p.coord
+    core, coord = p.core, p.coord
     for key, fn, n in (
-            ("inbox", lambda: inbox.inbox(app, coord, inbox.InboxQuery())["rows"], reps["page"]),
-            ("tasks_api", lambda: instances.list_ready_tasks(app, coord, limit=API_PAGE), reps["page"]),
-            ("tasks_api_manager", lambda: instances.list_ready_tasks(app, p.manager, limit=API_PAGE), reps["page"]),
-            ("all_ready_tasks", lambda: instances.list_ready_tasks(app, coord), reps["inbox"])):
+            ("inbox", lambda: inbox.inbox(core, coord, inbox.InboxQuery())["rows"], reps["page"]),
+            ("tasks_api", lambda: instances.list_ready_tasks(core, coord, limit=API_PAGE), reps["page"]),
+            ("tasks_api_manager", lambda: instances.list_ready_tasks(core, p.manager, limit=API_PAGE), reps["page"]),
+            ("all_ready_tasks", lambda: instances.list_ready_tasks(core, coord), reps["inbox"])):
         samples, result = _measure(fn, n, warmup=1)
         p.samples[key] += samples
         p.rows[key] = len(result)
 
     pending = []  # tasks of fresh instances, prepared outside the timing
     for _ in range(reps["complete"] + 1):
-        started = instances.start_instance(app, coord, TRIAGE, START_DATA)
-        pending.append(instances.list_ready_tasks(app, coord, started["id"])[0]["id"])
-    samples, _ = _measure(lambda: instances.complete_task(app, coord, pending.pop(), TRIAGE_ACCEPT), reps["complete"], warmup=1)
+        started = instances.start_instance(core, coord, TRIAGE, START_DATA)
+        pending.append(instances.list_ready_tasks(core, coord, started["id"])[0]["id"])
+    samples, _ = _measure(lambda: instances.complete_task(core, coord, pending.pop(), TRIAGE_ACCEPT), reps["complete"], warmup=1)
     p.samples["complete"] += samples
-    samples, _ = _measure(lambda: instances.start_instance(app, coord, TRIAGE, START_DATA), reps["start"], warmup=1)
+    samples, _ = _measure(lambda: instances.start_instance(core, coord, TRIAGE, START_DATA), reps["start"], warmup=1)
     p.samples["start"] += samples
-    with app.db.session() as s:
+    with core.db.session() as s:
         s.execute(delete(Instance).where(Instance.id > p.high_water))
 
 
@@ -163,15 +163,15 @@ def run(db: str, workdir: Path, sizes: list[int], reps: dict, rounds: int) -> di
     for _ in range(rounds):
         for p in dbs:
             _round(p, reps)
-    plans = {"tasks_api": explain(dbs[-1].app, instances.ready_page_query(dbs[-1].coord, API_PAGE)),
-             "tasks_api_manager": explain(dbs[-1].app, instances.ready_page_query(dbs[-1].manager, API_PAGE))}
+    plans = {"tasks_api": explain(dbs[-1].core, instances.ready_page_query(dbs[-1].coord, API_PAGE)),
+             "tasks_api_manager": explain(dbs[-1].core, instances.ready_page_query(dbs[-1].manager, API_PAGE))}
     results = []
     for p in dbs:
         row = {"placements": p.active, "load_seconds": p.load_seconds}
         for key, _ in METRICS:
             row[key] = summary(p.samples[key]) | ({"rows": p.rows[key]} if key in p.rows else {})
         results.append(row)
-        p.app.db.dispose()
+        p.core.db.dispose()
     first, last = results[0], results[-1]
     ratios = {key: last[key]["p50"] / first[key]["p50"] for key, _ in METRICS}
     return {"db": db, "sizes": sizes, "rounds": rounds, "rows": results, "ratios": ratios, "plans": plans,

@@ -1,7 +1,7 @@
 """5. Instance size: what one placement stores after its whole life.
 
 referral_triage driven to the end through the service layer, along its longest path: started,
-the two-day timer fires (the app clock is moved, as the tests do) and the headteacher completes
+the two-day timer fires (the core clock is moved, as the tests do) and the headteacher completes
 "Chase late triage", then the coordinator triages and accepts (the script task runs, the process
 ends). Then, per instance:
 - state: the JSON workflow state column (bytes of its JSON text);
@@ -32,7 +32,7 @@ from .common import (
     deploy_triage,
     fresh_database,
     instance_tables,
-    make_app,
+    make_core,
     make_users,
     reading,
     say,
@@ -52,9 +52,9 @@ def _value_bytes(value) -> int:
     return len(str(value).encode())
 
 
-def _on_disk(app) -> int:
-    with app.db.engine.connect() as conn:
-        if app.db.is_sqlite:
+def _on_disk(core) -> int:
+    with core.db.engine.connect() as conn:
+        if core.db.is_sqlite:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
             pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
             size = conn.exec_driver_sql("PRAGMA page_size").scalar()
@@ -64,17 +64,17 @@ def _on_disk(app) -> int:
                                  "WHERE n.nspname = current_schema() AND c.relkind = 'r'")).scalar())
 
 
-def _instance_bytes(app, instance_id: int) -> dict:
+def _instance_bytes(core, instance_id: int) -> dict:
     out = {}
-    with reading(app) as s:
+    with reading(core) as s:
         state = s.scalar(select(Instance.state).where(Instance.id == instance_id))
         out["state"] = len(json.dumps(state).encode())
         inst_row = s.execute(select(Instance.__table__).where(Instance.id == instance_id)).mappings().one()
         out["instance_row_other"] = sum(_value_bytes(v) for k, v in inst_row.items() if k != "state")
-        for rows_table in instance_tables(app):
+        for rows_table in instance_tables(core):
             rows = s.execute(select(rows_table).where(rows_table.c.instance_id == instance_id)).mappings().all()
             out[rows_table.name] = {"rows": len(rows), "bytes": sum(_value_bytes(v) for r in rows for v in r.values())}
-        if not app.db.is_sqlite:
+        if not core.db.is_sqlite:
             out["state_stored_pg"] = s.scalar(text("SELECT pg_column_size(state) FROM instances WHERE id = :id"), {"id": instance_id})
     return out
 
@@ -83,31 +83,31 @@ def run(db: str, workdir: Path, count: int) -> dict:
     work = workdir / f"size-{db}"
     work.mkdir(parents=True, exist_ok=True)
     url = fresh_database(db, work, "size")
-    app = make_app(url, work)
-    people = make_users(app, STANDARD_PEOPLE)
-    deploy_triage(app)
+    core = make_core(url, work)
+    people = make_users(core, STANDARD_PEOPLE)
+    deploy_triage(core)
     coord, head = people["coord"], people["head"]
-    before = _on_disk(app)
+    before = _on_disk(core)
 
-    ids = [instances.start_instance(app, coord, TRIAGE, START_DATA)["id"] for _ in range(count)]
-    running_state = _instance_bytes(app, ids[0])["state"]
+    ids = [instances.start_instance(core, coord, TRIAGE, START_DATA)["id"] for _ in range(count)]
+    running_state = _instance_bytes(core, ids[0])["state"]
     clock.advance(timedelta(days=2, seconds=1))
     try:
-        fired = instances.fire_due_timers(app)
+        fired = instances.fire_due_timers(core)
         assert fired == count, f"expected {count} timers to fire, {fired} did"
-        for task in instances.list_ready_tasks(app, head):
-            instances.complete_task(app, head, task["id"], CHASE_ANSWERS)
-        for task in instances.list_ready_tasks(app, coord):
-            instances.complete_task(app, coord, task["id"], TRIAGE_ACCEPT)
+        for task in instances.list_ready_tasks(core, head):
+            instances.complete_task(core, head, task["id"], CHASE_ANSWERS)
+        for task in instances.list_ready_tasks(core, coord):
+            instances.complete_task(core, coord, task["id"], TRIAGE_ACCEPT)
     finally:
         clock.reset()
-    with app.db.session() as s:
+    with core.db.session() as s:
         statuses = dict(s.execute(text("SELECT status, count(*) FROM instances GROUP BY status")).all())
     assert statuses == {"completed": count}, statuses
-    after = _on_disk(app)
+    after = _on_disk(core)
 
-    samples = [_instance_bytes(app, i) for i in ids]
-    app.db.dispose()
+    samples = [_instance_bytes(core, i) for i in ids]
+    core.db.dispose()
     first = samples[0]
     tables = [k for k, v in first.items() if isinstance(v, dict)]
     per_table = {name: {"rows": sum(s[name]["rows"] for s in samples) / count,
@@ -118,7 +118,7 @@ def run(db: str, workdir: Path, count: int) -> dict:
     out = {"db": db, "instances": count, "state_bytes_running": running_state, "state_bytes": state,
            "instance_row_other_bytes": other, "tables": per_table, "logical_bytes": total,
            "on_disk_bytes_per_instance": (after - before) / count}
-    if not app.db.is_sqlite:
+    if not core.db.is_sqlite:
         out["state_stored_bytes_pg"] = sum(s["state_stored_pg"] for s in samples) / count
     return out
 

@@ -29,7 +29,7 @@ from sqlalchemy import delete, select, text
 from apflow.services import instances, processes
 from apflow.store.models import Event, HumanTask, Instance
 
-from .common import clone_instances, env_for, fresh_database, make_app, make_users, percentile, read_template, reading, say, table
+from .common import clone_instances, env_for, fresh_database, make_core, make_users, percentile, read_template, reading, say, table
 
 PROCESS = "bench_timer"
 SENTINEL = "2099-01-01T00:00:00+00:00"
@@ -117,20 +117,20 @@ def _stop(procs) -> list[str]:
     return problems
 
 
-def _fired_count(app) -> int:
-    with reading(app) as s:
+def _fired_count(core) -> int:
+    with reading(core) as s:
         return s.scalar(text("SELECT count(*) FROM events WHERE kind = 'timer_fired'"))
 
 
-def _move_due_time(app, due: datetime) -> None:
+def _move_due_time(core, due: datetime) -> None:
     """One transaction: every copy's timer date, in its workflow state and in pending_timers."""
     iso = due.isoformat()
-    with app.db.session() as s:
-        if app.db.is_sqlite:
+    with core.db.session() as s:
+        if core.db.is_sqlite:
             s.execute(text("UPDATE instances SET state = replace(state, :old, :new)"), {"old": SENTINEL, "new": iso})
         else:
             s.execute(text("UPDATE instances SET state = replace(state::text, :old, :new)::json"), {"old": SENTINEL, "new": iso})
-        s.execute(text("UPDATE pending_timers SET due_at = :due"), {"due": due if not app.db.is_sqlite else due.replace(tzinfo=None)})
+        s.execute(text("UPDATE pending_timers SET due_at = :due"), {"due": due if not core.db.is_sqlite else due.replace(tzinfo=None)})
 
 
 def run(db: str, workdir: Path, count: int, schedulers: int) -> dict:
@@ -140,19 +140,19 @@ def run(db: str, workdir: Path, count: int, schedulers: int) -> dict:
     # The schedulers boot (imports, start-up sweep on an empty table) while the placements are made.
     procs = _launch_schedulers(url, work, schedulers)
     try:
-        app = make_app(url, work)
-        coord = make_users(app, {"coord": ["coordinator"], "head": ["headteacher"]})["coord"]
+        core = make_core(url, work)
+        coord = make_users(core, {"coord": ["coordinator"], "head": ["headteacher"]})["coord"]
         diagram = work / "bench_timer.bpmn"
         diagram.write_text(DIAGRAM)
-        processes.deploy_paths(app, [diagram], by="bench", note="timer benchmark")
+        processes.deploy_paths(core, [diagram], by="bench", note="timer benchmark")
 
-        template_id = instances.start_instance(app, coord, PROCESS, {"fire_at": SENTINEL})["id"]
-        template = read_template(app, template_id)
+        template_id = instances.start_instance(core, coord, PROCESS, {"fire_at": SENTINEL})["id"]
+        template = read_template(core, template_id)
         assert SENTINEL in template.state_text, "the timer date should be in the workflow state"
-        with app.db.session() as s:
+        with core.db.session() as s:
             s.execute(delete(Instance).where(Instance.id == template_id))
         t0 = time.perf_counter()
-        ids = clone_instances(app, template, count, timer_due=datetime.fromisoformat(SENTINEL))
+        ids = clone_instances(core, template, count, timer_due=datetime.fromisoformat(SENTINEL))
         load_s = time.perf_counter() - t0
         _wait_running(procs)
     except BaseException:
@@ -162,14 +162,14 @@ def run(db: str, workdir: Path, count: int, schedulers: int) -> dict:
     problems: list[str] = []
     try:
         due = datetime.now(timezone.utc) + timedelta(seconds=LEAD_SECONDS + count / 5_000)  # + time for the UPDATE
-        _move_due_time(app, due)
+        _move_due_time(core, due)
         margin = (due - datetime.now(timezone.utc)).total_seconds()
         if margin < SWEEP_SECONDS:
             problems.append(f"the due time was set only {margin:.2f}s ahead (less than one sweep)")
         limit = time.monotonic() + (due - datetime.now(timezone.utc)).total_seconds() + 60 + count / 10
         last, last_change = -1, time.monotonic()
         while time.monotonic() < limit:
-            fired = _fired_count(app)
+            fired = _fired_count(core)
             if fired >= count:
                 break
             if fired != last:
@@ -182,13 +182,13 @@ def run(db: str, workdir: Path, count: int, schedulers: int) -> dict:
     finally:
         problems += _stop(procs)
 
-    with reading(app) as s:
+    with reading(core) as s:
         fired_events = s.execute(select(Event.instance_id, Event.at, Event.detail).where(Event.kind == "timer_fired")).all()
         errors = s.scalar(text("SELECT count(*) FROM events WHERE kind = 'error'"))
         chase_ready = s.scalar(select(text("count(*)")).select_from(HumanTask).where(
             HumanTask.state == "ready", HumanTask.spec_id == "Task_chase"))
         pending_left = s.scalar(text("SELECT count(*) FROM pending_timers"))
-    app.db.dispose()
+    core.db.dispose()
 
     per_instance = Counter(row.instance_id for row in fired_events)
     late = [float((row.detail if isinstance(row.detail, dict) else json.loads(row.detail))["late_seconds"]) for row in fired_events]
