@@ -1,7 +1,7 @@
 """5. Instance size: what one placement stores after its whole life.
 
 referral_triage driven to the end through the service layer, along its longest path: started,
-the two-day timer fires (the core clock is moved, as the tests do) and the headteacher completes
+the two-day timer fires (the app clock is moved, as the tests do) and the headteacher completes
 "Chase late triage", then the coordinator triages and accepts (the script task runs, the process
 ends). Then, per instance:
 - state: the JSON workflow state column (bytes of its JSON text);

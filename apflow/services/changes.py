@@ -13,8 +13,6 @@ from apflow.store.models import ProcessChange, ProcessDraft, ProcessVersion, Use
 from . import permissions
 
 MAX_NOTE = 2000
-
-
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
 
@@ -23,7 +21,7 @@ def require_manager(user: User) -> None:
 
 
 def record_change(session, user: User, kind: str, process_id: str | None = None, form_name: str | None = None, note: str = "",
-            revision: int | None = None, version: int | None = None, content: str | None = None, detail: dict | None = None) -> None:
+                  revision: int | None = None, version: int | None = None, content: str | None = None, detail: dict | None = None) -> None:
     session.add(ProcessChange(process_id=process_id, form_name=form_name, kind=kind, at=clock.now(), by=user.username,
                               note=note, revision=revision, version=version, content=content, detail=detail or {}))
 

@@ -6,7 +6,7 @@ import time
 from collections import OrderedDict
 from datetime import datetime
 
-from apflow import school_calendar as calendar
+from apflow import school_calendar
 from apflow.clock import clock
 from apflow.config import Settings
 from apflow.engine.diagrams import SpecBundle
@@ -32,12 +32,12 @@ class Core:
 
     def script_helpers(self) -> dict:
         """Functions diagrams may call in scripts, conditions and timer expressions (see docs/authoring.md)."""
-        return calendar.helpers(self._calendar_now)
+        return school_calendar.helpers(self._calendar_now)
 
     def _calendar_now(self):
         return self.calendar(), clock.now()
 
-    def calendar(self):
+    def calendar(self) -> school_calendar.SchoolCalendar:
         """The organisation's term calendar, re-read at most every minute so other processes' edits show."""
         with self._specs_lock:
             cached, read_at = self._calendar
@@ -49,8 +49,8 @@ class Core:
             with self._specs_lock:
                 self._calendar = (found, time.monotonic())
         if found is None:
-            raise calendar.NoCalendar("No school-term dates are set up, so calendar deadlines cannot be worked out. "
-                                       "A manager can import them with `apflow calendar import FILE` or on the Calendar page.")
+            raise school_calendar.NoCalendar("No school-term dates are set up, so calendar deadlines cannot be worked out. "
+                                              "A manager can import them with `apflow calendar import FILE` or on the Calendar page.")
         return found
 
     def calendar_changed(self) -> None:

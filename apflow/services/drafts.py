@@ -119,7 +119,7 @@ def _conflict_message(draft: ProcessDraft | None, revision: int) -> str:
             "reload the editor to see their changes, then make your change again.")
 
 
-def form_overrides(session) -> dict[str, bytes]:
+def _form_overrides(session) -> dict[str, bytes]:
     return {form.name: form.content.encode("utf-8") for form in session.scalars(select(FormDraft))}
 
 
@@ -182,7 +182,7 @@ def _trial_runs(core: Core, result: checks.Checked) -> list[Problem]:
     return problems
 
 
-def check_with_trial_runs(core: Core, sources: dict[str, bytes], overrides: dict[str, bytes]) -> checks.Checked:
+def _check_with_trial_runs(core: Core, sources: dict[str, bytes], overrides: dict[str, bytes]) -> checks.Checked:
     """The checks of `apflow validate`, then a trial run of every script."""
     result = processes.check_sources(core, sources, None, overrides)
     if not result.problems:
@@ -193,8 +193,8 @@ def check_with_trial_runs(core: Core, sources: dict[str, bytes], overrides: dict
 def _check_draft(core: Core, process_id: str, source_file: str, xml: str) -> checks.Checked:
     with core.db.session(readonly=True) as session:
         sources = _sources_for(session, process_id, source_file, xml)
-        overrides = form_overrides(session)
-    result = check_with_trial_runs(core, sources, overrides)
+        overrides = _form_overrides(session)
+    result = _check_with_trial_runs(core, sources, overrides)
     if result.parsed is not None and process_id not in result.parsed.process_ids:
         result.problems.append(Problem(source_file, process_id, f"The process '{process_id}' is not executable or is missing.",
                                        "Tick 'Executable' on the process and keep its id."))
@@ -265,8 +265,8 @@ def upload(core: Core, user: User, filename: str, data: bytes, note: str = "", p
     with core.db.session(readonly=True) as session:
         sources = {filename: text.encode("utf-8")}
         sources.update({name: t.encode("utf-8") for name, t in _called_files(session, text, exclude={filename}).items()})
-        overrides = form_overrides(session)
-    result = check_with_trial_runs(core, sources, overrides)
+        overrides = _form_overrides(session)
+    result = _check_with_trial_runs(core, sources, overrides)
     if result.problems:
         raise Invalid("The diagram was refused; nothing was changed.", {"problems": processes.problems_payload(result.problems)})
     executable = [pid for pid, file in result.parsed.process_files.items() if file == filename]

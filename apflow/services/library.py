@@ -29,10 +29,12 @@ def library(core: Core, user: User) -> list[dict]:
             counts.setdefault(version_id, {})[status] = count
         drafts = {d.process_id: d for d in session.scalars(select(ProcessDraft))}
         result: dict[str, dict] = {}
+        newest: dict[str, ProcessVersion] = {}
         for version in session.scalars(select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version.desc())):
+            newest.setdefault(version.process_id, version)
             entry = result.setdefault(version.process_id, {"id": version.process_id, "name": version.name,
                                                            "latest_version": version.version, "source_file": version.source_file,
-                                                           "versions": [], "draft": None, "processes.latest": version})
+                                                           "versions": [], "draft": None})
             per_status = counts.get(version.id, {})
             entry["versions"].append({
                 "version": version.version, "deployed_at": iso(version.deployed_at), "deployed_by": version.deployed_by,
@@ -43,10 +45,8 @@ def library(core: Core, user: User) -> list[dict]:
             entry = result.get(process_id)
             if entry is None:
                 entry = result[process_id] = {"id": process_id, "name": process_name(draft.xml, process_id), "latest_version": None,
-                                              "source_file": draft.source_file, "versions": [], "draft": None, "processes.latest": None}
-            entry["draft"] = draft_summary(draft, entry["processes.latest"])
-        for entry in result.values():
-            entry.pop("processes.latest")
+                                              "source_file": draft.source_file, "versions": [], "draft": None}
+            entry["draft"] = draft_summary(draft, newest.get(process_id))
         return sorted(result.values(), key=lambda e: e["name"].lower())
 
 

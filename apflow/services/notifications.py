@@ -1,4 +1,4 @@
-"""Telling people: reading in-core notifications, and sending the e-mail outbox.
+"""Telling people: reading in-app notifications, and sending the e-mail outbox.
 
 An e-mail is written to the outbox in the same transaction as whatever caused it (apflow.store.outbox),
 and sent afterwards by deliver_outbox; when SMTP is down it stays there and is retried with backoff, so
@@ -25,27 +25,19 @@ SEND_LEASE = timedelta(minutes=5)  # a claimed e-mail is left alone this long by
 
 
 def list_notifications(core: Core, user: User, unread_only: bool = False) -> list[Notification]:
-    with core.db.session(readonly=True) as session:
-        return _list(session, user, unread_only)
-
-
-def _list(session, user: User, unread_only: bool) -> list[Notification]:
     query = select(Notification).where(Notification.user_id == user.id)
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
-    return list(session.scalars(query.order_by(Notification.id.desc()).limit(200)))
+    with core.db.session(readonly=True) as session:
+        return list(session.scalars(query.order_by(Notification.id.desc()).limit(200)))
 
 
 def mark_read(core: Core, user: User, notification_ids: list[int] | None = None) -> None:
-    with core.db.session() as session:
-        _mark_read(session, user, notification_ids)
-
-
-def _mark_read(session, user: User, notification_ids: list[int] | None) -> None:
     query = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
     if notification_ids is not None:
         query = query.where(Notification.id.in_(notification_ids))
-    session.execute(query.values(read_at=clock.now()))
+    with core.db.session() as session:
+        session.execute(query.values(read_at=clock.now()))
 
 
 def deliver_outbox(core: Core, limit: int = 100) -> tuple[int, int]:

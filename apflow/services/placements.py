@@ -69,7 +69,8 @@ def list_placements(core: Core, user: User, status: str | None = None, provider_
         return [_summary(session, p) for p in placements]
 
 
-def _placement(session, user: User, placement_id: int) -> Placement:
+def visible_placement(session, user: User, placement_id: int) -> Placement:
+    """The placement, if this person may see it; else NotFound (which does not say whether it exists)."""
     placement = session.get(Placement, placement_id)
     if placement is None or not permissions.can(user, "placement.view", placement, session):
         raise NotFound(f"There is no placement {placement_id} that you can see.")
@@ -87,7 +88,7 @@ def _day(value):
 def get_placement(core: Core, user: User, placement_id: int) -> dict:
     """Everything recorded about one placement (child-protection detail only through list_concerns)."""
     with core.db.session(readonly=True) as session:
-        p = _placement(session, user, placement_id)
+        p = visible_placement(session, user, placement_id)
         result = _summary(session, p)
         result.update(
             la_officer={"name": p.la_officer_name, "role": p.la_officer_role}, learning_mentor=p.learning_mentor,
@@ -138,7 +139,7 @@ def placement_for_instance(core: Core, user: User, instance_id: int) -> dict | N
 def placement_history(core: Core, user: User, placement_id: int) -> list[dict]:
     """Who recorded what and when, oldest first; child-protection lines are withheld from people not entitled (R81)."""
     with core.db.session(readonly=True) as session:
-        p = _placement(session, user, placement_id)
+        p = visible_placement(session, user, placement_id)
         cp = permissions.can(user, "cp.view", p.pupil_id, session)
         entries = session.scalars(select(LogEntry).where(LogEntry.placement_id == p.id).order_by(LogEntry.at, LogEntry.id))
         return [{"at": e.at.isoformat(), "actor": e.actor, "kind": e.kind, "task": e.task_name,
@@ -175,7 +176,7 @@ def provider_register(core: Core, user: User, include_all: bool = False) -> list
 def where_is_pupil(core: Core, user: User, placement_id: int, at: datetime) -> dict | None:
     """Where the timetable puts the pupil at a moment of the school day (R62): the session and its address."""
     with core.db.session(readonly=True) as session:
-        p = _placement(session, user, placement_id)
+        p = visible_placement(session, user, placement_id)
         if p.status not in ACTIVE:
             return None
         local = at.astimezone(UK)
@@ -224,7 +225,7 @@ def request_review(core: Core, user: User, placement_id: int, reason: str) -> di
         message = "Say why the review is needed (at least 5 characters)."
         raise Invalid(message, {"fields": {"reason": [message]}})
     with core.db.session() as session:
-        placement = _placement(session, user, placement_id)
+        placement = visible_placement(session, user, placement_id)
         session.add(LogEntry(placement_id=placement.id, provider_id=placement.provider_id, instance_id=placement.instance_id,
                              at=now(), actor_id=user.id, actor=user.username, kind="review_requested",
                              summary=f"Review requested by {user.username}: {reason}"))

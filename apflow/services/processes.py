@@ -124,22 +124,18 @@ def latest_version(session, process_id: str) -> ProcessVersion:
 
 def list_processes(core: Core) -> list[dict]:
     with core.db.session(readonly=True) as session:
-        return _list_processes(session)
-
-
-def _list_processes(session) -> list[dict]:
-    counts = dict(session.execute(select(Instance.process_version_id, func.count()).where(Instance.status != "completed")
-                                  .group_by(Instance.process_version_id)).all())
-    processes: dict[str, dict] = {}
-    for version in session.scalars(select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version.desc())):
-        entry = processes.setdefault(version.process_id, {"id": version.process_id, "name": version.name,
-                                                           "latest_version": version.version, "versions": []})
-        entry["versions"].append({
-            "version": version.version, "content_hash": version.content_hash, "deployed_at": version.deployed_at.isoformat(),
-            "deployed_by": version.deployed_by, "note": version.note, "source_file": version.source_file,
-            "active_instances": counts.get(version.id, 0),
-        })
-    return list(processes.values())
+        counts = dict(session.execute(select(Instance.process_version_id, func.count()).where(Instance.status != "completed")
+                                      .group_by(Instance.process_version_id)).all())
+        processes: dict[str, dict] = {}
+        for version in session.scalars(select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version.desc())):
+            entry = processes.setdefault(version.process_id, {"id": version.process_id, "name": version.name,
+                                                               "latest_version": version.version, "versions": []})
+            entry["versions"].append({
+                "version": version.version, "content_hash": version.content_hash, "deployed_at": version.deployed_at.isoformat(),
+                "deployed_by": version.deployed_by, "note": version.note, "source_file": version.source_file,
+                "active_instances": counts.get(version.id, 0),
+            })
+        return list(processes.values())
 
 
 def problems_payload(problems: list[Problem]) -> list[dict]:

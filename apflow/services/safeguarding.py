@@ -8,12 +8,13 @@ from sqlalchemy import select
 from apflow.errors import Invalid, NotFound
 from apflow.placements.common import now
 from apflow.placements.concerns import SIGNAL
-from apflow.placements.models import Concern, CpAccessGrant, LogEntry, Placement, Pupil
+from apflow.placements.models import Concern, CpAccessGrant, LogEntry, Pupil
 from apflow.store import outbox
 from apflow.store.models import Instance, User
 
 from . import instances, permissions
 from .core import Core
+from .placements import visible_placement
 
 
 def raise_concern(core: Core, user: User, placement_id: int, summary: str, detail: str = "", child_protection: bool = False) -> dict:
@@ -27,9 +28,7 @@ def raise_concern(core: Core, user: User, placement_id: int, summary: str, detai
         raise Invalid("Say briefly what the concern is about (at least 5 characters); put the details in 'detail'.",
                       {"fields": {"summary": ["Write a short summary."]}})
     with core.db.session() as session:
-        placement = session.get(Placement, placement_id)
-        if placement is None or not permissions.can(user, "placement.view", placement, session):
-            raise NotFound(f"There is no placement {placement_id} that you can see.")
+        placement = visible_placement(session, user, placement_id)
         pupil = session.get(Pupil, placement.pupil_id)
         concern = Concern(placement_id=placement.id, pupil_id=pupil.id, raised_at=now(), raised_by=user.id, summary=summary,
                           cp_detail=detail or "", child_protection=bool(child_protection), status="open")
@@ -66,9 +65,7 @@ def _concern_dict(concern: Concern, cp: bool) -> dict:
 def list_concerns(core: Core, user: User, placement_id: int) -> list[dict]:
     """A placement's concerns; child-protection detail only for the DSL and those granted, each reading logged (R81, R111)."""
     with core.db.session() as session:
-        placement = session.get(Placement, placement_id)
-        if placement is None or not permissions.can(user, "placement.view", placement, session):
-            raise NotFound(f"There is no placement {placement_id} that you can see.")
+        placement = visible_placement(session, user, placement_id)
         cp = permissions.can(user, "cp.view", placement.pupil_id, session)
         concerns = list(session.scalars(select(Concern).where(Concern.placement_id == placement_id).order_by(Concern.id)))
         if cp and concerns:

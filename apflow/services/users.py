@@ -89,19 +89,15 @@ def authenticate(session, username: str, password: str) -> User:
 
 def change_password(core: Core, user_id: int, current: str, new: str, confirm: str) -> None:
     with core.db.session() as session:
-        _change_password(session, user_id, current, new, confirm)
-
-
-def _change_password(session, user_id: int, current: str, new: str, confirm: str) -> None:
-    user = session.get(User, user_id)
-    if user is None or not _verify(user.password_hash, current or ""):
-        raise Invalid("Your current password is not right.", {"current": ["Your current password is not right: enter the one you signed in with."]})
-    if new != confirm:
-        raise Invalid("The new passwords do not match.", {"confirm": ["Type the same new password twice."]})
-    if new == current:
-        raise Invalid("Choose a password different from the current one.", {"new": ["Choose a different password."]})
-    check_new_password(new)
-    user.password_hash = hash_password(new)
+        user = session.get(User, user_id)
+        if user is None or not _verify(user.password_hash, current or ""):
+            raise Invalid("Your current password is not right.", {"current": ["Your current password is not right: enter the one you signed in with."]})
+        if new != confirm:
+            raise Invalid("The new passwords do not match.", {"confirm": ["Type the same new password twice."]})
+        if new == current:
+            raise Invalid("Choose a password different from the current one.", {"new": ["Choose a different password."]})
+        check_new_password(new)
+        user.password_hash = hash_password(new)
 
 
 def set_password(core: Core, username: str, new: str) -> None:
@@ -153,23 +149,23 @@ def active_user(core: Core, user_id: int) -> User | None:
 def sign_in(core: Core, username: str, password: str) -> User:
     """The user with these credentials. A failed attempt is counted (and may lock the account) even though
     it raises, so the count is committed before the error goes back to the caller."""
-    with core.db.session() as session:
-        try:
-            return authenticate(session, username, password)
-        except ServiceError as err:
-            failure = err
-    raise failure
+    return _signed_in(core, username, password, lambda session, user: user)
 
 
 def sign_in_for_token(core: Core, username: str, password: str) -> str:
     """A new API token for these credentials, valid for the configured number of days."""
+    return _signed_in(core, username, password, lambda session, user: issue_token(session, user, core.settings.token_days))
+
+
+def _signed_in(core: Core, username: str, password: str, then):
+    """then(session, user) in the sign-in's transaction; on a refused sign-in, commit the failure count, then raise."""
     with core.db.session() as session:
         try:
             user = authenticate(session, username, password)
         except ServiceError as err:
             failure = err
         else:
-            return issue_token(session, user, core.settings.token_days)
+            return then(session, user)
     raise failure
 
 
