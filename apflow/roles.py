@@ -5,6 +5,7 @@ ROLES: dict[str, str] = {
     "coordinator": "AP Coordinator",
     "headteacher": "Headteacher",
     "dsl": "DSL",
+    "deputy_dsl": "Deputy DSL",
     "senco": "SENCo",
     "provider": "Provider staff",
     "la_officer": "LA officer",
@@ -15,6 +16,7 @@ ROLES: dict[str, str] = {
 
 _ALIASES = {
     "designated safeguarding lead": "dsl",
+    "deputy designated safeguarding lead": "deputy_dsl",
     "senco / head of year": "senco",
     "head of year": "senco",
     "provider": "provider",
@@ -41,3 +43,6 @@ def role_for_lane(lane: str | None) -> str | None:
 
 def role_title(slug: str) -> str:
     return ROLES.get(slug, slug)
+
+
+SAFEGUARDING_ROLES = frozenset({"dsl", "deputy_dsl"})  # hold a child's child-protection file for their organisation (R81)

@@ -12,6 +12,13 @@ from .diagrams import task_properties
 from .problems import Problem
 
 SCHEMA_PROPERTY = "formJsonSchemaFilename"
+# A field marked "x-apflow-restricted": true is child-protection detail: its answer goes to the child's
+# child-protection file and never into process data (docs/process-authors.md).
+RESTRICTED = "x-apflow-restricted"
+# "x-apflow-audience": ["provider", "family"] on a field (or on the whole schema) shares its answer with the
+# provider delivering the placement and with the pupil's family; without it only the commissioning school sees it.
+AUDIENCE = "x-apflow-audience"
+AUDIENCES = frozenset({"provider", "family"})
 UI_PROPERTY = "formUiSchemaFilename"
 MAX_FORM_BYTES = 256 * 1024
 
@@ -79,6 +86,17 @@ class Form:
     def fields(self) -> list[str]:
         return list(self.schema.get("properties", {}))
 
+    @property
+    def restricted(self) -> frozenset[str]:
+        """The fields whose answers are child-protection detail (kept out of process data)."""
+        return restricted_fields(self.schema)
+
+    def shared_with(self, audience: str) -> frozenset[str]:
+        """The fields whose answers the commissioner shares with `audience` ("provider" or "family")."""
+        everyone = audience in _audiences(self.schema)
+        return frozenset(name for name, spec in self.schema.get("properties", {}).items()
+                         if name not in self.restricted and (everyone or audience in _audiences(spec)))
+
     def errors(self, data) -> dict[str, list[str]]:
         """Per-field messages for answers that do not fit the form; {} when they do.
 
@@ -103,6 +121,18 @@ class Form:
 
     def prefill(self, data: dict) -> dict:
         return {key: data[key] for key in self.fields if key in data}
+
+
+def restricted_fields(schema: dict) -> frozenset[str]:
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(properties, dict):
+        return frozenset()
+    return frozenset(name for name, spec in properties.items() if isinstance(spec, dict) and spec.get(RESTRICTED) is True)
+
+
+def _audiences(spec) -> set[str]:
+    value = spec.get(AUDIENCE) if isinstance(spec, dict) else None
+    return set(value) if isinstance(value, list) else set()
 
 
 def _add(errors: dict[str, list[str]], field_name: str, message: str) -> None:

@@ -22,6 +22,8 @@ class Pupil(Base):
     school: Mapped[str] = mapped_column(String(200), default="")
     ehcp: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # the pupil's own school or LA: its DSLs hold the child-protection file and are the ones alerted (R81)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), nullable=True, index=True)
 
 
 class Provider(Base):
@@ -257,6 +259,8 @@ class Concern(Base):
     parents_informed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id", ondelete="SET NULL"), nullable=True, index=True)
+    raised_by_name: Mapped[str] = mapped_column(String(200), default="")
 
 
 class CpAccessGrant(Base):
@@ -269,6 +273,55 @@ class CpAccessGrant(Base):
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reason: Mapped[str] = mapped_column(Text)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class CpRecord(Base):
+    """One entry of a child's child-protection file (R81): a concern, the DSL's answers (every form field marked
+    restricted lands here, never in process data), a referral, an action, an outcome or a document."""
+    __tablename__ = "cp_records"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pupil_id: Mapped[int | None] = mapped_column(ForeignKey("pupils.id", ondelete="CASCADE"), nullable=True, index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), nullable=True, index=True)
+    concern_id: Mapped[int | None] = mapped_column(ForeignKey("concerns.id", ondelete="SET NULL"), nullable=True, index=True)
+    placement_id: Mapped[int | None] = mapped_column(ForeignKey("placements.id", ondelete="SET NULL"), nullable=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id", ondelete="SET NULL"), nullable=True, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(30))  # concern, answers, referral, action, outcome, document, note
+    task_name: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    content: Mapped[dict] = mapped_column(JSON, default=dict)
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"), nullable=True)
+
+
+class CpRead(Base):
+    """Who opened which part of a child's child-protection file, and when (R111); the DSL reads this log."""
+    __tablename__ = "cp_reads"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pupil_id: Mapped[int] = mapped_column(ForeignKey("pupils.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    username: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    what: Mapped[str] = mapped_column(String(300))
+
+
+class Incident(Base):
+    """An incident of any kind at the provision (behaviour, injury, safeguarding, other): logged, and it opens a review
+    of the plan and the risk assessment (R73, R76, R82)."""
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pupil_id: Mapped[int] = mapped_column(ForeignKey("pupils.id", ondelete="CASCADE"), index=True)
+    placement_id: Mapped[int | None] = mapped_column(ForeignKey("placements.id", ondelete="SET NULL"), nullable=True, index=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(30))
+    summary: Mapped[str] = mapped_column(Text)
+    action_taken: Mapped[str] = mapped_column(Text, default="")
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    recorded_by_name: Mapped[str] = mapped_column(String(200), default="")
+    review_opened: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class PlacementExit(Base):

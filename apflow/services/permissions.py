@@ -13,8 +13,9 @@ from __future__ import annotations
 from sqlalchemy import and_, exists, false, or_, select, true
 
 from apflow.errors import Forbidden
-from apflow.placements.models import CpAccessGrant
-from apflow.roles import role_for_lane, role_title
+from apflow.clock import clock
+from apflow.placements.models import CpAccessGrant, Pupil
+from apflow.roles import SAFEGUARDING_ROLES, role_for_lane, role_title
 from apflow.store.models import HumanTask, Instance, ProcessVersion, User
 
 MANAGER = "manager"
@@ -84,19 +85,31 @@ def can(user: User, action: str, target=None, session=None) -> bool:
         if instance is not None and can(user, "instance.view", instance, session):
             return True
         return bool(staff_roles(user) & PLACEMENT_STAFF) and (instance is None or in_scope(user, instance))
-    if action == "cp.view":  # target: a pupil id; child-protection detail (R81): the DSL and whom the DSL grants
-        return "dsl" in roles or _cp_granted(session, user, target)
+    if action == "cp.view":  # target: a pupil id; child-protection detail (R81): the pupil's DSLs and whom they grant
+        return _safeguards(session, user, target) or _cp_granted(session, user, target)
     if action == "cp.grant":
-        return "dsl" in roles
+        return _safeguards(session, user, target)
     raise ValueError(f"unknown action {action}")
 
 
-PLACEMENT_STAFF = {"coordinator", "headteacher", "dsl", "senco", "la_officer", "manager"}
+PLACEMENT_STAFF = {"coordinator", "headteacher", "dsl", "deputy_dsl", "senco", "la_officer", "manager"}
+
+
+def _safeguards(session, user: User, pupil_id: int | None) -> bool:
+    """A DSL or deputy DSL of the pupil's own organisation (any, in an install without organisations)."""
+    if not (user.role_names & SAFEGUARDING_ROLES):
+        return False
+    orgs = user.organisation_ids
+    if not orgs:
+        return True
+    pupil_org = session.scalar(select(Pupil.organisation_id).where(Pupil.id == pupil_id)) if pupil_id is not None else None
+    return pupil_org is None or pupil_org in orgs
 
 
 def _cp_granted(session, user: User, pupil_id: int) -> bool:
-    return bool(session.scalar(select(exists().where(CpAccessGrant.pupil_id == pupil_id, CpAccessGrant.user_id == user.id,
-                                                     CpAccessGrant.revoked_at.is_(None)))))
+    return bool(session.scalar(select(exists().where(
+        CpAccessGrant.pupil_id == pupil_id, CpAccessGrant.user_id == user.id, CpAccessGrant.revoked_at.is_(None),
+        or_(CpAccessGrant.expires_at.is_(None), CpAccessGrant.expires_at > clock.now())))))
 
 
 def _task_in_scope(user: User, task: HumanTask, session) -> bool:
@@ -135,7 +148,7 @@ def _refusal(user: User, action: str, target) -> str:
     if action in MANAGER_ACTIONS:
         return "Only managers can do this."
     if action in {"cp.view", "cp.grant"}:
-        return "Only the DSL, and people the DSL grants access, can see child protection records."
+        return "Only the pupil's DSLs, and people they grant access, can see child protection records."
     return "You do not have access to this."
 
 

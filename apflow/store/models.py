@@ -221,6 +221,7 @@ class Document(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False)  # a child-protection attachment (R81)
 
 
 class DeadlineAlert(Base):
