@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from sqlalchemy import and_, exists, false, or_, select, true
 
-from apflow.errors import Forbidden
 from apflow.clock import clock
+from apflow.errors import Forbidden
 from apflow.placements.models import CpAccessGrant, Pupil
 from apflow.roles import SAFEGUARDING_ROLES, role_for_lane, role_title
 from apflow.store.models import HumanTask, Instance, ProcessVersion, User
