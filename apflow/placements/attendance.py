@@ -10,7 +10,7 @@ from apflow.errors import Invalid
 from apflow.store import outbox
 
 from . import gates
-from .common import Host, iso, log, not_before_now, now, parse_date, placement_of, school_day_bounds, today
+from .common import Host, iso, log, not_before_now, now, parse_date, placement_of, pupil_organisation, school_day_bounds, today
 from .models import AttendanceRecord, Placement, Pupil, TimetableSession
 
 ENGAGEMENT = ["participation", "behaviour", "relationships", "progress", "wellbeing"]
@@ -79,10 +79,13 @@ def record_attendance(ctx):
     log(ctx, f"Attendance {day}: {a['status'].replace('_', ' ')} ({a['code']})", placement=placement, record=record)
     if unexplained:
         pupil = ctx.session.get(Pupil, placement.pupil_id)
-        people = outbox.role_members(ctx.session, "coordinator") + outbox.role_members(ctx.session, "dsl")
+        org = pupil_organisation(ctx, pupil)
+        people = [*outbox.role_members(ctx.session, "coordinator", org), *outbox.role_members(ctx.session, "dsl", org)]
         outbox.notify(ctx.session, people, "unexplained_absence",
-                             f"Unexplained absence: {pupil.name} ({pupil.ref}) did not attend on {day}. Follow it up now.",
-                             instance_id=ctx.instance.id)
+                      f"Unexplained absence: {pupil.name} ({pupil.ref}) did not attend on {day}. Follow it up now.",
+                      instance_id=ctx.instance.id, subject="An unexplained absence needs following up now",
+                      email="A pupil's unexplained absence needs following up now. Open apflow to see who and act:",
+                      link=f"/placements/{ctx.instance.id}")
     following = next_register_day(ctx.core, ctx.session, placement, day)
     return {"unexplained_absence": unexplained, "last_absence_day": day.isoformat() if unexplained else ctx.data.get("last_absence_day"),
             **_register_data(ctx.core, following)}
@@ -101,5 +104,7 @@ def record_absence_follow_up(ctx):
     log(ctx, f"Absence on {day} followed up: {a['absence_outcome']} (pupil safe: {a['pupil_safe']})", placement=placement, record=record)
     if a["pupil_safe"] != "yes":
         pupil = ctx.session.get(Pupil, placement.pupil_id)
-        outbox.notify(ctx.session, outbox.role_members(ctx.session, "dsl"), "absence_safety",
-                             f"{pupil.name} ({pupil.ref}) is absent and not known to be safe ({day}).", instance_id=ctx.instance.id)
+        outbox.notify(ctx.session, outbox.role_members(ctx.session, "dsl", pupil_organisation(ctx, pupil)), "absence_safety",
+                      f"{pupil.name} ({pupil.ref}) is absent and not known to be safe ({day}).", instance_id=ctx.instance.id,
+                      subject="A pupil is absent and not known to be safe",
+                      email="A pupil is absent and not known to be safe. Open apflow to see who and act:", link=f"/placements/{ctx.instance.id}")

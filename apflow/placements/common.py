@@ -71,6 +71,12 @@ def provider_of(ctx) -> Provider:
     return provider
 
 
+def pupil_organisation(ctx, pupil) -> int | None:
+    """The organisation whose safeguarding staff a pupil's alerts go to: the pupil's own school, else the one
+    that commissioned the placement."""
+    return pupil.organisation_id if pupil.organisation_id is not None else getattr(ctx.instance, "organisation_id", None)
+
+
 def touch(placement: Placement, status: str | None = None) -> None:
     if status:
         placement.status = status

@@ -6,7 +6,7 @@ from __future__ import annotations
 from apflow.errors import Invalid
 from apflow.store import outbox
 
-from .common import iso, log, now, parse_date, placement_of, provider_of, today
+from .common import iso, log, now, parse_date, placement_of, provider_of, pupil_organisation, today
 from .intake import new_plan
 from .models import Assessment, Communication, Placement, Pupil, Review, RiskAssessment
 
@@ -101,8 +101,11 @@ def record_feedback(ctx):
     log(ctx, f"Feedback from the {'pupil' if from_pupil else 'parents'}", placement=placement, record=row)
     if from_pupil and a["feel_safe"] == "no":
         pupil = ctx.session.get(Pupil, placement.pupil_id)
-        outbox.notify(ctx.session, outbox.role_members(ctx.session, "dsl"), "pupil_feels_unsafe",
-                             f"{pupil.name} ({pupil.ref}) says they do not feel safe at their placement.", instance_id=ctx.instance.id)
+        outbox.notify(ctx.session, outbox.role_members(ctx.session, "dsl", pupil_organisation(ctx, pupil)), "pupil_feels_unsafe",
+                      f"{pupil.name} ({pupil.ref}) says they do not feel safe at their placement.", instance_id=ctx.instance.id,
+                      subject="A pupil says they do not feel safe",
+                      email="A pupil says they do not feel safe at their placement. Open apflow to see who and act:",
+                      link=f"/placements/{ctx.instance.id}")
 
 
 def record_invitation(ctx):

@@ -40,6 +40,12 @@ def mark_read(core: Core, user: User, notification_ids: list[int] | None = None)
         session.execute(query.values(read_at=clock.now()))
 
 
+def absolute_links(body: str, base_url: str) -> str:
+    """Links are queued as paths (the code that queues them does not know the site's address); a line that is
+    only a path becomes a full address when the e-mail is sent."""
+    return "\n".join(base_url + line if line.startswith("/") and " " not in line else line for line in body.split("\n"))
+
+
 def deliver_outbox(core: Core, limit: int = 100) -> tuple[int, int]:
     """Send due e-mails; returns (sent, failed). Claims first, so several processes never send one twice."""
     settings = core.settings
@@ -60,7 +66,7 @@ def deliver_outbox(core: Core, limit: int = 100) -> tuple[int, int]:
             message["From"] = settings.smtp_from
             message["To"] = mail.to_address
             message["Subject"] = mail.subject
-            message.set_content(mail.body)
+            message.set_content(absolute_links(mail.body, settings.base_url))
             try:
                 connection.send_message(message)
             except (OSError, smtplib.SMTPException) as err:

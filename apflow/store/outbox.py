@@ -2,20 +2,31 @@
 them was committed; apflow.services.notifications sends the e-mails afterwards."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 
 from apflow.clock import clock
 
-from .models import Notification, OutboxEmail, User, UserRole
+from .models import Notification, OutboxEmail, User, UserOrganisation, UserRole
 
 
-def role_members(session, role: str) -> list[User]:
-    return list(session.scalars(select(User).join(UserRole).where(UserRole.role == role, User.active.is_(True))))
+def role_members(session, role: str, organisation_id: int | None = None) -> list[User]:
+    """Active people in a role; with organisation_id, only those who work for that organisation (or for no
+    organisation in particular: an install without organisations), so an alert about a pupil never reaches
+    another school's staff."""
+    query = select(User).join(UserRole).where(UserRole.role == role, User.active.is_(True)).order_by(User.id)
+    if organisation_id is not None:
+        query = query.where(or_(
+            exists().where(UserOrganisation.user_id == User.id, UserOrganisation.organisation_id == organisation_id),
+            ~exists().where(UserOrganisation.user_id == User.id)))
+    return list(session.scalars(query))
 
 
 def notify(session, people: list[User], kind: str, message: str, instance_id: int | None = None,
-           subject: str | None = None, link: str | None = None) -> None:
-    """In-app notification for each person, and an e-mail in the outbox for those with an address."""
+           subject: str | None = None, link: str | None = None, email: str | None = None) -> None:
+    """In-app notification for each person, and an e-mail in the outbox for those with an address.
+
+    email: the e-mail's text when it must say less than the in-app message (e-mail leaves the product, so
+    alerts about a pupil say only that something needs attention, with the link; never a name or detail)."""
     now = clock.now()
     seen = set()
     for person in people:
@@ -24,6 +35,7 @@ def notify(session, people: list[User], kind: str, message: str, instance_id: in
         seen.add(person.id)
         session.add(Notification(user_id=person.id, instance_id=instance_id, kind=kind, message=message, created_at=now))
         if person.email:
-            body = f"{message}\n\n{link}\n" if link else f"{message}\n"
-            session.add(OutboxEmail(to_address=person.email, subject=subject or message[:120], body=body,
+            text = email or message
+            body = f"{text}\n\n{link}\n" if link else f"{text}\n"
+            session.add(OutboxEmail(to_address=person.email, subject=subject or text[:120], body=body,
                                     created_at=now, next_attempt_at=now, attempts=0))
