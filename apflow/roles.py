@@ -46,3 +46,10 @@ def role_title(slug: str) -> str:
 
 
 SAFEGUARDING_ROLES = frozenset({"dsl", "deputy_dsl"})  # hold a child's child-protection file for their organisation (R81)
+# Roles that also work the tasks of another role's lanes: a deputy DSL answers for the DSL when they are away.
+COVERS: dict[str, frozenset[str]] = {"deputy_dsl": frozenset({"dsl"})}
+
+
+def with_cover(roles: set[str]) -> set[str]:
+    """The roles whose tasks people holding `roles` may work."""
+    return set(roles).union(*(COVERS.get(role, frozenset()) for role in roles))

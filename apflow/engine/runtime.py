@@ -32,6 +32,7 @@ from .sandbox import SandboxedScriptEngine
 
 DUE_IN_PROPERTY = "dueIn"
 ASSIGN_TO_PROPERTY = "assignTo"
+ALERT_PROPERTY = "alert"
 
 
 class TaskNotReady(Exception):
@@ -50,6 +51,7 @@ class ReadyHumanTask:
     manual: bool
     process_id: str
     assign_to: str | None = None
+    alert: str | None = None  # the task property `alert`: tell the lane's people at once when the task is ready
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,7 @@ class WorkflowHost:
                 manual=isinstance(spec, ManualTask),
                 process_id=task.workflow.spec.name,
                 assign_to=task_properties(spec).get(ASSIGN_TO_PROPERTY) or None,
+                alert=task_properties(spec).get(ALERT_PROPERTY) or None,
             ))
         return tasks
 

@@ -34,6 +34,12 @@ class RecordContext:
     answers: dict             # the checked form answers of this step (the start data at start)
     data: dict                # the process data before this step
     properties: dict = field(default_factory=dict)
+    after: list = field(default_factory=list)  # signals to send to other instances once this step is committed
+
+    def signal_after(self, instance_id: int, name: str, detail: dict | None = None) -> None:
+        """Send BPMN signal `name` to another instance after this step commits, as a step of its own (a handler
+        cannot change another instance inside its step); a failure there is recorded on that instance."""
+        self.after.append((instance_id, name, dict(detail or {})))
 
 
 def now() -> datetime:

@@ -19,7 +19,9 @@ from apflow.clock import clock
 from apflow.engine.forms import Form
 from apflow.engine.runtime import TaskNotReady
 from apflow.errors import Conflict, Invalid, NotFound, ServiceError, WorkflowFailed
+from apflow.placements import cp_file
 from apflow.roles import role_for_lane
+from apflow.store import outbox
 from apflow.store.db import append_row, instance_params, instance_where, is_sqlite, locked_instance, save_row
 from apflow.store.models import NO_DUE_DATE, Event, HumanTask, Instance, Organisation, PendingTimer, ProcessVersion, TaskDraft, User
 
@@ -201,24 +203,32 @@ def pupil_instances(core: Core, user: User, pupil_ref: str) -> tuple[str | None,
 # -- acting ----------------------------------------------------------------------------------
 
 def start_instance(core: Core, user: User, process_id: str, data: dict | None) -> dict:
+    """Start a process as this person: they must hold its start lane's role; it belongs to their organisation."""
+    with core.db.session(readonly=True) as session:
+        permissions.require(user, "instance.start", latest_version(session, process_id))
+    orgs = sorted(user.organisation_ids)
+    return start_for(core, user, process_id, data, orgs[0] if len(orgs) == 1 else None)
+
+
+def start_for(core: Core, user: User | None, process_id: str, data: dict | None, organisation_id: int | None) -> dict:
+    """Start a process for a use case that decided itself who may (e.g. a concern anyone working with the pupil
+    may raise starts the DSL's process): no start-lane check; the instance belongs to `organisation_id`."""
     if data is not None and not isinstance(data, dict):
         raise Invalid("`data` must be a JSON object.", {"data": ["Send an object of names to values."]})
     actor = Actor.of(user)
+    after: list = []
     with core.db.session() as session:
         version = latest_version(session, process_id)
-        permissions.require(user, "instance.start", version)
         bundle = core.bundle(version)
         now = clock.now()
-        orgs = sorted(user.organisation_ids)
         instance = Instance(process_version_id=version.id, process_id=process_id, status="running", state={},
-                            started_by=user.id, created_at=now, updated_at=now,
-                            organisation_id=orgs[0] if len(orgs) == 1 else None)
+                            started_by=actor.id, created_at=now, updated_at=now, organisation_id=organisation_id)
         instance.version = version
-        instance.started_by_name = user.username
+        instance.started_by_name = actor.name
         session.add(instance)
         session.flush()
         data = dict(data or {})
-        data.update(records.apply(core, session, instance, actor, None, core.host.start_properties(bundle), data, data))
+        data.update(records.apply(core, session, instance, actor, None, core.host.start_properties(bundle), data, data, after))
         try:
             workflow = core.host.start(bundle, data)
         except ServiceError:
@@ -229,7 +239,18 @@ def start_instance(core: Core, user: User, process_id: str, data: dict | None) -
         due = persist(core, session, instance, workflow, actor, before={}, ready_rows={}, timers_before=[]).due
         result = instance_dict(core, session, instance, workflow)
     core.timers_scheduled(due)
+    _signal_after(core, actor, after)
     return result
+
+
+def _signal_after(core: Core, actor: Actor, after: list) -> None:
+    """The signals a committed step's handlers queued for other instances (RecordContext.signal_after), each its
+    own step; one that fails is recorded on its instance and does not stop the others."""
+    for instance_id, name, detail in after:
+        try:
+            send_signal(core, actor.user, instance_id, name, detail)
+        except ServiceError as err:
+            log.warning("signal %s to instance %s after a step failed: %s", name, instance_id, err.message)
 
 
 def complete_task(core: Core, user: User, task_id: str, data) -> dict:
@@ -375,8 +396,13 @@ def _step(core: Core, actor: Actor, action: dict, instance_id: int | None = None
         answers = _checked_answers(form, task_data, action["data"])
         _check_documents(session, form, answers, instance.id)
         before = core.host.current_data(workflow)
+        after: list = []
         answers.update(records.apply(core, session, instance, actor, task, core.host.task_properties(workflow, task.id),
-                                     answers, task_data))
+                                     answers, task_data, after))
+        restricted = form.restricted if form else frozenset()
+        if restricted:  # child-protection answers go to the child's file, never into process data (R81)
+            cp_file.keep_answers(session, instance, actor, task, form, {k: answers.pop(k) for k in list(answers) if k in restricted},
+                                 {**before, **answers})
         try:
             core.host.complete(workflow, task.id, answers)
         except TaskNotReady:
@@ -389,6 +415,7 @@ def _step(core: Core, actor: Actor, action: dict, instance_id: int | None = None
                   "instance": instance_dict(core, session, instance, workflow),
                   "next_tasks": [task_dict(t) for t in persisted.ready]}
     core.timers_scheduled(persisted.due)
+    _signal_after(core, actor, after)
     return result
 
 
@@ -593,6 +620,8 @@ def persist(core: Core, session, instance: Instance, workflow, actor: Actor, bef
         session.add(row)
         new_rows.append(row)
         deadlines.plan(session, row)
+        if task.alert:
+            _alert(session, instance, row, task.alert)
         add_event(session, instance, actor, "task_ready", task=row, detail={"role": row.role, "due_at": due_at.isoformat() if due_at else None})
 
     if timers_before is None:
@@ -622,6 +651,16 @@ def persist(core: Core, session, instance: Instance, workflow, actor: Actor, bef
     if instance.status == "completed":
         add_event(session, instance, actor, "instance_completed", before=before, after=data)
     return Persisted(changed_due, still_ready + new_rows)
+
+
+def _alert(session, instance: Instance, row: HumanTask, text: str) -> None:
+    """A task marked `alert` tells its lane's people in the instance's organisation at once: in the app with the
+    pupil's name, by e-mail with only the alert and a link (an e-mail leaves the product)."""
+    if not row.role:
+        return
+    who = f": {row.pupil_name} ({row.pupil_ref})" if row.pupil_name else ""
+    outbox.notify(session, outbox.role_members(session, row.role, instance.organisation_id), "task_alert", f"{text}{who}",
+                  instance_id=instance.id, subject=text[:120], email=f"{text}. Open the task:", link=f"/tasks/{row.id}")
 
 
 def _link_provider(session, instance: Instance, data: dict) -> None:

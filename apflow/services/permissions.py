@@ -15,7 +15,7 @@ from sqlalchemy import and_, exists, false, or_, select, true
 from apflow.clock import clock
 from apflow.errors import Forbidden
 from apflow.placements.models import CpAccessGrant, Pupil
-from apflow.roles import SAFEGUARDING_ROLES, role_for_lane, role_title
+from apflow.roles import SAFEGUARDING_ROLES, role_for_lane, role_title, with_cover
 from apflow.store.models import HumanTask, Instance, ProcessVersion, User
 
 MANAGER = "manager"
@@ -28,7 +28,8 @@ def is_manager(user: User) -> bool:
 
 
 def staff_roles(user: User) -> set[str]:
-    return user.role_names - EXTERNAL_ROLES
+    """The staff roles whose tasks this person works, including those their roles cover (a deputy DSL the DSL's)."""
+    return with_cover(user.role_names - EXTERNAL_ROLES)
 
 
 def start_role(version: ProcessVersion) -> str | None:

@@ -20,14 +20,17 @@ from .core import Core
 KNOWN_KINDS = frozenset(HANDLERS)
 
 
-def apply(core: Core, session, instance, actor, task, properties: dict, answers: dict, data: dict) -> dict:
-    """Run the handlers a step names; returns process-data updates. Unknown kinds are refused."""
+def apply(core: Core, session, instance, actor, task, properties: dict, answers: dict, data: dict, after: list | None = None) -> dict:
+    """Run the handlers a step names; returns process-data updates. Unknown kinds are refused.
+
+    after: collects the signals handlers queue for other instances (RecordContext.signal_after)."""
     updates: dict = {}
     for kind in record_kinds(properties):
         fn = HANDLERS.get(kind)
         if fn is None:
             raise Invalid(f"The process asks to record '{kind}', which apflow does not know; a manager must correct the diagram.")
-        result = fn(RecordContext(core, session, instance, actor, task, kind, dict(answers), {**data, **updates}, properties))
+        result = fn(RecordContext(core, session, instance, actor, task, kind, dict(answers), {**data, **updates}, properties,
+                                   after if after is not None else []))
         if result:
             updates.update(result)
     return updates
