@@ -5,6 +5,8 @@ so a diagram that passes cannot be rejected later for a construct the sandbox re
 """
 from __future__ import annotations
 
+import ast
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,9 +21,9 @@ from apflow.roles import ROLES, role_for_lane
 
 from . import sandbox
 from .diagrams import ParsedDiagrams, SpecBundle, normalise_timer_expression, parse_sources, record_kinds, task_properties
-from .forms import SCHEMA_PROPERTY, UI_PROPERTY, check_form_source, read_form_files
+from .forms import SCHEMA_PROPERTY, UI_PROPERTY, check_form_source, read_form_files, restricted_fields
 from .problems import InvalidDiagram, Problem
-from .runtime import DUE_IN_PROPERTY
+from .runtime import ASSIGN_TO_PROPERTY, DUE_IN_PROPERTY
 from .xml import DEFAULT_MAX_BYTES
 
 FORMLESS_PROPERTY = "formless"
@@ -94,7 +96,78 @@ def check(bpmn_sources: dict[str, bytes], forms_dir: Path, extra_forms: dict[str
     problems += missing
     for name, data in form_sources.items():
         problems += check_form_source(name, data, ui=form_names[name][1])
+    problems += _check_restricted(parsed, form_sources, form_names)
     return Checked(parsed, form_sources, _unique(problems))
+
+
+def _check_restricted(parsed: ParsedDiagrams, form_sources: dict[str, bytes], form_names: dict[str, tuple[str, bool]]) -> list[Problem]:
+    """A field marked restricted (child-protection detail) never reaches process data, so nothing may read it there:
+    no script, condition, timer, dueIn or assignTo may name it, and no other form may hold it unrestricted (its
+    answer would then sit in process data under the same name)."""
+    restricted: dict[str, str] = {}   # field -> the form that restricts it
+    open_fields: dict[str, str] = {}  # field -> a form that holds it unrestricted
+    for name, data in sorted(form_sources.items()):
+        if form_names.get(name, ("", True))[1]:
+            continue
+        try:
+            schema = json.loads(data)
+        except ValueError:
+            continue
+        marked = restricted_fields(schema)
+        for field_name in marked:
+            restricted.setdefault(field_name, name)
+        for field_name in (schema.get("properties") or {}) if isinstance(schema, dict) else ():
+            if field_name not in marked:
+                open_fields.setdefault(field_name, name)
+    problems = [Problem(restricted[f], None, f"The field '{f}' is restricted in {restricted[f]} but not in {open_fields[f]}, so its answer "
+                        "would reach process data from there.", f"Mark '{f}' \"x-apflow-restricted\": true in {open_fields[f]} too, or rename one.")
+                for f in sorted(set(restricted) & set(open_fields))]
+    if not restricted:
+        return problems
+    for process_id in parsed.process_ids:
+        filename = parsed.process_files[process_id]
+        for element, what, source in _expressions(parsed.bundle(process_id)):
+            for used in sorted(_names(source) & set(restricted)):
+                problems.append(Problem(filename, element, f"The {what} reads '{used}', which {restricted[used]} marks restricted: "
+                                        "child-protection answers are kept in the child's file, never in process data, so it is never there.",
+                                        "Decide on a value that is not restricted (e.g. one the DSL's record step returns), or unmark the field."))
+    return problems
+
+
+def _expressions(bundle: SpecBundle):
+    """(element, what, source) for everything in a process that reads process data."""
+    for task_spec in bundle.task_specs():
+        element = getattr(task_spec, "bpmn_id", None)
+        if element is None:
+            continue
+        label = f"'{task_spec.bpmn_name or element}'"
+        for attribute in ("script", "prescript", "postscript"):
+            yield element, f"{attribute.replace('pre', 'pre-').replace('post', 'post-')} of {label}", getattr(task_spec, attribute, None)
+        if isinstance(task_spec, MultiChoice):
+            for condition, target in task_spec.cond_task_specs:
+                yield element, f"condition towards '{target}'", condition.args[0] if condition is not None else None
+        event = getattr(task_spec, "event_definition", None)
+        if isinstance(event, TimerEventDefinition):
+            yield element, f"timer of {label}", normalise_timer_expression(event.expression or "")
+        properties = task_properties(task_spec)
+        if DUE_IN_PROPERTY in properties:
+            yield element, f"dueIn of {label}", normalise_timer_expression(properties[DUE_IN_PROPERTY])
+        if properties.get(ASSIGN_TO_PROPERTY):
+            yield element, f"assignTo of {label}", str(properties[ASSIGN_TO_PROPERTY])
+        for attribute in ("cardinality", "condition", "data_input", "data_output"):
+            value = getattr(task_spec, attribute, None)
+            if isinstance(value, str):
+                yield element, f"{attribute.replace('_', ' ')} of {label}", value
+
+
+def _names(source) -> set[str]:
+    if not source:
+        return set()
+    try:
+        tree = ast.parse(str(source).strip())
+    except SyntaxError:
+        return set()
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
 
 
 def _is_ui_schema(name: str, data: bytes) -> bool:

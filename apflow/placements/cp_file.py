@@ -3,8 +3,12 @@ the process data everyone on the placement can read. Reading the file is a use c
 which checks entitlement and writes the read log."""
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from apflow.store.models import Document
+
 from .common import now
-from .models import CpRecord, Placement, Pupil
+from .models import CpRead, CpRecord, Placement, Pupil
 
 
 def pupil_of(session, data: dict) -> Pupil | None:
@@ -30,4 +34,26 @@ def keep_answers(session, instance, actor, task, form, kept: dict, data: dict) -
                       task_name=getattr(task, "name", None), summary=getattr(task, "name", None) or "Answers",
                       content={"fields": fields})
     session.add(record)
+    session.flush()
+    for key, value in kept.items():  # an uploaded file among them is a child-protection attachment
+        ui = form.ui_schema.get(key) if isinstance(form.ui_schema.get(key), dict) else {}
+        if ui.get("ui:widget") == "file" and isinstance(value, int):
+            document = session.get(Document, value)
+            if document is not None and document.instance_id == instance.id:
+                document.restricted = True
+                session.add(CpRecord(pupil_id=record.pupil_id, organisation_id=record.organisation_id, concern_id=record.concern_id,
+                                     placement_id=record.placement_id, instance_id=instance.id, at=record.at, actor_id=actor.id,
+                                     actor=actor.name, kind="document", task_name=record.task_name, summary=document.filename,
+                                     content={}, document_id=document.id))
     return record
+
+
+def log_read(session, pupil_id: int, user, what: str) -> None:
+    """One line of the read log the DSL sees (R111): who opened which part of the child's file, and when."""
+    session.add(CpRead(pupil_id=pupil_id, user_id=user.id, username=user.username, at=now(), what=what[:300]))
+
+
+def log_document_read(session, user, document) -> None:
+    pupil_id = session.scalar(select(CpRecord.pupil_id).where(CpRecord.document_id == document.id).limit(1))
+    if pupil_id is not None:
+        log_read(session, pupil_id, user, f"Document: {document.filename}")

@@ -8,9 +8,10 @@ from sqlalchemy.orm import undefer
 
 from apflow.clock import clock
 from apflow.errors import Invalid, NotFound
+from apflow.placements import cp_file
 from apflow.store.models import Document, Instance, User
 
-from . import permissions
+from . import disclosure, permissions
 from .core import Core
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -38,18 +39,15 @@ def upload(core: Core, user: User, instance_id: int, task_id: str | None, filena
         return document.id
 
 
-def list_for_instance(session, instance_id: int) -> list[dict]:
-    docs = session.scalars(select(Document).where(Document.instance_id == instance_id).order_by(Document.id))
-    return [{"id": d.id, "filename": d.filename, "size": d.size, "content_type": d.content_type,
-             "uploaded_at": d.uploaded_at, "task_id": d.task_id} for d in docs]
-
-
 def download(core: Core, user: User, instance_id: int, document_id: int) -> Document:
     with core.db.session() as session:
         document = session.scalar(select(Document).options(undefer(Document.content)).where(Document.id == document_id, Document.instance_id == instance_id))
         instance = session.get(Instance, instance_id)
-        if document is None or instance is None or not permissions.can(user, "instance.view", instance, session):
+        if (document is None or instance is None or not permissions.can(user, "instance.view", instance, session)
+                or not disclosure.may_open(session, user, document, disclosure.view(core, session, user, instance))):
             raise NotFound("There is no such document that you can see.")
+        if document.restricted:
+            cp_file.log_document_read(session, user, document)
         return document
 
 

@@ -17,7 +17,7 @@ from apflow.errors import Conflict, Forbidden, Invalid, NotFound
 from apflow.roles import ROLES, role_title
 from apflow.store.models import Event, HumanTask, Instance, Organisation, ProcessVersion, SavedFilter, TaskDraft, User, UserRole
 
-from . import documents, permissions
+from . import disclosure, permissions
 from .core import Core
 from .deadlines import deadline_state
 from .users import usernames
@@ -292,5 +292,5 @@ def task_view(core: Core, user: User, task_id: str) -> dict:
             raise NotFound(f"There is no task {task_id} that you can see.")
         actions = {name: permissions.can(user, f"task.{name}", row, session)
                    for name in ("claim", "unclaim", "assign", "take_back", "complete")}
-        return {"actions": actions, "instance": session.get(Instance, row.instance_id),
-                "documents": documents.list_for_instance(session, row.instance_id)}
+        instance = session.get(Instance, row.instance_id)
+        return {"actions": actions, "instance": instance, "documents": disclosure.documents(core, session, user, instance)}

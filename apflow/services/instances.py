@@ -25,7 +25,7 @@ from apflow.store import outbox
 from apflow.store.db import append_row, instance_params, instance_where, is_sqlite, locked_instance, save_row
 from apflow.store.models import NO_DUE_DATE, Event, HumanTask, Instance, Organisation, PendingTimer, ProcessVersion, TaskDraft, User
 
-from . import deadlines, documents, permissions, records
+from . import deadlines, disclosure, documents, permissions, records
 from .core import Core
 from .processes import latest_version
 from .users import usernames
@@ -139,10 +139,13 @@ def _form(core: Core, version: ProcessVersion, task: HumanTask) -> Form | None:
     return core.form(version, task.form_schema, task.form_ui_schema)
 
 
-def instance_dict(core: Core, session, instance: Instance, workflow=None) -> dict:
+def instance_dict(core: Core, session, instance: Instance, workflow=None, viewer: User | None = None) -> dict:
+    """The instance as `viewer` may read it (disclosure decides); without a viewer, whole (for the engine's callers)."""
     if workflow is None:
         workflow = core.host.load(instance.state, core.bundle(instance.version))
-    return {
+    seen = disclosure.view(core, session, viewer, instance) if viewer is not None else None
+    data = core.host.current_data(workflow)
+    result = {
         "id": instance.id,
         "process_id": instance.process_id,
         "process_name": instance.version.name,
@@ -151,12 +154,14 @@ def instance_dict(core: Core, session, instance: Instance, workflow=None) -> dic
         "created_at": instance.created_at.isoformat(),
         "updated_at": instance.updated_at.isoformat(),
         "started_by": instance.started_by_name,
-        "data": core.host.current_data(workflow),
-        "error": None if instance.error_message is None else {
+        "data": seen.data(data) if seen else data,
+        "error": None if instance.error_message is None or (seen and not seen.shows_errors()) else {
             "message": instance.error_message, "at": instance.error_at.isoformat(),
             "action": (instance.error_action or {}).get("kind"),
         },
+        "audience": seen.audience if seen else None,
     }
+    return result
 
 
 def _visible_instance(session, user: User, instance_id: int) -> Instance:
@@ -168,26 +173,29 @@ def _visible_instance(session, user: User, instance_id: int) -> Instance:
 
 def get_instance(core: Core, user: User, instance_id: int) -> dict:
     with core.db.session(readonly=True) as session:
-        return instance_dict(core, session, _visible_instance(session, user, instance_id))
+        return instance_dict(core, session, _visible_instance(session, user, instance_id), viewer=user)
 
 
 def list_events(core: Core, user: User, instance_id: int) -> list[dict]:
     with core.db.session(readonly=True) as session:
-        _visible_instance(session, user, instance_id)
+        instance = _visible_instance(session, user, instance_id)
         events = session.scalars(select(Event).where(Event.instance_id == instance_id).order_by(Event.id))
-        return [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "kind": e.kind, "task_id": e.task_id,
-                 "task_name": e.task_name, "detail": e.detail} for e in events]
+        return disclosure.view(core, session, user, instance).events(
+            [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "kind": e.kind, "task_id": e.task_id,
+              "task_name": e.task_name, "detail": e.detail} for e in events])
 
 
 def instance_overview(core: Core, user: User, instance_id: int) -> dict:
     """What the placement page shows beside the instance: its open tasks, documents and pupil reference."""
     with core.db.session(readonly=True) as session:
-        _visible_instance(session, user, instance_id)
-        open_tasks = [task_dict(t) for t in session.scalars(select(HumanTask).where(
-            HumanTask.instance_id == instance_id, HumanTask.state == "ready").order_by(HumanTask.due_at))]
+        instance = _visible_instance(session, user, instance_id)
+        seen = disclosure.view(core, session, user, instance)
+        open_tasks = [task_dict(t, usernames(session, [t.assignee_id])) for t in session.scalars(select(HumanTask).where(
+            HumanTask.instance_id == instance_id, HumanTask.state == "ready").order_by(HumanTask.due_at))
+            if seen.task_ids is None or permissions.can(user, "task.view", t, session)]
         pupil_ref = session.scalar(select(HumanTask.pupil_ref).where(HumanTask.instance_id == instance_id,
                                                                      HumanTask.pupil_ref.is_not(None)).limit(1))
-        return {"open_tasks": open_tasks, "documents": documents.list_for_instance(session, instance_id), "pupil_ref": pupil_ref}
+        return {"open_tasks": open_tasks, "documents": disclosure.documents(core, session, user, instance, seen), "pupil_ref": pupil_ref}
 
 
 def pupil_instances(core: Core, user: User, pupil_ref: str) -> tuple[str | None, list[int]]:
@@ -412,7 +420,7 @@ def _step(core: Core, actor: Actor, action: dict, instance_id: int | None = None
         persisted = persist(core, session, instance, workflow, actor, before=before, completed_task=task.id,
                              ready_rows={i: r for i, r in tasks.rows.items() if r.state == "ready"}, timers_before=timers_before)
         result = {"task": task_dict(task, {actor.id: actor.name} if actor.id else {}),
-                  "instance": instance_dict(core, session, instance, workflow),
+                  "instance": instance_dict(core, session, instance, workflow, viewer=actor.user),
                   "next_tasks": [task_dict(t) for t in persisted.ready]}
     core.timers_scheduled(persisted.due)
     _signal_after(core, actor, after)
