@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 FILE_WIDGET = "file"
+RESTRICTED_HELP = "Kept in the child-protection file: only the pupil's DSLs and people they grant can read it."
 
 
 @dataclass
@@ -63,6 +64,13 @@ def _options(prop: dict, ui: dict) -> list:
     return [(v, labels[i] if i < len(labels) else str(v).replace("_", " ").capitalize()) for i, v in enumerate(values)]
 
 
+def _help(prop: dict, ui: dict) -> str:
+    text = ui.get("ui:help", prop.get("description", ""))
+    if prop.get("x-apflow-restricted") is True:
+        return f"{text} {RESTRICTED_HELP}".strip()
+    return text
+
+
 def build(schema: dict, ui: dict, values: dict, errors: dict, prefix: str = "") -> list[Field]:
     """Fields for a (sub)schema with their current values and per-field errors."""
     result = []
@@ -73,7 +81,7 @@ def build(schema: dict, ui: dict, values: dict, errors: dict, prefix: str = "") 
         name = f"{prefix}{key}"
         kind = _kind(prop, sub_ui)
         item = Field(name=name, key=key, title=prop.get("title", key.replace("_", " ").capitalize()), kind=kind,
-                     required=key in required, help=sub_ui.get("ui:help", prop.get("description", "")),
+                     required=key in required, help=_help(prop, sub_ui),
                      options=_options(prop, sub_ui), value=values.get(key), errors=errors.get(name, []), schema=prop)
         if kind == "group":
             rows = values.get(key) if isinstance(values.get(key), list) else []
