@@ -18,7 +18,7 @@ from apflow.errors import Conflict, Forbidden, NotFound
 from apflow.roles import role_title
 from apflow.store import outbox
 from apflow.store.db import locked_instance
-from apflow.store.models import DeadlineAlert, Escalation, HumanTask, User
+from apflow.store.models import DeadlineAlert, Escalation, HumanTask, Instance, User
 
 from . import permissions
 from .core import Core
@@ -119,13 +119,24 @@ def _task_people(session, task: HumanTask) -> list[User]:
     if task.assignee_id:
         user = session.get(User, task.assignee_id)
         return [user] if user else []
-    return outbox.role_members(session, task.role) if task.role else []
+    return outbox.role_members(session, task.role, _organisations(session, task)) if task.role else []
+
+
+def _organisations(session, task: HumanTask) -> list[int]:
+    """Reminders and escalations go only to people of the organisations working on the placement."""
+    instance = session.get(Instance, task.instance_id)
+    return outbox.instance_organisations(instance) if instance is not None else []
+
+
+def _email(task: HumanTask, what: str) -> str:
+    """E-mail text for a deadline: the task, never the pupil's name (e-mail leaves the product)."""
+    return f"{what}: '{task.name}' (placement #{task.instance_id}). Open the task:"
 
 
 def _remind(core: Core, session, task: HumanTask, now: datetime) -> None:
     message = f"Reminder: {_describe(task)} is due by {uk_time(task.due_at)}."
     outbox.notify(session, _task_people(session, task), "reminder", message, task.instance_id,
-                         link=f"{core.settings.base_url}/api/v1/tasks/{task.id}")
+                  email=_email(task, f"Due by {uk_time(task.due_at)}"), link=f"/tasks/{task.id}")
 
 
 def _escalate(core: Core, session, task: HumanTask, now: datetime) -> None:
@@ -133,7 +144,8 @@ def _escalate(core: Core, session, task: HumanTask, now: datetime) -> None:
                             missed_by=_holder(session, task), overdue_since=task.due_at, created_at=now, state="open", note="")
     session.add(escalation)
     message = f"Overdue: {_describe(task)} held by {escalation.missed_by} was due {uk_time(task.due_at)}."
-    outbox.notify(session, outbox.role_members(session, LEVEL_ROLES[1]), "escalation", message, task.instance_id)
+    outbox.notify(session, outbox.role_members(session, LEVEL_ROLES[1], _organisations(session, task)), "escalation", message,
+                  task.instance_id, email=_email(task, "Overdue"), link=f"/tasks/{task.id}")
     grace = timedelta(hours=core.settings.escalation_grace_hours)
     session.add(DeadlineAlert(human_task_id=task.id, instance_id=task.instance_id, kind="second_escalation", due_at=now + grace, state="pending"))
 
@@ -147,8 +159,10 @@ def _escalate_again(core: Core, session, task: HumanTask, now: datetime) -> None
     session.add(escalation)
     message = (f"Still overdue and not taken on by a manager: {_describe(task)} held by {first.missed_by}, "
                f"overdue since {uk_time(task.due_at)}.")
-    people = outbox.role_members(session, LEVEL_ROLES[2]) + outbox.role_members(session, LEVEL_ROLES[1])
-    outbox.notify(session, people, "second_escalation", message, task.instance_id)
+    orgs = _organisations(session, task)
+    people = outbox.role_members(session, LEVEL_ROLES[2], orgs) + outbox.role_members(session, LEVEL_ROLES[1], orgs)
+    outbox.notify(session, people, "second_escalation", message, task.instance_id, email=_email(task, "Still overdue"),
+                  link=f"/tasks/{task.id}")
 
 
 # -- managers' side -------------------------------------------------------------------------

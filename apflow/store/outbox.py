@@ -2,6 +2,8 @@
 them was committed; apflow.services.notifications sends the e-mails afterwards."""
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import exists, or_, select
 
 from apflow.clock import clock
@@ -9,16 +11,22 @@ from apflow.clock import clock
 from .models import Notification, OutboxEmail, User, UserOrganisation, UserRole
 
 
-def role_members(session, role: str, organisation_id: int | None = None) -> list[User]:
-    """Active people in a role; with organisation_id, only those who work for that organisation (or for no
-    organisation in particular: an install without organisations), so an alert about a pupil never reaches
-    another school's staff."""
+def role_members(session, role: str, organisation_id: int | Collection[int | None] | None = None) -> list[User]:
+    """Active people in a role; with organisation_id (one, or several), only those who work for one of them (or
+    for no organisation in particular: an install without organisations), so an alert about a pupil never
+    reaches another school's staff."""
     query = select(User).join(UserRole).where(UserRole.role == role, User.active.is_(True)).order_by(User.id)
     if organisation_id is not None:
+        wanted = [organisation_id] if isinstance(organisation_id, int) else [o for o in organisation_id if o is not None]
         query = query.where(or_(
-            exists().where(UserOrganisation.user_id == User.id, UserOrganisation.organisation_id == organisation_id),
+            exists().where(UserOrganisation.user_id == User.id, UserOrganisation.organisation_id.in_(wanted)),
             ~exists().where(UserOrganisation.user_id == User.id)))
     return list(session.scalars(query))
+
+
+def instance_organisations(instance) -> list[int]:
+    """The organisations working on an instance: the commissioner and the provider delivering it."""
+    return [o for o in (instance.organisation_id, instance.provider_organisation_id) if o is not None]
 
 
 def notify(session, people: list[User], kind: str, message: str, instance_id: int | None = None,

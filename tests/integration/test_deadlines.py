@@ -138,3 +138,22 @@ def test_second_level_goes_to_the_headteacher_role_members(core, people, due_in_
     frozen_clock.advance(timedelta(hours=24))
     deadlines.fire_due_alerts(core)
     assert len(notes(core, other_head)) == 1 and len(notes(core, people["headteacher"])) == 1
+
+
+def test_R81_deadline_alerts_reach_only_the_placements_organisations_and_their_emails_name_no_pupil(core, due_in_two_days, frozen_clock):
+    from apflow.services import users
+    from tests.support import PASSWORD
+
+    for name in ("The Nest School", "Hilltop School"):
+        users.ensure_organisation(core, name, "school")
+    coordinator = users.create_user(core, "nestcoord", PASSWORD, ["coordinator"], email="nest@school.example", organisations=["The Nest School"])
+    other = users.create_user(core, "hillcoord", PASSWORD, ["coordinator"], email="hill@school.example", organisations=["Hilltop School"])
+    started = instances.start_instance(core, coordinator, "due", {"pupil_name": "Mia K."})
+    frozen_clock.advance(timedelta(hours=36))
+    assert deadlines.fire_due_alerts(core) == 1
+    assert notes(core, coordinator) == [f"Reminder: 'Check' for Mia K. (placement #{started['id']}) is due by Wed 14 Jan 2026, 09:00."]
+    assert notes(core, other) == []
+    with core.db.session() as s:
+        [mail] = s.scalars(select(OutboxEmail)).all()
+    assert mail.to_address == "nest@school.example" and "Mia" not in mail.subject + mail.body
+    assert f"/tasks/{instances.list_ready_tasks(core, coordinator, started['id'])[0]['id']}" in mail.body
