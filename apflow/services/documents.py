@@ -19,7 +19,9 @@ ALLOWED_TYPES = {"application/pdf", "image/png", "image/jpeg", "image/heic",
                  "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "text/plain"}
 
 
-def upload(core: Core, user: User, instance_id: int, task_id: str | None, filename: str, content_type: str, content: bytes) -> int:
+def upload(core: Core, user: User, instance_id: int, task_id: str | None, filename: str, content_type: str, content: bytes,
+           restricted: bool = False) -> int:
+    """Store an uploaded file on an instance; restricted: a child-protection attachment from its first moment (R81)."""
     if not content:
         raise Invalid("The file is empty.", {"file": ["Choose a file to upload."]})
     if len(content) > MAX_BYTES:
@@ -33,7 +35,8 @@ def upload(core: Core, user: User, instance_id: int, task_id: str | None, filena
         if instance is None or not permissions.can(user, "instance.view", instance, session):
             raise NotFound("There is no such placement that you can see.")
         document = Document(instance_id=instance_id, task_id=task_id, filename=name, content_type=content_type, size=len(content),
-                            sha256=hashlib.sha256(content).hexdigest(), content=content, uploaded_by=user.id, uploaded_at=clock.now())
+                            sha256=hashlib.sha256(content).hexdigest(), content=content, uploaded_by=user.id, uploaded_at=clock.now(),
+                            restricted=restricted)
         session.add(document)
         session.flush()
         return document.id

@@ -102,7 +102,9 @@ def task_submit(task_id):
         for name in forms.file_fields(form["schema"], form["ui_schema"]):
             upload = request.files.get(name)
             if upload and upload.filename:
-                uploaded[name] = documents.upload(core, user, task["instance_id"], task_id, upload.filename, upload.mimetype, upload.read())
+                restricted = form["schema"]["properties"].get(name, {}).get("x-apflow-restricted") is True
+                uploaded[name] = documents.upload(core, user, task["instance_id"], task_id, upload.filename, upload.mimetype, upload.read(),
+                                                  restricted=restricted)
     except Invalid as err:
         values = forms.parse(form["schema"], form["ui_schema"], request.form)
         return _task_view(task_id, values, {name: err.details.get("file", [err.message]) for name in forms.file_fields(form["schema"], form["ui_schema"])},
