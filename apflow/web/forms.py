@@ -13,13 +13,13 @@ class Field:
     name: str            # the HTML name and id stem
     key: str             # the JSON key within its object
     title: str
-    kind: str            # text, textarea, number, date, email, select, radio, checkboxes, checkbox, group, file
+    kind: str            # text, textarea, number, date, email, select, radio, checkboxes, checkbox, group, list, file
     required: bool
     help: str = ""
     options: list = field(default_factory=list)   # [(value, label)]
     value: object = None
     errors: list = field(default_factory=list)
-    rows: list = field(default_factory=list)       # group: list of lists of Field
+    rows: list = field(default_factory=list)       # group: list of lists of Field; list: the entries
     schema: dict = field(default_factory=dict)
 
     @property
@@ -42,7 +42,7 @@ def _kind(prop: dict, ui: dict) -> str:
         items = prop.get("items", {})
         if items.get("type") == "object":
             return "group"
-        return "checkboxes"
+        return "checkboxes" if "enum" in items else "list"
     if kind == "boolean":
         return "checkbox"
     if "enum" in prop:
@@ -91,6 +91,10 @@ def build(schema: dict, ui: dict, values: dict, errors: dict, prefix: str = "") 
             item_ui = sub_ui.get("items", {}) if isinstance(sub_ui.get("items"), dict) else {}
             item.rows = [build(item_schema, item_ui, row if isinstance(row, dict) else {}, errors, f"{name}.{i}.") for i, row in enumerate(rows)]
             item.errors = errors.get(name, []) + [m for i in range(len(rows)) for m in errors.get(f"{name}.{i}", [])]
+        elif kind == "list":  # a list of free entries (e.g. targets): one input each, with Add and Remove
+            entries = values.get(key) if isinstance(values.get(key), list) else []
+            item.rows = [e if e is not None else "" for e in entries] or ([""] if item.required else [])
+            item.errors = errors.get(name, []) + [m for i in range(len(entries)) for m in errors.get(f"{name}.{i}", [])]
         result.append(item)
     return result
 
@@ -123,6 +127,16 @@ def parse(schema: dict, ui: dict, form, prefix: str = "", documents: dict | None
             if form.get("add_row") == name:
                 rows.append({})
             answers[key] = rows
+        elif kind == "list":
+            count = form.get(f"{name}.count", "0")
+            count = min(int(count), 100) if count.isdigit() else 0
+            removed = form.get("remove_row", "")
+            entries = [_scalar(prop.get("items", {}), (form.get(f"{name}.{i}") or "").strip())
+                       for i in range(count) if removed != f"{name}.{i}"]
+            entries = [e for e in entries if e != ""]
+            if form.get("add_row") == name:
+                entries.append("")
+            answers[key] = entries
         elif kind == "file":
             if name in documents:
                 answers[key] = documents[name]
@@ -130,18 +144,21 @@ def parse(schema: dict, ui: dict, form, prefix: str = "", documents: dict | None
                 answers[key] = int(form.get(f"{name}.existing"))
         else:
             raw = (form.get(name) or "").strip()
-            if raw == "":
-                continue
-            if prop.get("type") == "integer":
-                answers[key] = int(raw) if raw.lstrip("-").isdigit() else raw
-            elif prop.get("type") == "number":
-                try:
-                    answers[key] = float(raw) if "." in raw else int(raw)
-                except ValueError:
-                    answers[key] = raw
-            else:
-                answers[key] = raw
+            if raw != "":
+                answers[key] = _scalar(prop, raw)
     return answers
+
+
+def _scalar(prop: dict, raw: str):
+    """A typed-in value as the schema wants it; unreadable numbers stay text so the check can say so."""
+    if raw == "" or prop.get("type") not in ("integer", "number"):
+        return raw
+    if prop.get("type") == "integer":
+        return int(raw) if raw.lstrip("-").isdigit() else raw
+    try:
+        return float(raw) if "." in raw else int(raw)
+    except ValueError:
+        return raw
 
 
 def file_fields(schema: dict, ui: dict, prefix: str = "") -> list[str]:

@@ -1,0 +1,35 @@
+"""The browser form renderer gives every field of every shipped form an input, and reads lists back (issue 13:
+the commencement review's required Targets list once rendered with no input and no Add button)."""
+import json
+
+from werkzeug.datastructures import MultiDict
+
+from apflow.config import ROOT
+from apflow.web import forms
+
+SCHEMA = json.loads((ROOT / "forms" / "commencement_review.schema.json").read_text())
+KINDS_WITH_INPUTS = {"text", "textarea", "number", "date", "email", "select", "radio", "checkboxes", "checkbox", "group", "list", "file"}
+
+
+def test_a_required_list_of_free_entries_starts_with_one_input():
+    [targets] = [f for f in forms.build(SCHEMA, {}, {}, {}) if f.key == "targets"]
+    assert targets.kind == "list" and targets.rows == [""]
+
+
+def test_list_entries_are_read_back_added_and_removed():
+    posted = MultiDict({"targets.count": "3", "targets.0": "Attend every session", "targets.1": "  ", "targets.2": "Finish unit 1"})
+    assert forms.parse(SCHEMA, {}, posted)["targets"] == ["Attend every session", "Finish unit 1"]
+    assert forms.parse(SCHEMA, {}, MultiDict({**posted, "add_row": "targets"}))["targets"] == ["Attend every session", "Finish unit 1", ""]
+    assert forms.parse(SCHEMA, {}, MultiDict({**posted, "remove_row": "targets.0"}))["targets"] == ["Finish unit 1"]
+
+
+def test_every_field_of_every_shipped_form_has_an_input():
+    for path in sorted((ROOT / "forms").glob("*.schema.json")):
+        schema = json.loads(path.read_text())
+        ui_path = path.with_name(path.name.replace(".schema.json", ".uischema.json"))
+        ui = json.loads(ui_path.read_text()) if ui_path.exists() else {}
+        fields = forms.build(schema, ui, {}, {})
+        for field in fields + [sub for f in fields for row in f.rows if isinstance(row, list) for sub in row]:
+            assert field.kind in KINDS_WITH_INPUTS, (path.name, field.key)
+            if field.kind in ("radio", "checkboxes", "select"):
+                assert field.options, (path.name, field.key)
