@@ -239,12 +239,12 @@ def start_for(core: Core, user: User | None, process_id: str, data: dict | None,
         data.update(records.apply(core, session, instance, actor, None, core.host.start_properties(bundle), data, data, after))
         try:
             workflow = core.host.start(bundle, data)
+            add_event(session, instance, actor, "instance_started", detail={"version": version.version, "keys_after": sorted(data or {})})
+            due = persist(core, session, instance, workflow, actor, before={}, ready_rows={}, timers_before=[]).due
         except ServiceError:
             raise
         except Exception as err:  # the diagram failed before the instance existed: nothing is kept
             raise WorkflowFailed(f"The process could not start: {explain(err)}", {"process_id": process_id}) from err
-        add_event(session, instance, actor, "instance_started", detail={"version": version.version, "keys_after": sorted(data or {})})
-        due = persist(core, session, instance, workflow, actor, before={}, ready_rows={}, timers_before=[]).due
         result = instance_dict(core, session, instance, workflow)
     core.timers_scheduled(due)
     _signal_after(core, actor, after)

@@ -13,9 +13,9 @@ from apflow.engine.diagrams import task_properties
 from apflow.engine.forms import SCHEMA_PROPERTY, UI_PROPERTY
 from apflow.engine.problems import InvalidDiagram, Problem
 from apflow.errors import Invalid, NotFound
-from apflow.store.models import Instance, ProcessVersion
+from apflow.store.models import Instance, ProcessVersion, User
 
-from . import records
+from . import permissions, records
 from .core import Core
 
 
@@ -120,6 +120,19 @@ def latest_version(session, process_id: str) -> ProcessVersion:
     if version is None:
         raise NotFound(f"No process '{process_id}' is deployed. Deploy it with `apflow deploy`, or check the id in GET /api/v1/processes.")
     return version
+
+
+def startable(core: Core, user: User) -> list[dict]:
+    """The processes this person may start from the product ("New referral", "Approve a provider"): the newest
+    version of each, where they hold the start lane's role; not those that only run as a stage of another
+    process (planning, a review), which their parent starts."""
+    with core.db.session(readonly=True) as session:
+        newest = select(ProcessVersion.process_id, func.max(ProcessVersion.version).label("version")).group_by(ProcessVersion.process_id).subquery()
+        versions = list(session.scalars(select(ProcessVersion).join(newest, (ProcessVersion.process_id == newest.c.process_id)
+                                                                     & (ProcessVersion.version == newest.c.version)).order_by(ProcessVersion.name)))
+        stages = {called for v in versions for called in core.bundle(v).subprocess_specs if called != v.process_id}
+        return [{"id": v.process_id, "name": v.name, "about": (getattr(core.bundle(v).spec, "documentation", None) or "").strip()}
+                for v in versions if v.process_id not in stages and permissions.can(user, "instance.start", v)]
 
 
 def list_processes(core: Core) -> list[dict]:

@@ -5,7 +5,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user, login_required
 
 from apflow.errors import Conflict, Invalid, ServiceError, WorkflowFailed
-from apflow.services import documents, inbox, instances, permissions, users
+from apflow.services import documents, inbox, instances, permissions, processes, users
 
 from . import forms
 from .auth import check_csrf, current_core
@@ -29,7 +29,7 @@ def inbox_page():
     query = inbox.InboxQuery.from_args(request.args)
     listing = inbox.inbox(current_core(), _user(), query)
     return render_template("inbox.html", listing=listing, query=query, filters=inbox.saved_filters(current_core(), _user()),
-                           is_manager=permissions.is_manager(_user()))
+                           is_manager=permissions.is_manager(_user()), can_start=bool(processes.startable(current_core(), _user())))
 
 
 @bp.post("/inbox/filters")

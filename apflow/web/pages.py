@@ -1,13 +1,14 @@
 """Browser pages: sign in and out, and a home page listing the signed-in person's open tasks."""
 from __future__ import annotations
 
+import secrets
 from urllib.parse import urlparse
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from apflow.errors import ServiceError
-from apflow.services import calendars, deadlines, notifications, permissions, users
+from apflow.services import calendars, deadlines, instances, notifications, permissions, processes, users
 
 from .auth import SessionUser, check_csrf, current_core
 
@@ -18,6 +19,38 @@ bp = Blueprint("pages", __name__)
 @login_required
 def home():
     return redirect(url_for("inbox.inbox_page"))
+
+
+@bp.get("/start")
+@login_required
+def start_page():
+    return render_template("start.html", startable=processes.startable(current_core(), current_user.user), nonce=secrets.token_urlsafe(16))
+
+
+@bp.post("/start/<process_id>")
+@login_required
+def start(process_id):
+    """Start a process and go straight to its first task. A form sent twice (a double click, a resend) starts
+    it once: the page's one-time token remembers the instance it started."""
+    check_csrf(request.form.get("csrf_token"))
+    core, user = current_core(), current_user.user
+    nonce = request.form.get("nonce", "")[:64]
+    started = session.setdefault("started", {})
+    instance_id = started.get(nonce)
+    if instance_id is None:
+        try:
+            instance_id = instances.start_instance(core, user, process_id, {})["id"]
+        except ServiceError as err:
+            flash(err.message, "error")
+            return redirect(url_for("pages.start_page"))
+        if nonce:
+            session["started"] = {**dict(list(started.items())[-20:]), nonce: instance_id}
+    mine = [t for t in instances.list_ready_tasks(core, user, instance_id)
+            if t["assignee"] == user.username or (t["assignee"] is None and t["role"] in permissions.staff_roles(user))]
+    if mine:
+        return redirect(url_for("inbox.task_page", task_id=mine[0]["id"]))
+    flash("Started. Its first task is with another role; you can follow it here.")
+    return redirect(url_for("inbox.placement_page", instance_id=instance_id))
 
 
 @bp.get("/dashboard")

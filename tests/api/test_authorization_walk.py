@@ -36,6 +36,8 @@ ROUTES = [
     ("GET", "/pupils/NEST-0142", STAFF_WITH_TASK),
     ("GET", "/account/password", EVERYONE),
     ("POST", "/account/password", EVERYONE),
+    ("GET", "/start", EVERYONE),
+    ("POST", "/start/referral_triage", {"coordinator"}),  # the start lane's role; others get a message
     ("GET", "/dashboard", MANAGERS),
     ("POST", "/escalations/{esc}/acknowledge", MANAGERS),
     ("GET", "/calendar", EVERYONE),
