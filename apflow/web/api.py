@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from apflow.engine.problems import InvalidDiagram
 from apflow.errors import Invalid, NotFound, ServiceError
-from apflow.services import calendars, deadlines, inbox, instances, notifications, permissions, processes, users
+from apflow.services import calendars, caseload, deadlines, inbox, instances, notifications, permissions, processes, users
 
 from .auth import api_user, current_core
 from .openapi import openapi_document
@@ -159,6 +159,13 @@ def bulk_tasks():
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise Invalid('Send {"action": "claim"|"assign", "task_ids": [...], "username": "..."}.')
     return jsonify(inbox.bulk(current_core(), api_user(), ids, str(body.get("action", "")), str(body.get("username", ""))))
+
+
+@bp.get("/placements")
+def list_placements():
+    """The caseload: placements this person may see with stage, next deadline and who holds it."""
+    board = caseload.caseload(current_core(), api_user(), caseload.CaseloadQuery.from_args(request.args))
+    return jsonify({"placements": [{**row, "next_due": row["next_due"].isoformat() if row["next_due"] else None} for row in board["rows"]]})
 
 
 @bp.get("/instances/<int:instance_id>")

@@ -5,7 +5,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user, login_required
 
 from apflow.errors import Conflict, Invalid, ServiceError, WorkflowFailed
-from apflow.services import documents, inbox, instances, permissions, processes, users
+from apflow.services import caseload, documents, inbox, instances, permissions, processes, users
 
 from . import forms
 from .auth import check_csrf, current_core
@@ -164,6 +164,13 @@ def task_action(task_id, action):
 
 
 # -- placements and pupils -------------------------------------------------------------------
+
+@bp.get("/placements")
+@login_required
+def caseload_page():
+    query = caseload.CaseloadQuery.from_args(request.args)
+    return render_template("caseload.html", board=caseload.caseload(current_core(), _user(), query), query=query)
+
 
 @bp.get("/placements/<int:instance_id>")
 @login_required

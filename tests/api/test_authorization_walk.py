@@ -34,6 +34,7 @@ ROUTES = [
     ("GET", "/placements/{instance}/documents/{doc}", STAFF_WITH_TASK),
     ("POST", "/placements/{instance}/retry", set()),  # managers may, but there is no failed step to retry: refused with a message
     ("GET", "/pupils/NEST-0142", STAFF_WITH_TASK),
+    ("GET", "/placements", EVERYONE),  # the caseload: each sees only the placements in their scope (none here: no placement rows)
     ("GET", "/account/password", EVERYONE),
     ("POST", "/account/password", EVERYONE),
     ("GET", "/start", EVERYONE),
@@ -58,6 +59,7 @@ ROUTES = [
     ("POST", "/api/v1/tasks/{task}/complete", {"coordinator"}),
     ("POST", "/api/v1/tasks/{task}/claim", {"coordinator"}),
     ("POST", "/api/v1/tasks/bulk", MANAGERS),
+    ("GET", "/api/v1/placements", EVERYONE),
     ("GET", "/api/v1/instances/{instance}", STAFF_WITH_TASK),
     ("GET", "/api/v1/instances/{instance}/events", STAFF_WITH_TASK),
     ("POST", "/api/v1/instances/{instance}/retry", MANAGERS),
