@@ -12,7 +12,7 @@ import ssl
 from datetime import timedelta
 from email.message import EmailMessage
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from apflow.clock import clock
 from apflow.store.models import Notification, OutboxEmail, User
@@ -30,6 +30,12 @@ def list_notifications(core: Core, user: User, unread_only: bool = False) -> lis
         query = query.where(Notification.read_at.is_(None))
     with core.db.session(readonly=True) as session:
         return list(session.scalars(query.order_by(Notification.id.desc()).limit(200)))
+
+
+def unread_count(core: Core, user: User) -> int:
+    with core.db.session(readonly=True) as session:
+        return session.scalar(select(func.count()).select_from(Notification).where(Notification.user_id == user.id,
+                                                                                   Notification.read_at.is_(None)))
 
 
 def mark_read(core: Core, user: User, notification_ids: list[int] | None = None) -> None:

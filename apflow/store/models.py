@@ -266,6 +266,7 @@ class Notification(Base):
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    link: Mapped[str | None] = mapped_column(String(300), nullable=True)  # the page it is about, a path such as /tasks/<id>
 
 
 class OutboxEmail(Base):

@@ -41,7 +41,8 @@ def notify(session, people: list[User], kind: str, message: str, instance_id: in
         if person.id in seen:
             continue
         seen.add(person.id)
-        session.add(Notification(user_id=person.id, instance_id=instance_id, kind=kind, message=message, created_at=now))
+        session.add(Notification(user_id=person.id, instance_id=instance_id, kind=kind, message=message, created_at=now,
+                                 link=link if link and link.startswith("/") else (f"/placements/{instance_id}" if instance_id else None)))
         if person.email:
             text = email or message
             body = f"{text}\n\n{link}\n" if link else f"{text}\n"

@@ -221,7 +221,7 @@ def dashboard():
 def list_notifications():
     user = api_user()
     rows = notifications.list_notifications(current_core(), user, unread_only=request.args.get("unread") == "1")
-    return jsonify({"notifications": [{"id": n.id, "kind": n.kind, "message": n.message, "instance_id": n.instance_id,
+    return jsonify({"notifications": [{"id": n.id, "kind": n.kind, "message": n.message, "instance_id": n.instance_id, "link": n.link,
                                            "created_at": n.created_at.isoformat(), "read": n.read_at is not None} for n in rows]})
 
 

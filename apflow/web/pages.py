@@ -15,6 +15,14 @@ from .auth import SessionUser, check_csrf, current_core
 bp = Blueprint("pages", __name__)
 
 
+@bp.app_context_processor
+def unread_notifications():
+    """The unread count beside 'Notifications' on every signed-in page."""
+    if not current_user.is_authenticated:
+        return {}
+    return {"unread_notifications": notifications.unread_count(current_core(), current_user.user)}
+
+
 @bp.get("/")
 @login_required
 def home():

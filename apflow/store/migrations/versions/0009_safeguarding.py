@@ -2,7 +2,8 @@
 
 cp_records holds every child-protection entry (restricted form answers never reach process data);
 cp_reads is the read log the DSL sees; incidents of any kind open a review; pupils belong to the
-organisation whose DSLs hold their file; grants expire; documents can be child-protection attachments.
+organisation whose DSLs hold their file; grants expire; documents can be child-protection attachments;
+notifications link to the page they are about.
 
 Revision ID: 0009
 Revises: 0008
@@ -97,6 +98,9 @@ def upgrade():
     with op.batch_alter_table('documents', schema=None) as batch_op:
         batch_op.add_column(sa.Column('restricted', sa.Boolean(), nullable=False, server_default=sa.false()))
 
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('link', sa.String(length=300), nullable=True))
+
     with op.batch_alter_table('pupils', schema=None) as batch_op:
         batch_op.add_column(sa.Column('organisation_id', sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f('ix_pupils_organisation_id'), ['organisation_id'], unique=False)
@@ -112,6 +116,9 @@ def downgrade():
 
     with op.batch_alter_table('documents', schema=None) as batch_op:
         batch_op.drop_column('restricted')
+
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_column('link')
 
     with op.batch_alter_table('cp_access_grants', schema=None) as batch_op:
         batch_op.drop_column('expires_at')
