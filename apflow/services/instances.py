@@ -25,7 +25,7 @@ from apflow.store import outbox
 from apflow.store.db import append_row, instance_params, instance_where, is_sqlite, locked_instance, save_row
 from apflow.store.models import NO_DUE_DATE, Event, HumanTask, Instance, Organisation, PendingTimer, ProcessVersion, TaskDraft, User
 
-from . import deadlines, disclosure, documents, permissions, records
+from . import deadlines, disclosure, documents, form_options, permissions, records
 from .core import Core
 from .processes import latest_version
 from .users import usernames
@@ -130,7 +130,11 @@ def get_task(core: Core, user: User, task_id: str) -> dict:
         if task.state == "ready":
             workflow = core.host.load(instance.state, core.bundle(instance.version))
             data = core.host.task_data(workflow, task.id)
-        result["form"] = {"schema": form.schema, "ui_schema": form.ui_schema} if form else None
+        if form is not None:
+            schema, ui_schema = form_options.resolve(session, form.schema, form.ui_schema)
+            result["form"] = {"schema": schema, "ui_schema": ui_schema}
+        else:
+            result["form"] = None
         result["data"] = form.prefill(data) if form else {}
         return result
 

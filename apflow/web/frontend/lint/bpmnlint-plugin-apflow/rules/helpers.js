@@ -3,9 +3,9 @@
 // Role titles and the lane names that stand for them; kept equal to apflow/roles.py by
 // tests/engine/test_lint_rules.py.
 const ROLE_LANES = [
-  'ap coordinator', 'headteacher', 'dsl', 'senco', 'provider staff', 'la officer', 'parent', 'pupil', 'manager',
-  'coordinator', 'provider', 'la_officer',
-  'designated safeguarding lead', 'senco / head of year', 'head of year', 'tutor', 'learning mentor',
+  'ap coordinator', 'headteacher', 'dsl', 'deputy dsl', 'senco', 'provider staff', 'la officer', 'parent', 'pupil', 'manager',
+  'coordinator', 'deputy_dsl', 'provider', 'la_officer',
+  'designated safeguarding lead', 'deputy designated safeguarding lead', 'senco / head of year', 'head of year', 'tutor', 'learning mentor',
   'parent / carer', 'parent/carer', 'carer'
 ];
 
