@@ -30,7 +30,7 @@ COUNT_CAP = 100
 
 @dataclass
 class InboxQuery:
-    tab: str = "available"
+    tab: str = ""  # "" = the tab where this person's work is (see inbox())
     role: str = ""
     process: str = ""
     provider: str = ""
@@ -42,7 +42,7 @@ class InboxQuery:
     @classmethod
     def from_args(cls, args) -> "InboxQuery":
         query = cls()
-        query.tab = args.get("tab") if args.get("tab") in TABS else "available"
+        query.tab = args.get("tab") if args.get("tab") in TABS else ""
         query.role = (args.get("role") or "")[:40]
         query.process = (args.get("process") or "")[:200]
         query.provider = (args.get("provider") or "")[:200]
@@ -77,7 +77,9 @@ def _tab_conditions(user: User) -> dict:
     staff = permissions.staff_roles(user)
     available = (and_(HumanTask.assignee_id.is_(None), HumanTask.role.in_(staff), permissions.scope_clause(user))
                  if staff else false())
-    tabs = {"mine": HumanTask.assignee_id == user.id, "available": available}
+    tabs = {"mine": HumanTask.assignee_id == user.id}
+    if staff:  # parents and pupils have no role tasks to claim: their work is assigned to them
+        tabs["available"] = available
     if permissions.is_manager(user):
         tabs["all"] = permissions.scope_clause(user)
     return tabs
@@ -92,11 +94,11 @@ def _count(session, conditions) -> int:
 def inbox(core: Core, user: User, query: InboxQuery) -> dict:
     now = clock.now()
     tabs = _tab_conditions(user)
-    if query.tab not in tabs:
-        query.tab = "available"
     with core.db.session(readonly=True) as session:
         ready = HumanTask.state == "ready"
         counts = {tab: _count(session, [ready, condition]) for tab, condition in tabs.items()}
+        if query.tab not in tabs:  # open where the work is: tasks assigned to them first, else their roles' tasks
+            query.tab = "mine" if counts["mine"] or "available" not in tabs else "available"
         conditions = [ready, tabs[query.tab]]
         if query.role:
             conditions.append(HumanTask.role == query.role)
