@@ -6,6 +6,7 @@ so a diagram that passes cannot be rejected later for a construct the sandbox re
 from __future__ import annotations
 
 import ast
+import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from SpiffWorkflow.specs.ExclusiveChoice import ExclusiveChoice
 from SpiffWorkflow.specs.MultiChoice import MultiChoice
 from SpiffWorkflow.spiff.specs.defaults import ManualTask, UserTask
 
+from apflow import school_calendar
 from apflow.roles import ROLES, role_for_lane
 
 from . import sandbox
@@ -234,11 +236,31 @@ def _check_timer(filename, element, label, event) -> list[Problem]:
     return _check_iso_or_code(filename, element, f"timer of {label}", expression, kind)
 
 
+KNOWN_CALLS = frozenset(school_calendar.helpers(lambda: None)) | frozenset(sandbox.BUILTINS) | {"str", "range", "as_duration"}
+
+
+def _unknown_calls(filename, element, what, text) -> list[Problem]:
+    """A timer or dueIn may call only the calendar helpers and the sandbox's builtins; a misspelt helper is named
+    here rather than failing when the timer is first set."""
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        return []
+    called = {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    problems = []
+    for name in sorted(called - KNOWN_CALLS):
+        close = difflib.get_close_matches(name, sorted(KNOWN_CALLS), n=1)
+        problems.append(Problem(filename, element, f"The {what} calls '{name}', which is not a helper apflow knows.",
+                                (f"Did you mean {close[0]}()? " if close else "") + "The helpers are: "
+                                + ", ".join(f"{h}()" for h in sorted(school_calendar.helpers(lambda: None)))))
+    return problems
+
+
 def _check_iso_or_code(filename, element, what, expression, kind) -> list[Problem]:
     text = normalise_timer_expression(expression or "")
     if not text:
         return [Problem(filename, element, f"The {what} is empty.", "Give an ISO 8601 value such as P5D, or a helper such as school_days(5).")]
-    problems = _code_problems(filename, element, what, text, "eval")
+    problems = _code_problems(filename, element, what, text, "eval") or _unknown_calls(filename, element, what, text)
     if problems:
         return problems
     if _LOOKS_LIKE_ISO.match(text):

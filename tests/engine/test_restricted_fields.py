@@ -47,3 +47,4 @@ def test_R81_a_field_restricted_in_one_form_and_open_in_another_is_refused(tmp_p
     other = {"type": "object", "properties": {"referred_to": {"type": "string"}}}
     checked = _check(tmp_path, other_form=other)
     assert any("restricted in cp.schema.json but not in other.schema.json" in p.message for p in checked.problems)
+
