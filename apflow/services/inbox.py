@@ -15,7 +15,7 @@ from sqlalchemy import and_, false, func, or_, select, update
 from apflow.clock import clock
 from apflow.errors import Conflict, Forbidden, Invalid, NotFound
 from apflow.roles import ROLES, role_title
-from apflow.store.models import Event, HumanTask, Instance, Organisation, ProcessVersion, SavedFilter, TaskDraft, User, UserRole
+from apflow.store.models import Event, HumanTask, Instance, Organisation, ProcessVersion, SavedFilter, TaskDraft, User
 
 from . import disclosure, permissions
 from .core import Core
@@ -156,7 +156,10 @@ def _colleague(session, task: HumanTask, username: str) -> User:
     colleague = session.scalar(select(User).where(User.username == (username or "").strip(), User.active.is_(True)))
     if colleague is None:
         raise Invalid(f"There is no active user '{username}'.", {"assignee": ["Choose a colleague from the list."]})
-    if task.role not in colleague.role_names or not permissions.in_scope(colleague, session.get(Instance, task.instance_id)):
+    if task.role in permissions.EXTERNAL_ROLES or not permissions.staff_roles(colleague):
+        raise Invalid("Tasks for a family go to the parent or pupil the placement names; they cannot be handed to anyone else.",
+                      {"assignee": ["Choose a member of staff."]})
+    if task.role not in permissions.staff_roles(colleague) or not permissions.in_scope(colleague, session.get(Instance, task.instance_id)):
         raise Invalid(f"{colleague.display_name} cannot work this task: it needs the {role_title(task.role or '?')} role.",
                       {"assignee": [f"Choose someone in the {role_title(task.role or '?')} role."]})
     return colleague
@@ -233,13 +236,16 @@ def _name(session, user_id: int | None) -> str | None:
 
 
 def colleagues(core: Core, user: User, task_id: str) -> list[dict]:
-    """People this task could be handed to: active members of its role in scope."""
+    """People this task could be handed to: active staff in its role (or covering it) who work on the placement's
+    organisations. Never a parent or pupil: a family's task is theirs alone."""
     with core.db.session(readonly=True) as session:
         task = _task(session, user, task_id)
+        if task.role in permissions.EXTERNAL_ROLES:
+            return []
         instance = session.get(Instance, task.instance_id)
-        people = session.scalars(select(User).join(UserRole).where(UserRole.role == task.role, User.active.is_(True)).order_by(User.display_name))
+        people = session.scalars(select(User).where(User.active.is_(True)).order_by(User.display_name))
         return [{"username": p.username, "display_name": p.display_name} for p in people
-                if permissions.in_scope(p, instance) and p.id != task.assignee_id]
+                if task.role in permissions.staff_roles(p) and permissions.in_scope(p, instance) and p.id != task.assignee_id]
 
 
 # -- drafts and saved filters ----------------------------------------------------------------
