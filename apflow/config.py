@@ -46,6 +46,7 @@ class Settings:
     smtp_ssl: bool = False
     base_url: str = "http://127.0.0.1:5000"
     escalation_grace_hours: float = 24.0
+    concern_response_minutes: int = 60  # a safeguarding concern's response is due this long after it is raised, any hour (R80)
     log_level: str = "WARNING"
     extra: dict = field(default_factory=dict)
 
@@ -73,6 +74,7 @@ class Settings:
             smtp_ssl=_bool(env.get("APFLOW_SMTP_SSL"), False),
             base_url=env.get("APFLOW_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
             escalation_grace_hours=float(env.get("APFLOW_ESCALATION_GRACE_HOURS", 24)),
+            concern_response_minutes=int(env.get("APFLOW_CONCERN_RESPONSE_MINUTES", 60)),
             log_level=(env.get("APFLOW_LOG_LEVEL") or "WARNING").strip().upper(),
         )
         for key, value in overrides.items():

@@ -115,8 +115,9 @@ def answers(form: str, **extra) -> dict:
         "parent_update": {"update_sent_on": d, "update_summary": "Attending well and enjoying the practical work.", "assessment_shared": True},
         "concern_response": {"assessment": "Spoke to the pupil with the tutor present; referral to children's social care made.",
                              "child_protection": True, "referred_to": ["social_care"], "concern_action": "emergency_removal",
-                             "inform_parents": True, "risk_assessment_updated": True},
-        "concern_parents": {"told_on": d, "told_how": "phone", "parents_told": "A concern was raised and the pupil is back at school."},
+                             "risk_assessment_updated": True},
+        "concern_parents": {"parents_told": "told", "told_on": d, "told_how": "phone",
+                            "what_they_were_told": "A concern was raised and the pupil is back at school."},
         "emergency_removal": {"removed_on": d, "pupil_now_with": "At The Nest with the DSL.", "removal_reason": "Serious safeguarding concern at the site."},
     }[form]
     return {**base, **extra}
@@ -245,5 +246,5 @@ def _advance(core, work: _Worker, iid: int, pupil: str, ref: str, provider: str,
     if stage == "concern":
         return
     work.do(iid, "Respond to the concern and review the placement")
-    work.do(iid, "Tell the parents about the concern")
+    work.do(iid, "Tell the parents, or record why not now")
     work.do(iid, "Remove the pupil from the placement now")

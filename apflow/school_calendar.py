@@ -382,9 +382,11 @@ def england_2025_26() -> SchoolCalendar:
         inset_days=[d(2025, 9, 1), d(2025, 9, 2), d(2026, 1, 5), d(2026, 7, 20)])
 
 
-def helpers(calendar_for_now) -> dict:
+def helpers(calendar_for_now, concern_response_minutes: int = 60) -> dict:
     """Functions for the script sandbox, used in timer expressions and dueIn properties:
-    end_of_half_term(), end_of_term(), school_days(n), weeks(n), days(n), same_school_day(hours=None).
+    end_of_half_term(), end_of_term(), school_days(n), weeks(n), days(n), same_school_day(hours=None) on the school
+    calendar; hours(n), minutes(n) and concern_response_time() on the wall clock, nights, weekends and holidays
+    included ("immediately" does not wait for Monday).
 
     `calendar_for_now` is a zero-argument callable returning (SchoolCalendar, now) at call time.
     Each helper returns an ISO 8601 UTC datetime string such as '2026-02-13T15:30:00+00:00'
@@ -425,4 +427,21 @@ def helpers(calendar_for_now) -> dict:
         cal, now = calendar_for_now()
         return iso(cal.same_school_day(now, hours))
 
-    return {f.__name__: f for f in (end_of_half_term, end_of_term, school_days, weeks, days, same_school_day)}
+    def wall_clock(n, what, unit):
+        count(n, what)
+        _, now = calendar_for_now()
+        return iso(now + timedelta(**{unit: n}))
+
+    def hours(n):
+        return wall_clock(n, "hours", "hours")
+
+    def minutes(n):
+        return wall_clock(n, "minutes", "minutes")
+
+    def concern_response_time():
+        """When a DSL must have responded to a safeguarding concern: the configured minutes, any hour of any day."""
+        _, now = calendar_for_now()
+        return iso(now + timedelta(minutes=concern_response_minutes))
+
+    return {f.__name__: f for f in (end_of_half_term, end_of_term, school_days, weeks, days, same_school_day, hours, minutes,
+                                    concern_response_time)}

@@ -33,6 +33,7 @@ from .sandbox import SandboxedScriptEngine
 DUE_IN_PROPERTY = "dueIn"
 ASSIGN_TO_PROPERTY = "assignTo"
 ALERT_PROPERTY = "alert"
+ESCALATE_TO_PROPERTY = "escalateTo"
 
 
 class TaskNotReady(Exception):
@@ -52,6 +53,7 @@ class ReadyHumanTask:
     process_id: str
     assign_to: str | None = None
     alert: str | None = None  # the task property `alert`: tell the lane's people at once when the task is ready
+    escalate_to: str | None = None  # the task property `escalateTo`: roles told in turn when it is overdue
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,7 @@ class WorkflowHost:
                 process_id=task.workflow.spec.name,
                 assign_to=task_properties(spec).get(ASSIGN_TO_PROPERTY) or None,
                 alert=task_properties(spec).get(ALERT_PROPERTY) or None,
+                escalate_to=task_properties(spec).get(ESCALATE_TO_PROPERTY) or None,
             ))
         return tasks
 

@@ -25,7 +25,7 @@ from . import sandbox
 from .diagrams import ParsedDiagrams, SpecBundle, normalise_timer_expression, parse_sources, record_kinds, task_properties
 from .forms import SCHEMA_PROPERTY, UI_PROPERTY, check_form_source, read_form_files, restricted_fields
 from .problems import InvalidDiagram, Problem
-from .runtime import ASSIGN_TO_PROPERTY, DUE_IN_PROPERTY
+from .runtime import ASSIGN_TO_PROPERTY, DUE_IN_PROPERTY, ESCALATE_TO_PROPERTY
 from .xml import DEFAULT_MAX_BYTES
 
 FORMLESS_PROPERTY = "formless"
@@ -218,6 +218,10 @@ def _check_bundle(bundle: SpecBundle, filename: str, form_names: dict[str, tuple
         problems += _check_records(filename, element, label, properties, known_records)
         if DUE_IN_PROPERTY in properties:
             problems += _check_iso_or_code(filename, element, f"dueIn of {label}", properties[DUE_IN_PROPERTY], "duration")
+        for role in str(properties.get(ESCALATE_TO_PROPERTY, "")).split(","):
+            if role.strip() and role_for_lane(role) is None:
+                problems.append(Problem(filename, element, f"The escalateTo of {label} names '{role.strip()}', which is no role.",
+                                        f"Name roles, in the order to escalate to, from: {ROLE_LIST}."))
         if isinstance(task_spec, (UserTask, ManualTask)):
             problems += _check_human_task(task_spec, filename, element, label, properties, form_names)
     return problems

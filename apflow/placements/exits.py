@@ -8,7 +8,7 @@ from apflow.errors import Invalid
 
 from . import gates
 from .common import iso, log, not_before_now, now, parse_date, placement_of, school_day_bounds, today, touch
-from .concerns import KEPT, _note, _open_concern
+from .concerns import _concern, _note
 from .models import Destination, PlacementExit, Provider, Review
 
 
@@ -64,7 +64,7 @@ def record_emergency_removal(ctx):
     a = ctx.answers
     row = _exit(ctx, placement, "emergency")
     row.started_on = row.ends_on = parse_date(a["removed_on"], "removed_on")
-    _add(row, ctx, ["pupil_now_with", "removal_reason"])
+    _add(row, ctx, ["pupil_now_with"])  # the reason is child-protection detail: it is kept in the child's file
     placement.end_date = row.ends_on
     touch(placement, "removed")
     log(ctx, f"Pupil removed from the placement on {row.ends_on}; now with {a['pupil_now_with']}", placement=placement, record=row)
@@ -80,13 +80,13 @@ def record_alternative(ctx):
 def record_investigation(ctx):
     placement = placement_of(ctx)
     a = ctx.answers
-    concern = _open_concern(ctx, placement)
+    concern = _concern(ctx, placement)
     _note(concern, ctx, a["investigation_findings"])
     concern.referred_to = sorted(set(concern.referred_to) | {r for r in a["reported_to"] if r != "none"})
     row = _exit(ctx, placement, "emergency")
-    _add(row, ctx, ["reported_to", "reported_on"])
-    log(ctx, f"Investigated; reported to {', '.join(a['reported_to'])} on {a['reported_on']}", placement=placement, record=row)
-    return {"investigation_findings": KEPT}
+    _add(row, ctx, ["reported_on"])  # findings and who it was reported to are kept in the child's file
+    log(ctx, f"Investigated and reported to the authorities on {a['reported_on']}", placement=placement, record=row)
+    log(ctx, f"Investigation reported to {', '.join(a['reported_to'])}", placement=placement, record=concern, restricted=True)
 
 
 def record_family_support(ctx):

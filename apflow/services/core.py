@@ -32,7 +32,7 @@ class Core:
 
     def script_helpers(self) -> dict:
         """Functions diagrams may call in scripts, conditions and timer expressions (see docs/authoring.md)."""
-        return school_calendar.helpers(self._calendar_now)
+        return school_calendar.helpers(self._calendar_now, self.settings.concern_response_minutes)
 
     def _calendar_now(self):
         return self.calendar(), clock.now()

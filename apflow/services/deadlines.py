@@ -140,6 +140,8 @@ def _remind(core: Core, session, task: HumanTask, now: datetime) -> None:
 
 
 def _escalate(core: Core, session, task: HumanTask, now: datetime) -> None:
+    if task.escalate_to:
+        return _escalate_to_roles(core, session, task, now, level=1)
     escalation = Escalation(instance_id=task.instance_id, human_task_id=task.id, level=1, role=LEVEL_ROLES[1], task_name=task.name,
                             missed_by=_holder(session, task), overdue_since=task.due_at, created_at=now, state="open", note="")
     session.add(escalation)
@@ -150,7 +152,28 @@ def _escalate(core: Core, session, task: HumanTask, now: datetime) -> None:
     session.add(DeadlineAlert(human_task_id=task.id, instance_id=task.instance_id, kind="second_escalation", due_at=now + grace, state="pending"))
 
 
+def _escalate_to_roles(core: Core, session, task: HumanTask, now: datetime, level: int) -> None:
+    """A task naming its escalation roles (`escalateTo`, e.g. a safeguarding concern: deputy DSLs, then the
+    headteacher): each level tells the next role in the placement's organisations at once, in the app and by
+    e-mail (no pupil name), and the next level follows after the same time again, while the task is still open."""
+    roles = task.escalate_to.split(",")
+    role = roles[min(level, len(roles)) - 1]
+    escalation = Escalation(instance_id=task.instance_id, human_task_id=task.id, level=level, role=role, task_name=task.name,
+                            missed_by=_holder(session, task), overdue_since=task.due_at, created_at=now, state="open", note="")
+    session.add(escalation)
+    people = [p for r in roles[:level] for p in outbox.role_members(session, r, _organisations(session, task))]
+    message = f"Not answered in time: {_describe(task)}, held by {escalation.missed_by}, was due {uk_time(task.due_at)}. Act on it now."
+    outbox.notify(session, people, "escalation", message, task.instance_id, subject=f"Not answered in time: {task.name}"[:120],
+                  email=_email(task, "Not answered in time"), link=f"/tasks/{task.id}")
+    if level < len(roles):
+        session.add(DeadlineAlert(human_task_id=task.id, instance_id=task.instance_id, kind="second_escalation",
+                                  due_at=now + (task.due_at - task.created_at), state="pending"))
+
+
 def _escalate_again(core: Core, session, task: HumanTask, now: datetime) -> None:
+    if task.escalate_to:
+        level = 1 + len(list(session.scalars(select(Escalation.id).where(Escalation.human_task_id == task.id))))
+        return _escalate_to_roles(core, session, task, now, level)
     first = session.scalar(select(Escalation).where(Escalation.human_task_id == task.id, Escalation.level == 1).order_by(Escalation.id.desc()))
     if first is None or first.state != "open":
         return  # a manager took it on

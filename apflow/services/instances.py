@@ -628,7 +628,7 @@ def persist(core: Core, session, instance: Instance, workflow, actor: Actor, bef
                         created_at=now, due_at=due_at, sort_due=due_at or NO_DUE_DATE, due_soon_at=deadlines.due_soon_at(now, due_at),
                         deadline_by_diagram=bool(watching), pupil_name=_text(data.get("pupil_name")),
                         pupil_ref=_text(data.get("pupil_ref")), provider_name=_text(data.get("provider_name")),
-                        assignee_id=_assignee_from(session, task, data))
+                        assignee_id=_assignee_from(session, task, data), escalate_to=escalation_roles(task.escalate_to))
         session.add(row)
         new_rows.append(row)
         deadlines.plan(session, row)
@@ -663,6 +663,12 @@ def persist(core: Core, session, instance: Instance, workflow, actor: Actor, bef
     if instance.status == "completed":
         add_event(session, instance, actor, "instance_completed", before=before, after=data)
     return Persisted(changed_due, still_ready + new_rows)
+
+
+def escalation_roles(value: str | None) -> str | None:
+    """The roles an `escalateTo` property names (titles or keys), as keys: 'Deputy DSL, Headteacher' -> 'deputy_dsl,headteacher'."""
+    roles = [role_for_lane(part) for part in (value or "").split(",") if part.strip()]
+    return ",".join(r for r in roles if r) or None
 
 
 def _alert(session, instance: Instance, row: HumanTask, text: str) -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from apflow.errors import Invalid, NotFound
+from apflow.errors import Invalid, NotFound, ServiceError
 from apflow.placements.common import now
 from apflow.placements.concerns import SIGNAL
-from apflow.placements.models import Concern, CpAccessGrant, LogEntry, Pupil
-from apflow.store import outbox
+from apflow.placements.models import Concern, CpAccessGrant, CpRecord, LogEntry, Pupil
 from apflow.store.models import Instance, User
 
 from . import instances, permissions
@@ -18,10 +17,13 @@ from .placements import visible_placement
 
 
 def raise_concern(core: Core, user: User, placement_id: int, summary: str, detail: str = "", child_protection: bool = False) -> dict:
-    """Record a safeguarding concern, tell the DSL at once, and interrupt the running placement (R80).
+    """Record a safeguarding concern and put it in front of the pupil's DSLs at once, at any stage (R80).
 
-    The concern is committed on its own first, so it is never lost even if the workflow step that follows fails.
-    `summary` is seen by everyone who sees the placement; `detail` only by the DSL and those the DSL grants (R81).
+    The concern is committed on its own first, so it is never lost even if a workflow step that follows fails.
+    A running placement is interrupted by the concern (its monitoring stops while the DSL responds); at any other
+    stage (planning, not started, exiting, finished) the DSL's response runs as a process of its own. Either way the
+    DSL gets the response task, alerted in the app and by an e-mail that names nobody.
+    `summary` is seen by the school's staff; `detail` only by the DSLs and those they grant (R81).
     """
     summary = (summary or "").strip()
     if len(summary) < 5:
@@ -30,25 +32,35 @@ def raise_concern(core: Core, user: User, placement_id: int, summary: str, detai
     with core.db.session() as session:
         placement = visible_placement(session, user, placement_id)
         pupil = session.get(Pupil, placement.pupil_id)
-        concern = Concern(placement_id=placement.id, pupil_id=pupil.id, raised_at=now(), raised_by=user.id, summary=summary,
-                          cp_detail=detail or "", child_protection=bool(child_protection), status="open")
+        instance = session.get(Instance, placement.instance_id) if placement.instance_id else None
+        organisation_id = pupil.organisation_id or (instance.organisation_id if instance else None)
+        concern = Concern(placement_id=placement.id, pupil_id=pupil.id, raised_at=now(), raised_by=user.id, raised_by_name=user.display_name,
+                          summary=summary, cp_detail=detail or "", child_protection=bool(child_protection), status="open")
         session.add(concern)
         session.flush()
+        session.add(CpRecord(pupil_id=pupil.id, organisation_id=organisation_id, concern_id=concern.id, placement_id=placement.id,
+                             at=concern.raised_at, actor_id=user.id, actor=user.display_name, kind="concern", summary=summary,
+                             content={"detail": detail or "", "child_protection": bool(child_protection)}))
         session.add(LogEntry(placement_id=placement.id, provider_id=placement.provider_id, instance_id=placement.instance_id, at=now(),
                              actor_id=user.id, actor=user.username, kind="concern_raised", summary=f"Safeguarding concern raised: {summary}",
                              record="concerns", record_id=concern.id, restricted=False))
-        outbox.notify(session, outbox.role_members(session, "dsl"), "safeguarding_concern",
-                             f"Safeguarding concern about {pupil.name} ({pupil.ref}) raised by {user.username}: {summary}",
-                             instance_id=placement.instance_id, subject="Safeguarding concern: respond now")
-        concern_id, instance_id = concern.id, placement.instance_id
-        running = instance_id is not None and session.get(Instance, instance_id).status != "completed"
-    interrupted, error = False, None
+        concern_id = concern.id
+        running = instance is not None and instance.status != "completed"
+        start_data = {"concern_id": concern.id, "pupil_id": pupil.id, "pupil_name": pupil.name, "pupil_ref": pupil.ref,
+                      "placement_id": placement.id, "standalone": True}
+    interrupted, error, concern_instance = False, None, None
     if running:
         try:
-            interrupted = instances.send_signal(core, user, instance_id, SIGNAL, {"concern_id": concern_id})["caught"]
-        except Exception as err:  # noqa: BLE001 - the concern stands; the failed step is on the instance for a manager
-            error = getattr(err, "message", str(err))
-    return {"concern_id": concern_id, "interrupted": interrupted, "error": error}
+            interrupted = instances.send_signal(core, user, placement.instance_id, SIGNAL, {"concern_id": concern_id})["caught"]
+        except ServiceError as err:  # the concern stands; the failed step is on the placement for a manager to retry
+            error = err.message
+    if interrupted:
+        concern_instance = placement.instance_id
+    else:  # nothing caught it: the DSL's response runs on its own, so no concern ever goes without a DSL task
+        concern_instance = instances.start_for(core, user, "safeguarding_concern", start_data, organisation_id)["id"]
+    with core.db.session() as session:
+        session.get(Concern, concern_id).instance_id = concern_instance
+    return {"concern_id": concern_id, "interrupted": interrupted, "error": error, "instance_id": concern_instance}
 
 
 def _concern_dict(concern: Concern, cp: bool) -> dict:

@@ -186,6 +186,7 @@ class HumanTask(Base):
     pupil_ref: Mapped[str | None] = mapped_column(String(100), nullable=True)
     provider_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     deadline_by_diagram: Mapped[bool] = mapped_column(Boolean, default=False)
+    escalate_to: Mapped[str | None] = mapped_column(String(200), nullable=True)  # roles told when overdue, in turn (`escalateTo`)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)  # who delegated it and may take it back
 
 

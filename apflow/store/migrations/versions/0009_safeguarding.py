@@ -3,7 +3,7 @@
 cp_records holds every child-protection entry (restricted form answers never reach process data);
 cp_reads is the read log the DSL sees; incidents of any kind open a review; pupils belong to the
 organisation whose DSLs hold their file; grants expire; documents can be child-protection attachments;
-notifications link to the page they are about.
+notifications link to the page they are about; a task can name the roles its deadline escalates to.
 
 Revision ID: 0009
 Revises: 0008
@@ -98,6 +98,9 @@ def upgrade():
     with op.batch_alter_table('documents', schema=None) as batch_op:
         batch_op.add_column(sa.Column('restricted', sa.Boolean(), nullable=False, server_default=sa.false()))
 
+    with op.batch_alter_table('human_tasks', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('escalate_to', sa.String(length=200), nullable=True))
+
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.add_column(sa.Column('link', sa.String(length=300), nullable=True))
 
@@ -119,6 +122,9 @@ def downgrade():
 
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.drop_column('link')
+
+    with op.batch_alter_table('human_tasks', schema=None) as batch_op:
+        batch_op.drop_column('escalate_to')
 
     with op.batch_alter_table('cp_access_grants', schema=None) as batch_op:
         batch_op.drop_column('expires_at')
