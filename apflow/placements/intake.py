@@ -26,6 +26,8 @@ def record_referral(ctx):
     pupil.date_of_birth = parse_date(a.get("date_of_birth"), "date_of_birth") or pupil.date_of_birth
     pupil.school = a.get("school") or pupil.school
     pupil.ehcp = bool(a.get("ehcp"))
+    if pupil.organisation_id is None:  # the referring school or LA holds the pupil's child-protection file (R81)
+        pupil.organisation_id = ctx.instance.organisation_id
     ctx.session.flush()
     placement = ctx.session.scalar(select(Placement).where(Placement.instance_id == ctx.instance.id))
     if placement is None:

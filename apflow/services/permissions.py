@@ -14,7 +14,7 @@ from sqlalchemy import and_, exists, false, or_, select, true
 
 from apflow.clock import clock
 from apflow.errors import Forbidden
-from apflow.placements.models import CpAccessGrant, Pupil
+from apflow.placements.models import CpAccessGrant, Placement, Pupil
 from apflow.roles import SAFEGUARDING_ROLES, role_for_lane, role_title, with_cover
 from apflow.store.models import HumanTask, Instance, ProcessVersion, User
 
@@ -104,7 +104,12 @@ def _safeguards(session, user: User, pupil_id: int | None) -> bool:
     if not orgs:
         return True
     pupil_org = session.scalar(select(Pupil.organisation_id).where(Pupil.id == pupil_id)) if pupil_id is not None else None
-    return pupil_org is None or pupil_org in orgs
+    if pupil_org is not None:
+        return pupil_org in orgs
+    # a pupil recorded before organisations were set: the organisations that commissioned their placements
+    commissioners = set(session.scalars(select(Instance.organisation_id).join(Placement, Placement.instance_id == Instance.id)
+                                        .where(Placement.pupil_id == pupil_id, Instance.organisation_id.is_not(None))))
+    return bool(commissioners & orgs) if commissioners else False
 
 
 def _cp_granted(session, user: User, pupil_id: int) -> bool:

@@ -146,8 +146,8 @@ def test_R111_reading_child_protection_records_is_logged_and_kept_to_the_25th_bi
     iid, pid = running(life)
     raise_one(life, pid)
     concerns.list_concerns(life.core, life.people["dsl"], pid)
-    reads = [e for e in service.placement_history(life.core, life.people["dsl"], pid) if e["kind"] == "cp_record_read"]
-    assert [e["actor"] for e in reads] == ["dsl"]
+    reads = concerns.cp_file(life.core, life.people["dsl"], "P-0001")["reads"]
+    assert [(r["who"], r["what"]) for r in reads] == [("dsl", "Opened the child-protection file"), ("dsl", "Concerns on placement 1")]
     with life.core.db.session() as s:
         pupil = s.get(Pupil, _pupil_id(life, pid))
         assert cp_retained_until(pupil).isoformat() == "2036-05-04"
