@@ -29,11 +29,11 @@ def raise_concern(core: Core, user: User, placement_id: int, summary: str, detai
     `summary` is seen by the school's staff; `detail` only by the DSLs and those they grant (R81).
     """
     summary = (summary or "").strip()
-    if len(summary) < 5:
-        raise Invalid("Say briefly what the concern is about (at least 5 characters); put the details in 'detail'.",
-                      {"fields": {"summary": ["Write a short summary."]}})
     with core.db.session() as session:
-        placement = visible_placement(session, user, placement_id)
+        placement = visible_placement(session, user, placement_id)  # first: say nothing to someone with no part in it
+        if len(summary) < 5:
+            raise Invalid("Say briefly what the concern is about (at least 5 characters); put the details in 'detail'.",
+                          {"fields": {"summary": ["Write a short summary."]}})
         pupil = session.get(Pupil, placement.pupil_id)
         instance = session.get(Instance, placement.instance_id) if placement.instance_id else None
         organisation_id = pupil.organisation_id or (instance.organisation_id if instance else None)

@@ -39,6 +39,24 @@ ROUTES = [
     ("POST", "/account/password", EVERYONE),
     ("GET", "/start", EVERYONE),
     ("POST", "/start/referral_triage", {"coordinator"}),  # the start lane's role; others get a message
+    # safeguarding (issue 12): this world has no placement or pupil record, so each is refused with a 404 that says
+    # nothing of what exists; tests/scenarios/test_safeguarding_pages.py walks them on a real placement
+    ("GET", "/placements/{instance}/concern", set()),
+    ("POST", "/placements/{instance}/concern", set()),
+    ("GET", "/placements/{instance}/concern/raised", EVERYONE),
+    ("POST", "/placements/{instance}/emergency-removal", set()),
+    ("GET", "/concerns", EVERYONE),  # each sees the open concerns of the pupils whose file they hold: none here
+    ("GET", "/pupils/NEST-0142/child-protection", set()),
+    ("GET", "/pupils/NEST-0142/child-protection/export", set()),
+    ("POST", "/pupils/NEST-0142/child-protection/grants", set()),
+    ("POST", "/pupils/NEST-0142/child-protection/grants/1/revoke", set()),
+    ("POST", "/api/v1/placements/1/concerns", set()),
+    ("POST", "/api/v1/placements/1/emergency-removal", set()),
+    ("GET", "/api/v1/concerns", EVERYONE),
+    ("GET", "/api/v1/pupils/NEST-0142/child-protection", set()),
+    ("GET", "/api/v1/pupils/NEST-0142/child-protection/export", set()),
+    ("POST", "/api/v1/pupils/NEST-0142/child-protection/grants", set()),
+    ("DELETE", "/api/v1/child-protection/grants/1", set()),
     ("GET", "/dashboard", MANAGERS),
     ("POST", "/escalations/{esc}/acknowledge", MANAGERS),
     ("GET", "/calendar", EVERYONE),
