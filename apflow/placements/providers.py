@@ -9,7 +9,7 @@ from apflow.store.models import Organisation
 
 from . import gates
 from .common import Host, log, now, parse_date, provider_of, yes
-from .models import Provider, ProviderSite, QaVisit, ServiceLevelAgreement
+from .models import Placement, Provider, ProviderSite, QaVisit, ServiceLevelAgreement
 
 CRITERIA = ["safeguarding_policies", "meets_plan_needs", "qualified_staff", "suitable_facilities", "insurance", "progress_reports"]
 DUE_DILIGENCE = ["safeguarding_policy_reviewed", "staff_checks_confirmed", "risk_reporting_confirmed",
@@ -88,6 +88,23 @@ def record_withdrawal(ctx):
     provider = provider_of(ctx)
     provider.status = "withdrawn"
     log(ctx, f"Withdrawn from the register: {ctx.answers['withdrawal_reason']}", provider=provider, record=provider)
+    review_running_placements(ctx, provider, "the provider was withdrawn from the register")
+
+
+RUNNING = ("active", "suspended", "ending")
+
+
+def review_running_placements(ctx, provider: Provider, why: str) -> int:
+    """The safeguarding cascade (R23, R80): every running placement with a provider found unsafe, suspended or withdrawn
+    gets a placement review at once (its running stage catches the signal once this step commits), and the reason is
+    in its history. New starts with the provider are already refused while it is not approved (gates.provider_cleared).
+    Compliance that expires (a later issue) calls this too."""
+    placements = list(ctx.session.scalars(select(Placement).where(Placement.provider_id == provider.id, Placement.status.in_(RUNNING),
+                                                                  Placement.instance_id.is_not(None))))
+    for placement in placements:
+        ctx.signal_after(placement.instance_id, "review_requested", {"reason": why})
+        log(ctx, f"Review opened because {why}", placement=placement, kind="cascade_review")
+    return len(placements)
 
 
 def record_qa_visit(ctx):
@@ -99,6 +116,15 @@ def record_qa_visit(ctx):
                     recorded_at=now(), recorded_by=ctx.actor.name)
     ctx.session.add(visit)
     log(ctx, f"QA visit on {visit.visited_on}: {visit.quality.replace('_', ' ')}, {visit.outcome}", provider=provider, record=visit)
+    unsafe = a.get("safeguarding_ok") is not True or a["quality"] == "inadequate"
+    if unsafe and provider.status == "approved" and a["qa_outcome"] == "keep":
+        provider.status = "suspended"  # no new placements until a QA visit finds it safe again
+        log(ctx, "Suspended from the register: the QA visit found safeguarding or quality unsafe", provider=provider, record=provider)
+    elif not unsafe and provider.status == "suspended" and a["qa_outcome"] == "keep":
+        provider.status = "approved"
+        log(ctx, "Reinstated on the register: the QA visit found it safe again", provider=provider, record=provider)
+    if unsafe:
+        review_running_placements(ctx, provider, f"a QA visit on {visit.visited_on} found the provider unsafe")
 
 
 def _term_name(core: Host, day) -> str:

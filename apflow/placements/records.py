@@ -70,6 +70,7 @@ HANDLERS: dict[str, Callable[[RecordContext], dict | None]] = {
     "review_invitation": reviews.record_invitation,
     "progress_report": reviews.record_progress_report,
     "placement_review": reviews.record_placement_review,
+    "dsl_safety_decision": reviews.record_dsl_safety_decision,
     "intervention": reviews.record_intervention,
     "intervention_review": reviews.record_intervention_review,
     "escalation": reviews.record_escalation,

@@ -132,6 +132,15 @@ def record_placement_review(ctx):
     return {"review_outcome": a["review_decision"]}
 
 
+def record_dsl_safety_decision(ctx):
+    """A review found the pupil not safe yet proposed going on: only the DSL decides whether it does (R80, R81)."""
+    placement = placement_of(ctx)
+    decision = ctx.answers["dsl_decision"]
+    review = _review(ctx, placement, "dsl_safety_decision", today().isoformat(), decision, ["dsl_decision"])
+    log(ctx, f"The DSL decided after a review that found the pupil not safe: {decision.replace('_', ' ')}", placement=placement, record=review)
+    return {"review_decision": decision, "review_outcome": decision}
+
+
 def record_intervention(ctx):
     placement = placement_of(ctx)
     a = ctx.answers

@@ -1,9 +1,8 @@
 """Safeguarding concerns (R80), child-protection records (R81, R111) and emergency removal (R92)."""
 from datetime import datetime, timezone
 
-from sqlalchemy import select
-
 import pytest
+from sqlalchemy import select
 
 from apflow.errors import Forbidden
 from apflow.placements.concerns import cp_retained_until
