@@ -65,6 +65,7 @@ HANDLERS: dict[str, Callable[[RecordContext], dict | None]] = {
     "baseline": reviews.record_baseline,
     "termly_assessment": reviews.record_termly_assessment,
     "risk_assessment_review": reviews.record_risk_review,
+    "incident_review": reviews.record_incident_review,
     "parent_update": reviews.record_parent_update,
     "feedback": reviews.record_feedback,
     "review_invitation": reviews.record_invitation,

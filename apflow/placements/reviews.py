@@ -87,6 +87,22 @@ def record_risk_review(ctx):
     log(ctx, f"Risk assessments reviewed ({reason}): {a['ra_changes']}", placement=placement, record=row)
 
 
+def record_incident_review(ctx):
+    """After an incident (R76, R82): the risk assessment and the plan reviewed, and the incidents marked as reviewed."""
+    placement = placement_of(ctx)
+    a = ctx.answers
+    if not a["plan_still_right"] and len((a.get("plan_changes") or "").strip()) < 5:
+        raise Invalid("Say how the plan changes.", {"fields": {"plan_changes": ["Describe the change to the plan."]}})
+    row = RiskAssessment(placement_id=placement.id, kind="review", reason="incident", overall_risk=a.get("incident_overall_risk") or "",
+                         content={k: a.get(k) for k in ("risk_assessment_still_suitable", "risk_changes")},
+                         assessed_on=parse_date(a["reviewed_on"], "reviewed_on"), recorded_at=now(), recorded_by=ctx.actor.name)
+    ctx.session.add(row)
+    review = _review(ctx, placement, "incident", a["reviewed_on"], "plan unchanged" if a["plan_still_right"] else "plan changed",
+                     ["plan_still_right", "plan_changes"])
+    log(ctx, "Risk assessment and plan reviewed after an incident" + ("" if a["plan_still_right"] else f": {a['plan_changes']}"),
+        placement=placement, record=review)
+
+
 def record_parent_update(ctx):
     placement = placement_of(ctx)
     row = _tell(ctx, placement, "progress_update", "parents", ["update_sent_on", "update_summary", "assessment_shared", "visit_offered"])

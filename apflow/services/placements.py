@@ -221,14 +221,16 @@ def request_review(core: Core, user: User, placement_id: int, reason: str) -> di
     """Ask for a placement and plan review outside the half-termly cycle (R73): a parent's or the pupil's request,
     changed needs, or an incident. The running placement starts a review due within five school days."""
     reason = (reason or "").strip()
-    if len(reason) < 5:
-        message = "Say why the review is needed (at least 5 characters)."
-        raise Invalid(message, {"fields": {"reason": [message]}})
     with core.db.session() as session:
-        placement = visible_placement(session, user, placement_id)
+        placement = visible_placement(session, user, placement_id)  # first: say nothing to someone with no part in it
+        if len(reason) < 5:
+            message = "Say why the review is needed (at least 5 characters)."
+            raise Invalid(message, {"fields": {"reason": [message]}})
         session.add(LogEntry(placement_id=placement.id, provider_id=placement.provider_id, instance_id=placement.instance_id,
                              at=now(), actor_id=user.id, actor=user.username, kind="review_requested",
                              summary=f"Review requested by {user.username}: {reason}"))
         instance_id = placement.instance_id
+    if instance_id is None:
+        return {"caught": False}
     return instances.send_signal(core, user, instance_id, "review_requested", {"reason": reason})
 

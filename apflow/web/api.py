@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from apflow.engine.problems import InvalidDiagram
 from apflow.errors import Invalid, NotFound, ServiceError
-from apflow.services import calendars, caseload, deadlines, inbox, instances, notifications, permissions, processes, users
+from apflow.services import calendars, caseload, deadlines, inbox, incidents, instances, notifications, permissions, processes, users
 
 from .auth import api_user, current_core
 from .openapi import openapi_document
@@ -166,6 +166,25 @@ def list_placements():
     """The caseload: placements this person may see with stage, next deadline and who holds it."""
     board = caseload.caseload(current_core(), api_user(), caseload.CaseloadQuery.from_args(request.args))
     return jsonify({"placements": [{**row, "next_due": row["next_due"].isoformat() if row["next_due"] else None} for row in board["rows"]]})
+
+
+@bp.get("/placements/<int:placement_id>/incidents")
+def list_incidents(placement_id):
+    return jsonify({"incidents": incidents.list_incidents(current_core(), api_user(), placement_id)})
+
+
+@bp.post("/placements/<int:placement_id>/incidents")
+def record_incident(placement_id):
+    user, body = api_user(), json_body()
+    result = incidents.record_incident(current_core(), user, placement_id, str(body.get("kind", "")), str(body.get("occurred_at", "")),
+                                       str(body.get("summary", "")), str(body.get("action_taken", "")))
+    return jsonify(result), 201
+
+
+@bp.post("/placements/<int:placement_id>/review-requests")
+def request_review(placement_id):
+    user, body = api_user(), json_body()
+    return jsonify(incidents.ask_for_review(current_core(), user, placement_id, str(body.get("reason", "")))), 201
 
 
 @bp.get("/instances/<int:instance_id>")

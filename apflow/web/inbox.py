@@ -5,7 +5,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user, login_required
 
 from apflow.errors import Conflict, Invalid, ServiceError, WorkflowFailed
-from apflow.services import caseload, documents, inbox, instances, permissions, processes, users
+from apflow.services import caseload, documents, inbox, incidents, instances, permissions, processes, safeguarding, users
 
 from . import forms
 from .auth import check_csrf, current_core
@@ -181,6 +181,49 @@ def placement_page(instance_id):
     timeline = instances.list_events(core, user, instance_id)
     return render_template("placement.html", instance=instance, open_tasks=overview["open_tasks"], timeline=timeline,
                            documents=overview["documents"], pupil_ref=overview["pupil_ref"], can_retry=permissions.can(user, "instance.retry"))
+
+
+@bp.route("/placements/<int:instance_id>/incidents", methods=["GET", "POST"])
+@login_required
+def incidents_page(instance_id):
+    core, user = current_core(), _user()
+    placement_id = _placement_id(instance_id)
+    values, errors, status = {}, {}, 200
+    if request.method == "POST":
+        values = {k: request.form.get(k, "") for k in ("kind", "occurred_at", "summary", "action_taken")}
+        try:
+            result = incidents.record_incident(core, user, placement_id, **values)
+            flash("Incident logged." + (" The risk assessment and plan review is in the coordinator's inbox now." if result["review_opened"] else ""))
+            if values["kind"] == "safeguarding":
+                flash("This was a safeguarding incident: raise it as a concern too, so the DSL acts on it now.", "error")
+                return redirect(url_for("safeguarding.raise_page", instance_id=instance_id))
+            return redirect(url_for("inbox.incidents_page", instance_id=instance_id))
+        except Invalid as err:
+            errors, status = err.details.get("fields", {}), 422
+            flash(err.message, "error")
+    return render_template("incidents.html", instance_id=instance_id, incidents=incidents.list_incidents(core, user, placement_id),
+                           kinds=incidents.KINDS, values=values, errors=errors, staff=bool(permissions.staff_roles(user))), status
+
+
+@bp.route("/placements/<int:instance_id>/review-request", methods=["GET", "POST"])
+@login_required
+def review_request_page(instance_id):
+    placement_id = _placement_id(instance_id)
+    if request.method == "POST":
+        try:
+            incidents.ask_for_review(current_core(), _user(), placement_id, request.form.get("reason", ""))
+            flash("Thank you: a review of the placement has been asked for, and the coordinator will arrange it.")
+            return redirect(url_for("inbox.placement_page", instance_id=instance_id))
+        except ServiceError as err:
+            flash(err.message, "error")
+    return render_template("review_request.html", instance_id=instance_id)
+
+
+def _placement_id(instance_id: int) -> int:
+    placement_id = safeguarding.placement_of_instance(current_core(), _user(), instance_id)
+    if placement_id is None:
+        abort(404)
+    return placement_id
 
 
 @bp.post("/placements/<int:instance_id>/retry")

@@ -45,7 +45,14 @@ ROUTES = [
     ("POST", "/placements/{instance}/concern", set()),
     ("GET", "/placements/{instance}/concern/raised", EVERYONE),
     ("POST", "/placements/{instance}/emergency-removal", set()),
-    ("GET", "/concerns", EVERYONE),  # each sees the open concerns of the pupils whose file they hold: none here
+    ("GET", "/concerns", EVERYONE),
+    ("GET", "/placements/{instance}/incidents", set()),
+    ("POST", "/placements/{instance}/incidents", set()),
+    ("GET", "/placements/{instance}/review-request", set()),
+    ("POST", "/placements/{instance}/review-request", set()),
+    ("GET", "/api/v1/placements/1/incidents", set()),
+    ("POST", "/api/v1/placements/1/incidents", set()),
+    ("POST", "/api/v1/placements/1/review-requests", set()),  # each sees the open concerns of the pupils whose file they hold: none here
     ("GET", "/pupils/NEST-0142/child-protection", set()),
     ("GET", "/pupils/NEST-0142/child-protection/export", set()),
     ("POST", "/pupils/NEST-0142/child-protection/grants", set()),

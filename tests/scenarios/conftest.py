@@ -97,6 +97,7 @@ def answers(form: str) -> dict:
                             "engagement_summary": "Engaged, calm."},
         "placement_review": {"held_on": d, "attending_regularly": True, "safe": True, "meeting_needs": True, "plan_still_right": True,
                              "progress_seen": "good", "review_pupil_views": "Likes it.", "review_decision": "continue"},
+        "incident_review": {"reviewed_on": d, "risk_assessment_still_suitable": True, "plan_still_right": True},
         "dsl_safety_decision": {"dsl_decision": "continue", "dsl_reasons": "Safety plan agreed with the provider today."},
         "intervention": {"intervention_on": d, "intervention_attendees": ["pupil", "provider", "parents"], "issues": "Missing afternoons.",
                          "support": "Mentor meets him at the gate.", "expectations": "Full attendance for three weeks.", "check_in_weeks": 3},
