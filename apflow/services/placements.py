@@ -35,7 +35,7 @@ from . import instances, permissions
 from .core import Core
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-ACTIVE = ("active", "suspended", "ending")
+ACTIVE = ("active", "ending")
 
 
 def _summary(session, placement: Placement) -> dict:
@@ -173,18 +173,27 @@ def provider_register(core: Core, user: User, include_all: bool = False) -> list
         return providers.register(session, include_all)
 
 
+NOT_THERE = {"suspended": "The placement is suspended while a safeguarding concern is dealt with: the pupil is not at the provider.",
+             "removed": "The pupil was removed from the placement: they are not at the provider.",
+             "ended": "The placement has ended.", "withdrawn": "The placement was withdrawn before it started.",
+             "declined": "The placement was declined."}
+
+
 def where_is_pupil(core: Core, user: User, placement_id: int, at: datetime) -> dict | None:
-    """Where the timetable puts the pupil at a moment of the school day (R62): the session and its address."""
+    """Where the timetable puts the pupil at a moment (R62): the session and its address; or, when the pupil cannot be
+    there (suspended, removed, ended, not started), a status and the reason in plain words. None outside any session."""
     with core.db.session(readonly=True) as session:
         p = visible_placement(session, user, placement_id)
+        if p.status in NOT_THERE:
+            return {"status": p.status, "reason": NOT_THERE[p.status]}
         if p.status not in ACTIVE:
-            return None
+            return {"status": "not_started", "reason": "The placement has not started yet."}
         local = at.astimezone(UK)
         clock_time = local.strftime("%H:%M")
         for s in _rows(session, TimetableSession, p.id, TimetableSession.starts):
             if s.weekday == local.weekday() and s.starts <= clock_time < s.ends:
                 provider = session.get(Provider, p.provider_id)
-                return {"provider": provider.name if provider else None, "address": s.address, "venue": s.venue_kind,
+                return {"status": "in_session", "provider": provider.name if provider else None, "address": s.address, "venue": s.venue_kind,
                         "activity": s.activity, "from": s.starts, "to": s.ends}
         return None
 

@@ -50,7 +50,7 @@ def test_R4_R6_R62_sessions_are_timetabled_with_where_each_takes_place(provider_
     assert detail["tutor"] == "Aisha Begum" and len(detail["timetable"]) == 5
     monday_11 = datetime(2026, 1, 12, 11, 0, tzinfo=timezone.utc)
     assert service.where_is_pupil(life.core, life.people["coordinator"], pid, monday_11) == {
-        "provider": "Bridges Learning", "address": "Hill Farm, Northtown NT9 9ZZ", "venue": "provider_site",
+        "status": "in_session", "provider": "Bridges Learning", "address": "Hill Farm, Northtown NT9 9ZZ", "venue": "provider_site",
         "activity": "Engineering", "from": "09:30", "to": "14:30"}
     assert service.where_is_pupil(life.core, life.people["coordinator"], pid, monday_11.replace(hour=16)) is None
     kinds = [c["kind"] for c in detail["communications"]]

@@ -104,6 +104,11 @@ def test_R92_the_coordinator_removes_the_pupil_now_and_monitoring_stops(app, cor
     post(coordinator, f"/placements/{iid}/emergency-removal", {"reason": "The site was found unsafe this morning."})
     assert life.names(iid) == ["Remove the pupil from the placement now"]  # registers and reminders stopped
     life.do("Remove the pupil from the placement now", iid)
+    from datetime import datetime, timezone
+
+    from apflow.services import placements as service
+    where = service.where_is_pupil(core, life.people["coordinator"], pid, datetime(2026, 1, 12, 11, 0, tzinfo=timezone.utc))
+    assert where["status"] == "removed" and "not at the provider" in where["reason"]  # R62: whereabouts say so
     dsl_file = browser(app, "dsl").get("/pupils/P-0001/child-protection").get_data(as_text=True)
     assert "The site was found unsafe this morning." in dsl_file
     again = post(coordinator, f"/placements/{iid}/emergency-removal", {"reason": "Second attempt."})
