@@ -82,6 +82,40 @@ def _library_paths() -> dict:
     }
 
 
+def _placement_paths() -> dict:
+    """The caseload, safeguarding (R80, R81, R92, R111), incidents and review requests (R73, R82)."""
+    placement, ref = [_path_param("placement_id", "integer")], [_path_param("ref")]
+    invalid = {"422": {"$ref": "#/components/responses/Invalid"}, "404": {"$ref": "#/components/responses/NotFound"}}
+    text = {"type": "string"}
+    return {
+        "/placements": {"get": _op("The caseload: placements the caller may see, with stage, next deadline and holder (search, status, provider, reason, overdue=1)",
+                                   {"200": _json({"type": "object"})})},
+        "/placements/{placement_id}/concerns": {"post": _op("Raise a safeguarding concern; the pupil's DSLs get a task at once (detail: only they read it)",
+                                                           {"201": _json({"type": "object"}, "Created"), **invalid},
+                                                           {"type": "object", "required": ["summary"], "properties": {"summary": text, "detail": text, "child_protection": {"type": "boolean"}}}, placement)},
+        "/placements/{placement_id}/emergency-removal": {"post": _op("Remove the pupil from a running placement now (DSL, deputy DSL, headteacher, coordinator)",
+                                                                    {"201": _json({"type": "object"}, "Created"), **invalid},
+                                                                    {"type": "object", "required": ["reason"], "properties": {"reason": text}}, placement)},
+        "/placements/{placement_id}/incidents": {
+            "get": _op("A placement's incidents (school and provider staff)", {"200": _json({"type": "object"})}, params=placement),
+            "post": _op("Log an incident; the placement reviews its risk assessment and plan", {"201": _json({"type": "object"}, "Created"), **invalid},
+                        {"type": "object", "required": ["kind", "summary"], "properties": {"kind": {"type": "string", "enum": ["behaviour", "injury", "attendance", "property", "safeguarding", "other"]},
+                                                                                         "occurred_at": text, "summary": text, "action_taken": text}}, placement)},
+        "/placements/{placement_id}/review-requests": {"post": _op("Ask for a placement and plan review (parents, the pupil, staff)", {"201": _json({"type": "object"}, "Created"), **invalid},
+                                                                  {"type": "object", "required": ["reason"], "properties": {"reason": text}}, placement)},
+        "/concerns": {"get": _op("Open concerns of the pupils whose child-protection file the caller holds", {"200": _json({"type": "object"})})},
+        "/pupils/{ref}/child-protection": {"get": _op("A child's child-protection file (the pupil's DSLs and people they grant; every reading is logged)",
+                                                      {"200": _json({"type": "object"}), "404": {"$ref": "#/components/responses/NotFound"}}, params=ref)},
+        "/pupils/{ref}/child-protection/export": {"get": _op("The file as one JSON document for transfer (docs/safeguarding.md); logged",
+                                                             {"200": _json({"type": "object"}), "404": {"$ref": "#/components/responses/NotFound"}}, params=ref)},
+        "/pupils/{ref}/child-protection/grants": {"post": _op("Grant a colleague access to the file, with a reason and an end date (DSLs)",
+                                                              {"201": _json({"type": "object"}, "Created"), **invalid},
+                                                              {"type": "object", "required": ["username", "reason"], "properties": {"username": text, "reason": text, "expires_on": {"type": "string", "format": "date"}}}, ref)},
+        "/child-protection/grants/{grant_id}": {"delete": _op("Revoke a grant (DSLs)", {"200": _json({"type": "object"}), "404": {"$ref": "#/components/responses/NotFound"}},
+                                                             params=[_path_param("grant_id", "integer")])},
+    }
+
+
 def openapi_document() -> dict:
     data_body = {"type": "object", "properties": {"data": {"type": "object"}}}
     files_body = {"type": "object", "required": ["files"], "properties": {
@@ -142,6 +176,7 @@ def openapi_document() -> dict:
             "/notifications/read": {"post": _op("Mark notifications read (all when ids is left out)", {"200": _json({"type": "object"})},
                                                 {"type": "object", "properties": {"ids": {"type": "array", "items": {"type": "integer"}}}})},
             **_library_paths(),
+            **_placement_paths(),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}, "session": {"type": "apiKey", "in": "cookie", "name": "session"}},
