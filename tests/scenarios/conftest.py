@@ -26,7 +26,6 @@ def today() -> str:
 def answers(form: str) -> dict:
     """Believable answers for each lifecycle form; dates are today's (the frozen clock's)."""
     d = today()
-    text = "Discussed in full and agreed by everyone present."
     return {
         "provider_details": {"provider_name": "Bridges Learning", "address": "1 Mill Lane, Northtown NT1 1AA", "contact_name": "Ann Lee",
                              "sites": [{"name": "Mill Lane", "address": "1 Mill Lane, Northtown NT1 1AA", "kind": "main"},
@@ -283,6 +282,23 @@ def seed_approved_provider(core, name="Bridges Learning"):
 def provider_ready(life):
     seed_approved_provider(life.core)
     return life
+
+
+@pytest.fixture
+def running(provider_ready):
+    """A placement through commencement and baseline, in its monitoring stage: (life, instance id, placement id)."""
+    life = provider_ready
+    iid = life.active_placement()
+    life.to_running(iid)
+    return life, iid, life.placement_id(iid)
+
+
+@pytest.fixture
+def app(core):
+    """The Flask app on the scenario's database, for tests that go through pages."""
+    from apflow.web import create_app
+
+    return create_app(core=core, run_scheduler=False)
 
 
 __all__ = ["Lifecycle", "answers", "clock"]

@@ -4,7 +4,7 @@ from apflow.services import placements as service
 from apflow.services import safeguarding
 
 INVITE = "Invite everyone to the review"
-DSL_DECIDES = "Decide whether the placement can go on: the review found it not safe"
+DSL_DECIDES = "Review found the pupil not safe: decide"
 
 
 def _two_running(life):

@@ -1,18 +1,11 @@
 """The caseload (R11): every placement in scope with its stage, next deadline and holder; a placement waiting on a
 timer still shows; search and filters; people outside see only their own organisations' placements."""
-import pytest
 from sqlalchemy import update
 
 from apflow.placements.models import Placement
 from apflow.services import caseload, instances
-from apflow.web import create_app
 from tests.scenarios.conftest import seed_approved_provider
 from tests.support import browser
-
-
-@pytest.fixture
-def app(core):
-    return create_app(core=core, run_scheduler=False)
 
 
 def test_R11_the_caseload_lists_each_placement_with_what_it_waits_for_and_who_holds_it(app, core, life):

@@ -11,13 +11,6 @@ from tests.support import browser, make_user, post
 AFTER = "Review the risk assessment and plan after the incident"
 
 
-@pytest.fixture
-def running(provider_ready):
-    life = provider_ready
-    iid = life.active_placement()
-    life.to_running(iid)
-    return life, iid, life.placement_id(iid)
-
 
 def test_R82_R76_a_behaviour_incident_is_logged_and_the_risk_assessment_and_plan_are_reviewed(running):
     life, iid, pid = running

@@ -4,29 +4,16 @@ import io
 import re
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select
 
 from apflow.placements.models import Concern
 from apflow.services import notifications
 from apflow.store.models import Document
-from apflow.web import create_app
 from tests.support import browser, make_user, post
 
 RESPOND = "Respond to the concern and review the placement"
 
 
-@pytest.fixture
-def app(core):
-    return create_app(core=core, run_scheduler=False)
-
-
-@pytest.fixture
-def running(provider_ready):
-    life = provider_ready
-    iid = life.active_placement()
-    life.to_running(iid)
-    return life, iid, life.placement_id(iid)
 
 
 def _nonce(page: str) -> str:
@@ -114,3 +101,13 @@ def test_R92_the_coordinator_removes_the_pupil_now_and_monitoring_stops(app, cor
     again = post(coordinator, f"/placements/{iid}/emergency-removal", {"reason": "Second attempt."})
     assert again.status_code == 302
     assert "not running" in coordinator.get(f"/placements/{iid}").get_data(as_text=True)
+
+
+def test_R92_a_pupil_can_be_removed_while_the_placement_is_suspended_for_a_concern(app, core, running):
+    life, iid, pid = running
+    from apflow.services import safeguarding
+
+    safeguarding.raise_concern(core, life.people["provider"], pid, "Worried about the pupil today.")
+    life.do(RESPOND, iid, concern_action="suspend")
+    safeguarding.start_emergency_removal(core, life.people["headteacher"], pid, "Police advise removal from this provider.")
+    assert life.names(iid) == ["Remove the pupil from the placement now"]
