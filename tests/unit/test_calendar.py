@@ -283,7 +283,8 @@ def test_bad_term_dates_rejected():
 
 def test_helpers_return_iso_strings(cal):
     fns = helpers(lambda: (cal, utc(2026, 1, 12, 9)))
-    assert sorted(fns) == ["days", "end_of_half_term", "end_of_term", "same_school_day", "school_days", "weeks"]
+    assert sorted(fns) == ["concern_response_time", "days", "end_of_half_term", "end_of_term", "hours", "minutes",
+                           "same_school_day", "school_days", "weeks"]
     assert fns["end_of_half_term"]() == "2026-02-13T15:30:00+00:00"
     assert fns["end_of_term"]() == "2026-03-27T15:30:00+00:00"
     assert fns["school_days"](5) == "2026-01-19T15:30:00+00:00"
@@ -292,6 +293,17 @@ def test_helpers_return_iso_strings(cal):
     assert fns["same_school_day"]() == "2026-01-12T10:00:00+00:00"
     assert fns["same_school_day"](hours=0.5) == "2026-01-12T09:30:00+00:00"
     assert datetime.fromisoformat(fns["school_days"](1)).tzinfo is not None
+    # the wall-clock helpers ignore school hours (R80: "immediately" does not wait for Monday)
+    assert fns["hours"](1) == "2026-01-12T10:00:00+00:00"
+    assert fns["minutes"](90) == "2026-01-12T10:30:00+00:00"
+    assert fns["concern_response_time"]() == "2026-01-12T10:00:00+00:00"
+
+
+def test_wall_clock_helpers_run_through_weekends_and_holidays(cal):
+    friday_evening = utc(2026, 2, 13, 17)  # last day before half-term
+    fns = helpers(lambda: (cal, friday_evening), concern_response_minutes=30)
+    assert fns["hours"](2) == "2026-02-13T19:00:00+00:00"
+    assert fns["concern_response_time"]() == "2026-02-13T17:30:00+00:00"
 
 
 def test_helpers_read_the_calendar_and_clock_at_call_time(cal):
