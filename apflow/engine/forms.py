@@ -122,6 +122,51 @@ class Form:
     def prefill(self, data: dict) -> dict:
         return {key: data[key] for key in self.fields if key in data}
 
+    def readable(self, answers: dict) -> list[dict]:
+        """Answers in plain words, in the form's order, as its labels show them (the placement file):
+        [{"key", "title", "value", "text"}]; a repeating group's "text" is a list of such lists, one per row."""
+        return _readable(self.schema, self.ui_schema, answers)
+
+
+def option_labels(prop: dict, ui: dict) -> list[tuple]:
+    """[(value, label)] of a choice field: the UI schema's ui:enumNames, else the value in words."""
+    values = prop.get("enum") or (prop.get("items") or {}).get("enum") or []
+    labels = ui.get("ui:enumNames") or []
+    return [(v, labels[i] if i < len(labels) else str(v).replace("_", " ").capitalize()) for i, v in enumerate(values)]
+
+
+def field_order(schema: dict, ui: dict) -> list[str]:
+    props = list(schema.get("properties", {}))
+    order = [k for k in ui.get("ui:order", []) if k in props]
+    return order + [k for k in props if k not in order]
+
+
+def _readable(schema: dict, ui: dict, answers: dict) -> list[dict]:
+    result = []
+    for key in field_order(schema, ui):
+        value = answers.get(key)
+        if key not in answers or value is None or value == "" or value == []:
+            continue
+        prop = schema["properties"][key] if isinstance(schema["properties"][key], dict) else {}
+        sub_ui = ui.get(key) if isinstance(ui.get(key), dict) else {}
+        result.append({"key": key, "title": prop.get("title", key.replace("_", " ").capitalize()), "value": value,
+                       "text": _words(prop, sub_ui, value)})
+    return result
+
+
+def _words(prop: dict, ui: dict, value):
+    labels = dict((repr(v), label) for v, label in option_labels(prop, ui))
+    if sub_schema := (prop.get("items") if prop.get("type") == "array" and (prop.get("items") or {}).get("type") == "object" else None):
+        item_ui = ui.get("items") if isinstance(ui.get("items"), dict) else {}
+        return [_readable(sub_schema, item_ui, row) for row in value if isinstance(row, dict)]
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, list):
+        return [labels.get(repr(v), str(v)) for v in value]
+    if ui.get("ui:widget") == "file":
+        return "An uploaded file"
+    return labels.get(repr(value), str(value))
+
 
 def restricted_fields(schema: dict) -> frozenset[str]:
     properties = schema.get("properties") if isinstance(schema, dict) else None

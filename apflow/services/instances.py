@@ -422,7 +422,8 @@ def _step(core: Core, actor: Actor, action: dict, instance_id: int | None = None
         detail = {"retried_by": retried_by} if retried_by else {}
         add_event(session, instance, actor, "task_completed", task=task, detail=detail, before=before, after=answers)
         persisted = persist(core, session, instance, workflow, actor, before=before, completed_task=task.id,
-                             ready_rows={i: r for i, r in tasks.rows.items() if r.state == "ready"}, timers_before=timers_before)
+                             ready_rows={i: r for i, r in tasks.rows.items() if r.state == "ready"}, timers_before=timers_before,
+                             completed_answers=answers)
         result = {"task": task_dict(task, {actor.id: actor.name} if actor.id else {}),
                   "instance": instance_dict(core, session, instance, workflow, viewer=actor.user),
                   "next_tasks": [task_dict(t) for t in persisted.ready]}
@@ -584,7 +585,8 @@ class Persisted:
 
 
 def persist(core: Core, session, instance: Instance, workflow, actor: Actor, before: dict, completed_task: str | None = None,
-             ready_rows: dict[str, HumanTask] | None = None, timers_before: list | None = None) -> Persisted:
+             ready_rows: dict[str, HumanTask] | None = None, timers_before: list | None = None,
+             completed_answers: dict | None = None) -> Persisted:
     """Write state and every row derived from it.
 
     ready_rows: the instance's ready human_tasks rows, if the caller has read them already; timers_before:
@@ -607,7 +609,7 @@ def persist(core: Core, session, instance: Instance, workflow, actor: Actor, bef
             continue
         done = task_id == completed_task
         save_row(session, row, {"state": "completed" if done else "cancelled", "completed_at": now,
-                                "completed_by": actor.id if done else None})
+                                "completed_by": actor.id if done else None, "answers": completed_answers if done else None})
         closed.append(row)
         if not done:
             add_event(session, instance, actor, "task_cancelled", task=row)

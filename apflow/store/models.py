@@ -188,6 +188,8 @@ class HumanTask(Base):
     deadline_by_diagram: Mapped[bool] = mapped_column(Boolean, default=False)
     escalate_to: Mapped[str | None] = mapped_column(String(200), nullable=True)  # roles told when overdue, in turn (`escalateTo`)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)  # who delegated it and may take it back
+    # what the person answered, as they answered it, child-protection fields removed (R81): the placement file reads it
+    answers: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
 class TaskDraft(Base):

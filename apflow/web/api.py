@@ -11,7 +11,19 @@ from werkzeug.exceptions import HTTPException
 
 from apflow.engine.problems import InvalidDiagram
 from apflow.errors import Invalid, NotFound, ServiceError
-from apflow.services import calendars, caseload, deadlines, inbox, incidents, instances, notifications, permissions, processes, users
+from apflow.services import (
+    calendars,
+    caseload,
+    deadlines,
+    inbox,
+    incidents,
+    instances,
+    notifications,
+    permissions,
+    placement_file,
+    processes,
+    users,
+)
 
 from .auth import api_user, current_core
 from .openapi import openapi_document
@@ -195,6 +207,11 @@ def get_instance(instance_id):
 @bp.get("/instances/<int:instance_id>/events")
 def instance_events(instance_id):
     return jsonify({"events": instances.list_events(current_core(), api_user(), instance_id)})
+
+
+@bp.get("/instances/<int:instance_id>/file")
+def instance_file(instance_id):
+    return jsonify(placement_file.placement_file(current_core(), api_user(), instance_id))
 
 
 @bp.post("/instances/<int:instance_id>/retry")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from apflow.engine.forms import field_order, option_labels
+
 FILE_WIDGET = "file"
 RESTRICTED_HELP = "Kept in the child-protection file: only the pupil's DSLs and people they grant can read it."
 
@@ -25,12 +27,6 @@ class Field:
     @property
     def id(self) -> str:
         return f"f-{self.name}".replace(".", "-")
-
-
-def _ordered(schema: dict, ui: dict) -> list[str]:
-    props = list(schema.get("properties", {}))
-    order = [k for k in ui.get("ui:order", []) if k in props]
-    return order + [k for k in props if k not in order]
 
 
 def _kind(prop: dict, ui: dict) -> str:
@@ -58,12 +54,6 @@ def _kind(prop: dict, ui: dict) -> str:
     return "text"
 
 
-def _options(prop: dict, ui: dict) -> list:
-    values = prop.get("enum") or prop.get("items", {}).get("enum") or []
-    labels = ui.get("ui:enumNames") or []
-    return [(v, labels[i] if i < len(labels) else str(v).replace("_", " ").capitalize()) for i, v in enumerate(values)]
-
-
 def _help(prop: dict, ui: dict) -> str:
     text = ui.get("ui:help", prop.get("description", ""))
     if prop.get("x-apflow-restricted") is True:
@@ -75,14 +65,14 @@ def build(schema: dict, ui: dict, values: dict, errors: dict, prefix: str = "") 
     """Fields for a (sub)schema with their current values and per-field errors."""
     result = []
     required = set(schema.get("required", []))
-    for key in _ordered(schema, ui):
+    for key in field_order(schema, ui):
         prop = schema["properties"][key]
         sub_ui = ui.get(key, {}) if isinstance(ui.get(key), dict) else {}
         name = f"{prefix}{key}"
         kind = _kind(prop, sub_ui)
         item = Field(name=name, key=key, title=prop.get("title", key.replace("_", " ").capitalize()), kind=kind,
                      required=key in required, help=_help(prop, sub_ui),
-                     options=_options(prop, sub_ui), value=values.get(key), errors=errors.get(name, []), schema=prop)
+                     options=option_labels(prop, sub_ui), value=values.get(key), errors=errors.get(name, []), schema=prop)
         if kind == "group":
             rows = values.get(key) if isinstance(values.get(key), list) else []
             if not rows and item.required:
@@ -104,7 +94,7 @@ def parse(schema: dict, ui: dict, form, prefix: str = "", documents: dict | None
     so the schema check can say so. `documents` maps file fields to uploaded document ids."""
     answers: dict = {}
     documents = documents or {}
-    for key in _ordered(schema, ui):
+    for key in field_order(schema, ui):
         prop = schema["properties"][key]
         sub_ui = ui.get(key, {}) if isinstance(ui.get(key), dict) else {}
         name = f"{prefix}{key}"
@@ -163,5 +153,5 @@ def _scalar(prop: dict, raw: str):
 
 def file_fields(schema: dict, ui: dict, prefix: str = "") -> list[str]:
     """Names of file-upload fields (top level and in repeating groups are not supported for files)."""
-    return [f"{prefix}{k}" for k in _ordered(schema, ui)
+    return [f"{prefix}{k}" for k in field_order(schema, ui)
             if _kind(schema["properties"][k], ui.get(k, {}) if isinstance(ui.get(k), dict) else {}) == "file"]

@@ -5,7 +5,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user, login_required
 
 from apflow.errors import Conflict, Invalid, ServiceError, WorkflowFailed
-from apflow.services import caseload, documents, inbox, incidents, instances, permissions, processes, safeguarding, users
+from apflow.services import caseload, documents, inbox, incidents, instances, permissions, placement_file, processes, safeguarding, users
 
 from . import forms
 from .auth import check_csrf, current_core
@@ -179,8 +179,8 @@ def placement_page(instance_id):
     instance = instances.get_instance(core, user, instance_id)
     overview = instances.instance_overview(core, user, instance_id)
     timeline = instances.list_events(core, user, instance_id)
-    return render_template("placement.html", instance=instance, open_tasks=overview["open_tasks"], timeline=timeline,
-                           documents=overview["documents"], pupil_ref=overview["pupil_ref"], can_retry=permissions.can(user, "instance.retry"))
+    return render_template("placement.html", instance=instance, file=placement_file.placement_file(core, user, instance_id), timeline=timeline,
+                           pupil_ref=overview["pupil_ref"], can_retry=permissions.can(user, "instance.retry"))
 
 
 @bp.route("/placements/<int:instance_id>/incidents", methods=["GET", "POST"])

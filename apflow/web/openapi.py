@@ -158,6 +158,7 @@ def openapi_document() -> dict:
                                         {"type": "object", "required": ["action", "task_ids"], "properties": {"action": {"type": "string", "enum": ["claim", "assign"]},
                                                                                                               "task_ids": {"type": "array", "items": {"type": "string"}}, "username": {"type": "string"}}})},
             "/instances/{instance_id}": {"get": _op("One instance: status, version, data, last error", {"200": _json(_ref("Instance"))}, params=[_path_param("instance_id", "integer")])},
+            "/instances/{instance_id}/file": {"get": _op("The placement file: every completed task's answers in plain words (only those this person may read), what the placement waits for, and its documents", {"200": _json({"type": "object", "required": ["entries", "waiting", "documents"]})}, params=[_path_param("instance_id", "integer")])},
             "/instances/{instance_id}/events": {"get": _op("The instance's history, oldest first", {"200": _json({"type": "object", "properties": {"events": {"type": "array", "items": _ref("Event")}}})}, params=[_path_param("instance_id", "integer")])},
             "/instances/{instance_id}/retry": {"post": _op("Retry the action that failed on an instance (managers)", {"200": _json(_ref("Instance")), "409": {"$ref": "#/components/responses/Conflict"}}, params=[_path_param("instance_id", "integer")])},
             "/openapi.json": {"get": _op("This document", {"200": _json({"type": "object"})}, public=True)},

@@ -87,6 +87,7 @@ ROUTES = [
     ("GET", "/api/v1/placements", EVERYONE),
     ("GET", "/api/v1/instances/{instance}", STAFF_WITH_TASK),
     ("GET", "/api/v1/instances/{instance}/events", STAFF_WITH_TASK),
+    ("GET", "/api/v1/instances/{instance}/file", STAFF_WITH_TASK),
     ("POST", "/api/v1/instances/{instance}/retry", MANAGERS),
     ("GET", "/api/v1/calendar", EVERYONE),
     ("PUT", "/api/v1/calendar", MANAGERS),
