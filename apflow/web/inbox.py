@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from apflow.errors import Conflict, Invalid, ServiceError, WorkflowFailed
+from apflow.errors import Conflict, Invalid, NotFound, ServiceError, WorkflowFailed
 from apflow.services import caseload, documents, inbox, incidents, instances, permissions, placement_file, processes, safeguarding, users
 
 from . import forms
@@ -82,7 +82,16 @@ def _task_view(task_id: str, values: dict | None = None, errors: dict | None = N
     actions = view["actions"]
     colleagues = inbox.colleagues(core, user, task_id) if task["state"] == "ready" and actions["assign"] else []
     return render_template("task.html", task=task, fields=fields, errors=errors or {}, summary=summary, actions=actions,
-                           colleagues=colleagues, draft=draft, instance=view["instance"], documents=view["documents"], user=user), status
+                           colleagues=colleagues, draft=draft, instance=view["instance"], documents=view["documents"], user=user,
+                           file=_file_or_none(core, user, task["instance_id"])), status
+
+
+def _file_or_none(core, user, instance_id: int) -> dict | None:
+    """The placement file for a task page: what was recorded before, so the decision is made on the case (R110)."""
+    try:
+        return placement_file.placement_file(core, user, instance_id)
+    except NotFound:
+        return None
 
 
 @bp.get("/tasks/<task_id>")

@@ -66,3 +66,15 @@ def test_R110_the_page_says_what_the_placement_waits_for_and_shows_the_answers(a
     api = browser(app, "coord").get(f"/api/v1/instances/{iid}/file")
     assert api.status_code == 200 and api.get_json()["entries"][0]["name"] == "Record the referral"
     assert browser(app, "parent2").get(f"/api/v1/instances/{iid}/file").status_code == 404
+
+
+def test_R110_the_headteacher_decides_on_the_case_the_plan_risk_assessment_and_consent_on_the_task_page(app, provider_ready):
+    life = provider_ready
+    iid = life.refer()
+    life.plan(iid)
+    approval = next(t for t in life.tasks(iid) if t["role"] == "headteacher")
+    page = browser(app, "head").get(f"/tasks/{approval['id']}").get_data(as_text=True)
+    assert "What has been recorded so far" in page
+    for shown in ("Attend 90% of sessions.", "Anxiety in large groups.", "Yes, I consent"):  # plan, risks, consent
+        assert shown in page
+    assert "placement_planning" not in page and "#" + str(iid) + " ·" not in page
