@@ -40,6 +40,9 @@ class PupilContact(Base):
     added_at: Mapped[datetime] = mapped_column(UTCDateTime)
     added_by: Mapped[str] = mapped_column(String(80))
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # an invitation to set a password, sent to the e-mail address: its hash until used, and when it lapses
+    invite_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    invite_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Provider(Base):

@@ -20,6 +20,7 @@ from apflow.engine.forms import Form
 from apflow.engine.runtime import TaskNotReady
 from apflow.errors import Conflict, Invalid, NotFound, ServiceError, WorkflowFailed
 from apflow.placements import cp_file
+from apflow.placements.models import Pupil, PupilContact
 from apflow.roles import role_for_lane
 from apflow.store import outbox
 from apflow.store.db import append_row, instance_params, instance_where, is_sqlite, locked_instance, save_row
@@ -398,7 +399,7 @@ def _step(core: Core, actor: Actor, action: dict, instance_id: int | None = None
         task = tasks.rows.get(task_id)
         if viewer is not None and (task is None or not permissions.can(viewer, "task.view", task, session)):
             raise NotFound(f"There is no task {task_id} that you can see.")
-        _check_can_complete(session, actor, task)
+        _check_can_complete(session, actor, task, for_family=bool(action.get("on_behalf_of_family")))
         if tasks.drafted:  # first: nothing to autoflush yet
             session.execute(delete(TaskDraft).where(TaskDraft.task_id == task.id).execution_options(synchronize_session=False))
         workflow = core.host.load(instance.state, core.bundle(instance.version))
@@ -420,6 +421,8 @@ def _step(core: Core, actor: Actor, action: dict, instance_id: int | None = None
         except TaskNotReady:
             raise Conflict("This task is no longer waiting for an answer: the process has moved on without it.") from None
         detail = {"retried_by": retried_by} if retried_by else {}
+        if action.get("on_behalf_of_family"):  # the school recorded a family's answer given on paper (R44)
+            detail["recorded_for_family"] = action["on_behalf_of_family"]
         add_event(session, instance, actor, "task_completed", task=task, detail=detail, before=before, after=answers)
         persisted = persist(core, session, instance, workflow, actor, before=before, completed_task=task.id,
                              ready_rows={i: r for i, r in tasks.rows.items() if r.state == "ready"}, timers_before=timers_before,
@@ -459,7 +462,7 @@ def _check_documents(session, form: Form | None, answers: dict, instance_id: int
             raise Invalid("An uploaded file is missing; upload it again.", {"fields": {key: ["Upload the file again."]}})
 
 
-def _check_can_complete(session, actor: Actor, task: HumanTask | None) -> None:
+def _check_can_complete(session, actor: Actor, task: HumanTask | None, for_family: bool = False) -> None:
     if task is None:
         raise NotFound("There is no such task.")
     if task.state != "ready":
@@ -469,7 +472,7 @@ def _check_can_complete(session, actor: Actor, task: HumanTask | None) -> None:
             raise Conflict(f"This task was already completed by {who} at {when} UTC; your answers were not applied.")
         raise Conflict(f"This task is {task.state} and can no longer be completed.")
     if actor.user is not None:
-        permissions.require(actor.user, "task.complete", task, session)
+        permissions.require(actor.user, "task.record_for_family" if for_family else "task.complete", task, session)
 
 
 # -- signals (used by other use cases, e.g. safeguarding.raise_concern) -------------------------
@@ -694,11 +697,17 @@ def _link_provider(session, instance: Instance, data: dict) -> None:
 
 
 def _assignee_from(session, task, data: dict) -> int | None:
-    """A task with property assignTo=KEY goes straight to the user named in data[KEY] (e.g. the pupil's parent)."""
+    """A task with property assignTo=KEY goes straight to the user named in data[KEY] (e.g. the pupil's parent). A
+    parent's task that names nobody with an account goes to the parent the school linked to the pupil, if any."""
     key = task.assign_to
-    if not key or not data.get(key):
-        return None
-    return session.scalar(select(User.id).where(User.username == str(data[key]), User.active.is_(True)))
+    named = session.scalar(select(User.id).where(User.username == str(data[key]), User.active.is_(True))) if key and data.get(key) else None
+    if named is None and key and role_for_lane(task.lane) == "parent" and data.get("pupil_ref"):
+        return session.scalar(select(PupilContact.user_id).join(Pupil, Pupil.id == PupilContact.pupil_id)
+                              .join(User, User.id == PupilContact.user_id)
+                              .where(Pupil.ref == str(data["pupil_ref"]), PupilContact.removed_at.is_(None),
+                                     PupilContact.parental_responsibility.is_(True), User.active.is_(True))
+                              .order_by(PupilContact.id).limit(1))
+    return named
 
 
 def _text(value) -> str | None:

@@ -55,7 +55,8 @@ def can(user: User, action: str, target=None, session=None) -> bool:
     if action == "task.view":
         if target.assignee_id == user.id or target.completed_by == user.id or target.owner_id == user.id:
             return True
-        return _task_in_scope(user, target, session) and (MANAGER in roles or target.role in staff_roles(user))
+        return _task_in_scope(user, target, session) and (MANAGER in roles or target.role in staff_roles(user)
+                                                           or (target.role in EXTERNAL_ROLES and bool(staff_roles(user) & FAMILY_STAFF)))
     if action == "task.complete":
         if target.assignee_id is not None:
             return target.assignee_id == user.id
@@ -90,16 +91,31 @@ def can(user: User, action: str, target=None, session=None) -> bool:
         return _safeguards(session, user, target) or _cp_granted(session, user, target)
     if action == "cp.grant":
         return _safeguards(session, user, target)
+    # -- a pupil's family (R7, R13): the pupil's own school -----------------------------------------
+    if action == "family.view":  # target: a pupil id
+        return bool(staff_roles(user) & (PLACEMENT_STAFF - {"la_officer"})) and _pupils_school(session, user, target)
+    if action == "family.edit":  # add, link, invite or remove a parent or carer
+        return bool(staff_roles(user) & FAMILY_STAFF) and _pupils_school(session, user, target)
+    if action == "task.record_for_family":  # target: a ready family task; the school records a paper answer
+        instance = session.get(Instance, target.instance_id)
+        return (target.state == "ready" and target.role in EXTERNAL_ROLES and bool(staff_roles(user) & FAMILY_STAFF)
+                and (not user.organisation_ids or instance.organisation_id in user.organisation_ids))
     raise ValueError(f"unknown action {action}")
 
 
 PLACEMENT_STAFF = {"coordinator", "headteacher", "dsl", "deputy_dsl", "senco", "la_officer", "manager"}
+FAMILY_STAFF = {"coordinator", "headteacher", "manager"}
 
 
 def _safeguards(session, user: User, pupil_id: int | None) -> bool:
     """A DSL or deputy DSL of the pupil's own organisation (any, in an install without organisations)."""
     if not (user.role_names & SAFEGUARDING_ROLES):
         return False
+    return _pupils_school(session, user, pupil_id)
+
+
+def _pupils_school(session, user: User, pupil_id: int | None) -> bool:
+    """Whether this person works for the pupil's own organisation (any, in an install without organisations)."""
     orgs = user.organisation_ids
     if not orgs:
         return True
@@ -153,6 +169,9 @@ def _refusal(user: User, action: str, target) -> str:
         return f"Only the {role_title(role)} role can start this process." if role else "Only managers and AP Coordinators can start this process."
     if action in MANAGER_ACTIONS:
         return "Only managers can do this."
+    if action == "task.record_for_family":
+        return ("Only the pupil's school (its AP coordinator, headteacher or a manager) can record a family's answer, "
+                "and only while the task waits for it.")
     if action in {"cp.view", "cp.grant"}:
         return "Only the pupil's DSLs, and people they grant access, can see child protection records."
     return "You do not have access to this."

@@ -117,14 +117,14 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def issue_token(session, user: User, days: int) -> str:
     token = secrets.token_urlsafe(32)
     now = clock.now()
-    session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token), created_at=now,
+    session.add(ApiToken(user_id=user.id, token_hash=token_hash(token), created_at=now,
                          expires_at=now + timedelta(days=days), revoked=False))
     return token
 
@@ -132,7 +132,7 @@ def issue_token(session, user: User, days: int) -> str:
 def user_for_token(core: Core, token: str) -> User | None:
     """The active user an API token belongs to, or None (a read: it never waits for a writer)."""
     with core.db.session(readonly=True) as session:
-        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
         if row is None or row.revoked or row.expires_at <= clock.now():
             return None
         user = session.get(User, row.user_id)

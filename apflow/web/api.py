@@ -15,6 +15,7 @@ from apflow.services import (
     calendars,
     caseload,
     deadlines,
+    families,
     inbox,
     incidents,
     instances,
@@ -131,6 +132,36 @@ def complete_task(task_id):
     user = api_user()
     body = json_body()
     return jsonify(instances.complete_task(current_core(), user, task_id, body.get("data", {})))
+
+
+@bp.post("/tasks/<task_id>/record-for-family")
+def record_for_family(task_id):
+    """The school records a family's answer given on paper (the family has no account or asked for help)."""
+    body = json_body()
+    data = body.get("data", {})
+    if not isinstance(data, dict):
+        raise Invalid("`data` must be a JSON object of form fields.")
+    return jsonify(families.record_for_family(current_core(), api_user(), task_id, data, str(body.get("recorded_how", ""))))
+
+
+@bp.get("/pupils/<ref>/contacts")
+def pupil_contacts(ref):
+    return jsonify(families.list_contacts(current_core(), api_user(), ref))
+
+
+@bp.post("/pupils/<ref>/contacts")
+def add_pupil_contact(ref):
+    body = json_body()
+    text = {k: str(body.get(k, "")) for k in ("name", "relationship", "email", "phone")}
+    added = families.add_contact(current_core(), api_user(), ref, **text, parental_responsibility=body.get("parental_responsibility", True) is True,
+                                 invite=body.get("invite") is True)
+    return jsonify(added), 201
+
+
+@bp.delete("/pupils/<ref>/contacts/<int:contact_id>")
+def remove_pupil_contact(ref, contact_id):
+    families.remove_contact(current_core(), api_user(), ref, contact_id)
+    return "", 204
 
 
 @bp.get("/inbox")

@@ -5,7 +5,19 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user, login_required
 
 from apflow.errors import Conflict, Invalid, NotFound, ServiceError, WorkflowFailed
-from apflow.services import caseload, documents, inbox, incidents, instances, permissions, placement_file, processes, safeguarding, users
+from apflow.services import (
+    caseload,
+    documents,
+    families,
+    inbox,
+    incidents,
+    instances,
+    permissions,
+    placement_file,
+    processes,
+    safeguarding,
+    users,
+)
 
 from . import forms
 from .auth import check_csrf, current_core
@@ -121,6 +133,14 @@ def task_submit(task_id):
     values = forms.parse(form["schema"], form["ui_schema"], request.form, documents=uploaded)
     if "add_row" in request.form or "remove_row" in request.form:
         return _task_view(task_id, values)
+    if request.form.get("action") == "for_family":
+        try:
+            result = families.record_for_family(core, user, task_id, values, request.form.get("recorded_how", ""))
+        except Invalid as err:
+            return _task_view(task_id, values, err.details.get("fields", {}), err.message, 422)
+        except (Conflict, WorkflowFailed) as err:
+            return _task_view(task_id, values, {}, err.message, 422)
+        return _done(task, result)
     if request.form.get("action") == "draft":
         inbox.save_draft(core, user, task_id, values)
         flash("Draft saved. Nobody else sees it; complete the task when you are ready.")
@@ -135,6 +155,10 @@ def task_submit(task_id):
         return redirect(url_for("inbox.placement_page", instance_id=task["instance_id"]))
     except WorkflowFailed as err:
         return _task_view(task_id, values, {}, err.message, 422)
+    return _done(task, result)
+
+
+def _done(task: dict, result: dict):
     names = [t["name"] for t in result["next_tasks"]]
     if result["instance"]["status"] == "completed":
         flash(f"'{task['name']}' is done and the placement process has finished.")
@@ -257,13 +281,49 @@ def document(instance_id, document_id):
 
 @bp.get("/pupils/<ref>")
 @login_required
-def pupil_page(ref):
+def pupil_page(ref, values=None, errors=None, status=200):
     core, user = current_core(), _user()
     name, visible = instances.pupil_instances(core, user, ref)
     if not visible:
         abort(404)
     placements = [instances.get_instance(core, user, i) for i in visible]
-    return render_template("pupil.html", ref=ref, name=name, placements=placements)
+    return render_template("pupil.html", ref=ref, name=name, placements=placements, family=_family_or_none(core, user, ref),
+                           relationships=families.RELATIONSHIPS, values=values or {}, errors=errors or {}), status
+
+
+def _family_or_none(core, user, ref: str) -> dict | None:
+    try:
+        return families.list_contacts(core, user, ref)
+    except NotFound:
+        return None  # not the pupil's school: no family details
+
+
+@bp.post("/pupils/<ref>/contacts")
+@login_required
+def add_contact(ref):
+    fields = ("name", "relationship", "email", "phone")
+    values = {k: request.form.get(k, "") for k in fields}
+    try:
+        added = families.add_contact(current_core(), _user(), ref, **values, parental_responsibility=bool(request.form.get("parental_responsibility")),
+                                     invite=bool(request.form.get("invite")))
+    except Invalid as err:
+        flash(err.message, "error")
+        return pupil_page(ref, values=values, errors=err.details.get("fields", {}), status=422)
+    message = f"{added['name']} was added."
+    if added["invited"]:
+        message += f" An invitation to set a password was e-mailed to {added['email']}; their username is {added['username']}."
+    if added["tasks_handed"]:
+        message += f" {added['tasks_handed']} waiting task(s) for the family are now with them."
+    flash(message)
+    return redirect(url_for("inbox.pupil_page", ref=ref))
+
+
+@bp.post("/pupils/<ref>/contacts/<int:contact_id>/remove")
+@login_required
+def remove_contact(ref, contact_id):
+    families.remove_contact(current_core(), _user(), ref, contact_id)
+    flash("Removed. Any of this pupil's tasks they held are back with the family role, unanswered.")
+    return redirect(url_for("inbox.pupil_page", ref=ref))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from apflow import __version__
+from apflow.services.families import RELATIONSHIPS
 
 
 def _ref(name: str) -> dict:
@@ -104,6 +105,20 @@ def _placement_paths() -> dict:
         "/placements/{placement_id}/review-requests": {"post": _op("Ask for a placement and plan review (parents, the pupil, staff)", {"201": _json({"type": "object"}, "Created"), **invalid},
                                                                   {"type": "object", "required": ["reason"], "properties": {"reason": text}}, placement)},
         "/concerns": {"get": _op("Open concerns of the pupils whose child-protection file the caller holds", {"200": _json({"type": "object"})})},
+        "/pupils/{ref}/contacts": {
+            "get": _op("A pupil's parents and carers (the pupil's own school)", {"200": _json({"type": "object"}), **invalid}, params=ref),
+            "post": _op("Add a parent or carer; with invite, give them an account and e-mail a link to set its password; the pupil's waiting family tasks go to them",
+                        {"201": _json({"type": "object"}, "Created"), **invalid},
+                        {"type": "object", "required": ["name", "relationship"], "properties": {
+                            "name": text, "relationship": {"type": "string", "enum": list(RELATIONSHIPS)}, "email": text, "phone": text,
+                            "parental_responsibility": {"type": "boolean"}, "invite": {"type": "boolean"}}}, ref)},
+        "/pupils/{ref}/contacts/{contact_id}": {"delete": _op("Remove a parent or carer; tasks of the pupil they hold go back to the family role",
+                                                              {"204": {"description": "Removed"}, **invalid},
+                                                              params=[*ref, _path_param("contact_id", "integer")])},
+        "/tasks/{task_id}/record-for-family": {"post": _op("The pupil's school records a family's answer given on paper (R44); the file says who recorded it and how",
+                                                           {"200": _json({"type": "object"}), **invalid},
+                                                           {"type": "object", "required": ["data", "recorded_how"], "properties": {"data": {"type": "object"}, "recorded_how": text}},
+                                                           [_path_param("task_id")])},
         "/pupils/{ref}/child-protection": {"get": _op("A child's child-protection file (the pupil's DSLs and people they grant; every reading is logged)",
                                                       {"200": _json({"type": "object"}), "404": {"$ref": "#/components/responses/NotFound"}}, params=ref)},
         "/pupils/{ref}/child-protection/export": {"get": _op("The file as one JSON document for transfer (docs/safeguarding.md); logged",

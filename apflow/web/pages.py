@@ -8,7 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user, login_required, login_user, logout_user
 
 from apflow.errors import ServiceError
-from apflow.services import calendars, deadlines, instances, notifications, permissions, processes, users
+from apflow.services import calendars, deadlines, families, instances, notifications, permissions, processes, users
 
 from .auth import SessionUser, check_csrf, current_core
 
@@ -130,6 +130,24 @@ def login():
         except ServiceError as err:
             error = err.message
     return render_template("login.html", error=error, username=username), (401 if error else 200)
+
+
+@bp.route("/welcome/<token>", methods=["GET", "POST"])
+def welcome(token):
+    """An invited parent or carer chooses their password from the link in their e-mail (the link works once)."""
+    errors, status = {}, 200
+    if request.method == "POST":
+        check_csrf(request.form.get("csrf_token"))
+        try:
+            username = families.accept_invitation(current_core(), token[:100], request.form.get("password", ""), request.form.get("confirm", ""))
+            flash(f"Your password is set. Sign in with your username, {username}.")
+            return redirect(url_for("pages.login"))
+        except ServiceError as err:
+            errors, status = err.details.get("fields") or {"password": [err.message]}, err.status
+    elif not families.invitation_valid(current_core(), token[:100]):
+        return render_template("message.html", title="This link no longer works",
+                               message="It has been used or has lapsed. Ask your child's school to send a new invitation."), 404
+    return render_template("welcome.html", errors=errors), status
 
 
 @bp.post("/logout")

@@ -64,6 +64,16 @@ ROUTES = [
     ("GET", "/api/v1/pupils/NEST-0142/child-protection/export", set()),
     ("POST", "/api/v1/pupils/NEST-0142/child-protection/grants", set()),
     ("DELETE", "/api/v1/child-protection/grants/1", set()),
+    # families (issue 13): no pupil record in this world, so each is refused with a 404; tests/scenarios/test_families.py
+    # walks them on a real pupil. A made-up invitation link is refused to everyone.
+    ("POST", "/pupils/NEST-0142/contacts", set()),
+    ("POST", "/pupils/NEST-0142/contacts/1/remove", set()),
+    ("GET", "/api/v1/pupils/NEST-0142/contacts", set()),
+    ("POST", "/api/v1/pupils/NEST-0142/contacts", set()),
+    ("DELETE", "/api/v1/pupils/NEST-0142/contacts/1", set()),
+    ("POST", "/api/v1/tasks/{task}/record-for-family", set()),  # the coordinator's own task, not a family's
+    ("GET", "/welcome/not-a-real-invitation", set()),
+    ("POST", "/welcome/not-a-real-invitation", set()),
     ("GET", "/dashboard", MANAGERS),
     ("POST", "/escalations/{esc}/acknowledge", MANAGERS),
     ("GET", "/calendar", EVERYONE),

@@ -95,7 +95,7 @@ def _values(core, pid, pupil_ref):
             "placement_id": [str(pid)], "concern_id": [str(i) for i in s.scalars(select(Concern.id))],
             "grant_id": [str(i) for i in s.scalars(select(CpAccessGrant.id))],
             "process_id": ["placement", "safeguarding_concern"], "version": ["1"], "name": ["concern_response.schema.json"],
-            "filename": ["pico.min.css"], "escalation_id": [], "filter_id": [],
+            "filename": ["pico.min.css"], "escalation_id": [], "filter_id": [], "token": ["not-a-real-invitation"],
         }
 
 

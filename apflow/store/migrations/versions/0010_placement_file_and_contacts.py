@@ -32,9 +32,12 @@ def upgrade():
     sa.Column('added_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('added_by', sa.String(length=80), nullable=False),
     sa.Column('removed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('invite_hash', sa.String(length=64), nullable=True),
+    sa.Column('invite_expires_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['pupil_id'], ['pupils.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('invite_hash')
     )
     with op.batch_alter_table('pupil_contacts') as batch_op:
         batch_op.create_index('ix_pupil_contacts_pupil_id', ['pupil_id'])
