@@ -25,8 +25,10 @@ from apflow.placements.models import (
     Provider,
     Pupil,
     PurchaseOrder,
+    QaVisit,
     Review,
     RiskAssessment,
+    ServiceLevelAgreement,
     TimetableSession,
 )
 from apflow.store.models import User
@@ -168,9 +170,37 @@ def pupil_register(core: Core, user: User) -> list[dict]:
 
 
 def provider_register(core: Core, user: User, include_all: bool = False) -> list[dict]:
-    """The approved-provider register with every site's address (R22); include_all adds proposed and withdrawn ones."""
+    """The approved-provider register with every site's address (R22); include_all adds proposed and withdrawn ones.
+    For staff: families see their child's provider on the placement, not the register."""
+    if not permissions.staff_roles(user):
+        raise NotFound("The provider register is for school, LA and provider staff.")
     with core.db.session(readonly=True) as session:
         return providers.register(session, include_all)
+
+
+def provider_record(core: Core, user: User, provider_id: int) -> dict:
+    """One provider's record (R22, R23, R30): sites, selection criteria, due diligence, the agreement in force and its
+    notice period, every QA visit, and how many placements run there (counts only: pupils are on the caseload)."""
+    if not permissions.staff_roles(user):
+        raise NotFound(f"There is no provider {provider_id} that you can see.")
+    with core.db.session(readonly=True) as session:
+        [entry] = [e for e in providers.register(session, include_all=True) if e["id"] == provider_id] or [None]
+        if entry is None:
+            raise NotFound(f"There is no provider {provider_id} that you can see.")
+        provider = session.get(Provider, provider_id)
+        visits = session.scalars(select(QaVisit).where(QaVisit.provider_id == provider_id).order_by(QaVisit.visited_on.desc()))
+        sla = session.get(ServiceLevelAgreement, entry["sla"]["id"]) if entry["sla"] else None
+        running = Counter(session.scalars(select(Placement.status).where(Placement.provider_id == provider_id)))
+        return {**entry,
+                "criteria": providers.labelled(provider.criteria, providers.CRITERIA_LABELS),
+                "due_diligence": providers.labelled(provider.due_diligence, providers.DUE_DILIGENCE_LABELS),
+                "sla_contents": providers.labelled(sla.contents, providers.SLA_LABELS) if sla else [],
+                "sla_starts_on": _day(sla.starts_on) if sla else None, "sla_review_on": _day(sla.review_on) if sla else None,
+                "sla_signed_by": sla.signed_by if sla else None,
+                "qa_visits": [{"on": _day(v.visited_on), "term": v.term, "quality": v.quality, "outcome": v.outcome,
+                               "safeguarding_ok": v.findings.get("safeguarding_ok"), "findings": v.findings.get("qa_findings", ""),
+                               "recorded_by": v.recorded_by} for v in visits],
+                "placements": dict(running)}
 
 
 NOT_THERE = {"suspended": "The placement is suspended while a safeguarding concern is dealt with: the pupil is not at the provider.",

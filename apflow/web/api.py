@@ -22,6 +22,7 @@ from apflow.services import (
     notifications,
     permissions,
     placement_file,
+    placements,
     processes,
     users,
 )
@@ -142,6 +143,17 @@ def record_for_family(task_id):
     if not isinstance(data, dict):
         raise Invalid("`data` must be a JSON object of form fields.")
     return jsonify(families.record_for_family(current_core(), api_user(), task_id, data, str(body.get("recorded_how", ""))))
+
+
+@bp.get("/providers")
+def provider_list():
+    """The approved-provider register (R22); ?all=1 adds proposed, suspended and withdrawn providers."""
+    return jsonify({"providers": placements.provider_register(current_core(), api_user(), include_all=request.args.get("all") == "1")})
+
+
+@bp.get("/providers/<int:provider_id>")
+def provider_detail(provider_id):
+    return jsonify(placements.provider_record(current_core(), api_user(), provider_id))
 
 
 @bp.get("/pupils/<ref>/contacts")

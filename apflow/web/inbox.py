@@ -14,6 +14,7 @@ from apflow.services import (
     instances,
     permissions,
     placement_file,
+    placements,
     processes,
     safeguarding,
     users,
@@ -203,6 +204,20 @@ def task_action(task_id, action):
 def caseload_page():
     query = caseload.CaseloadQuery.from_args(request.args)
     return render_template("caseload.html", board=caseload.caseload(current_core(), _user(), query), query=query)
+
+
+@bp.get("/providers")
+@login_required
+def providers_page():
+    everyone = request.args.get("all") == "1"
+    return render_template("providers.html", providers=placements.provider_register(current_core(), _user(), include_all=everyone),
+                           everyone=everyone)
+
+
+@bp.get("/providers/<int:provider_id>")
+@login_required
+def provider_page(provider_id):
+    return render_template("provider.html", p=placements.provider_record(current_core(), _user(), provider_id))
 
 
 @bp.get("/placements/<int:instance_id>")

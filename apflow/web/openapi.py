@@ -105,6 +105,10 @@ def _placement_paths() -> dict:
         "/placements/{placement_id}/review-requests": {"post": _op("Ask for a placement and plan review (parents, the pupil, staff)", {"201": _json({"type": "object"}, "Created"), **invalid},
                                                                   {"type": "object", "required": ["reason"], "properties": {"reason": text}}, placement)},
         "/concerns": {"get": _op("Open concerns of the pupils whose child-protection file the caller holds", {"200": _json({"type": "object"})})},
+        "/providers": {"get": _op("The approved-provider register with sites, due diligence, agreement and last QA visit (staff; all=1 adds every status)",
+                                  {"200": _json({"type": "object"})})},
+        "/providers/{provider_id}": {"get": _op("One provider's record: sites, criteria, due diligence, agreement and notice period, QA visits, placement counts",
+                                                {"200": _json({"type": "object"}), **invalid}, params=[_path_param("provider_id", "integer")])},
         "/pupils/{ref}/contacts": {
             "get": _op("A pupil's parents and carers (the pupil's own school)", {"200": _json({"type": "object"}), **invalid}, params=ref),
             "post": _op("Add a parent or carer; with invite, give them an account and e-mail a link to set its password; the pupil's waiting family tasks go to them",

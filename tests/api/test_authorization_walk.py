@@ -15,6 +15,7 @@ from tests.support import PASSWORD, make_user
 EVERYONE = set(ROLES) | {"coordinator"}
 STAFF_WITH_TASK = {"coordinator", "manager"}   # the triage task's lane role, and managers who see all
 MANAGERS = {"manager"}
+STAFF = EVERYONE - {"parent", "pupil"}
 ANON = "anonymous"
 
 # (method, path template, roles allowed; ANON allowed where listed). {task}, {instance}, {doc}, {esc} are filled in.
@@ -72,6 +73,10 @@ ROUTES = [
     ("POST", "/api/v1/pupils/NEST-0142/contacts", set()),
     ("DELETE", "/api/v1/pupils/NEST-0142/contacts/1", set()),
     ("POST", "/api/v1/tasks/{task}/record-for-family", set()),  # the coordinator's own task, not a family's
+    ("GET", "/providers", STAFF),  # the provider register: staff, never families
+    ("GET", "/providers/1", set()),  # no provider in this world
+    ("GET", "/api/v1/providers", STAFF),
+    ("GET", "/api/v1/providers/1", set()),
     ("GET", "/welcome/not-a-real-invitation", set()),
     ("POST", "/welcome/not-a-real-invitation", set()),
     ("GET", "/dashboard", MANAGERS),

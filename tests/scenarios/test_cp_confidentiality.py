@@ -84,7 +84,7 @@ def _pupil_id(core, pid):
 
 def _values(core, pid, pupil_ref):
     """Every value a route parameter can take in this world."""
-    from apflow.placements.models import Concern, CpAccessGrant
+    from apflow.placements.models import Concern, CpAccessGrant, Provider
 
     with core.db.session(readonly=True) as s:
         return {
@@ -96,6 +96,7 @@ def _values(core, pid, pupil_ref):
             "grant_id": [str(i) for i in s.scalars(select(CpAccessGrant.id))],
             "process_id": ["placement", "safeguarding_concern"], "version": ["1"], "name": ["concern_response.schema.json"],
             "filename": ["pico.min.css"], "escalation_id": [], "filter_id": [], "token": ["not-a-real-invitation"],
+            "provider_id": [str(i) for i in s.scalars(select(Provider.id))],
         }
 
 
