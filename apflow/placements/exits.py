@@ -30,7 +30,7 @@ def record_exit_notice(ctx):
     a = ctx.answers
     sla = gates.sla_in_force(ctx.session, ctx.session.get(Provider, placement.provider_id) if placement.provider_id else None)
     if sla is None:
-        raise Invalid("The notice period comes from the service level agreement, and the provider has none in force (R30, R91).")
+        raise Invalid("The notice period comes from the service level agreement, and the provider has none in force.")
     given = parse_date(a["notice_given_on"], "notice_given_on")
     calendar = ctx.core.calendar()
     ends = calendar.add_school_days(given, sla.notice_period_school_days)
@@ -101,7 +101,7 @@ def record_destination(ctx):
     a = ctx.answers
     support = bool(a.get("transition_support"))
     if support and not str(a.get("support_plan", "")).strip():
-        raise Invalid("Describe the transition support (sessions in the new setting, a learning mentor) (R100).",
+        raise Invalid("Describe the transition support (sessions in the new setting, a learning mentor).",
                       {"fields": {"support_plan": ["Required when transition support is needed."]}})
     row = Destination(placement_id=placement.id, pupil_id=placement.pupil_id, kind=a["destination"],
                       setting_name=a.get("setting_name", ""), starts_on=parse_date(a.get("destination_starts_on")),

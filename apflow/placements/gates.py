@@ -50,21 +50,21 @@ def missing_before_start(session, placement: Placement) -> list[str]:
     provider = session.get(Provider, placement.provider_id) if placement.provider_id else None
     missing = []
     if not provider_cleared(provider):
-        missing.append("the provider is not approved with its selection criteria and due diligence complete (R20, R21)")
+        missing.append("the provider is not approved with its selection criteria and due diligence complete")
     if sla_in_force(session, provider) is None:
-        missing.append("there is no signed service level agreement with the provider (R30)")
+        missing.append("there is no signed service level agreement with the provider")
     if not has_placement_risk_assessment(session, placement):
-        missing.append("the placement risk assessment is not done (R21, R60)")
+        missing.append("the placement risk assessment is not done")
     if not has_written_consent(session, placement):
-        missing.append("there is no written consent from the parents or carers (R40)")
+        missing.append("there is no written consent from the parents or carers")
     if not has_plan(session, placement, "personalised"):
-        missing.append("there is no personalised plan (R50)")
+        missing.append("there is no personalised plan")
     if placement.approved_at is None:
-        missing.append("the headteacher has not approved the placement (R52)")
+        missing.append("the headteacher has not approved the placement")
     if not has_purchase_order(session, placement):
-        missing.append("no purchase order is recorded (R3)")
+        missing.append("no purchase order is recorded")
     if not has_plan(session, placement, "relational_learning"):
-        missing.append("there is no Relational Learning Plan (R5)")
+        missing.append("there is no Relational Learning Plan")
     return missing
 
 
@@ -76,11 +76,11 @@ def require_start_allowed(session, placement: Placement) -> None:
 
 def require_purchase_order(session, placement: Placement) -> None:
     if not has_purchase_order(session, placement):
-        raise Invalid("No tutor or mentor can be engaged before a purchase order from the LA or school is recorded (R3).",
-                      {"gates": ["purchase order (R3)"]})
+        raise Invalid("No tutor or mentor can be engaged before a purchase order from the LA or school is recorded.",
+                      {"gates": ["purchase order"]})
 
 
 def require_relational_learning_plan(session, placement: Placement) -> None:
     if not has_plan(session, placement, "relational_learning"):
-        raise Invalid("No session can take place before the Relational Learning Plan is written (R5).",
-                      {"gates": ["Relational Learning Plan (R5)"]})
+        raise Invalid("No session can take place before the Relational Learning Plan is written.",
+                      {"gates": ["Relational Learning Plan"]})

@@ -93,7 +93,7 @@ def record_allocation(ctx):
     gates.require_purchase_order(ctx.session, placement)
     a = ctx.answers
     if not a.get("venue_agreed_with_carers"):
-        raise Invalid("Agree with the carers where the sessions take place before timetabling them (R6).",
+        raise Invalid("Agree with the carers where the sessions take place before timetabling them.",
                       {"fields": {"venue_agreed_with_carers": ["Agree the venue with the carers first."]}})
     placement.tutor_name, placement.mentor_name = a["tutor_name"], a.get("mentor_name", "")
     for old in ctx.session.scalars(select(TimetableSession).where(TimetableSession.placement_id == placement.id)):
@@ -130,7 +130,7 @@ def record_timetable_shared(ctx):
     placement = placement_of(ctx)
     a = ctx.answers
     if not (a.get("timetable_to_parents") and a.get("timetable_to_commissioner")):
-        raise Invalid("Tell both the parents or carers and the LA or school the timetable (R6).")
+        raise Invalid("Tell both the parents or carers and the LA or school the timetable.")
     ctx.session.add(Communication(placement_id=placement.id, kind="timetable_shared", audience="parents, commissioner",
                                   content={}, at=now(), recorded_by=ctx.actor.name))
     ctx.session.add(Communication(placement_id=placement.id, kind="portal_access", audience=", ".join(a["portal_access"]),

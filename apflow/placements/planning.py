@@ -31,11 +31,11 @@ def record_plan(ctx):
     if a.get("ehc_plan_review") != "reviewed" and ctx.session.get(Pupil, placement.pupil_id).ehcp:
         missing.append("the EHC plan reviewed")
     if missing:
-        raise Invalid("The plan is developed step by step (R51); still to do: " + ", ".join(missing) + ".")
+        raise Invalid("The plan is developed step by step; still to do: " + ", ".join(missing) + ".")
     uncovered = [words for key, words in CORE_CURRICULUM.items() if key not in a["curriculum"]]
     if uncovered:
         raise Invalid("The plan must cover English, maths, science (including IT), careers guidance and RSE and health "
-                      "education (R53); missing: " + ", ".join(uncovered) + ".", {"fields": {"curriculum": ["Cover the core curriculum."]}})
+                      "education; missing: " + ", ".join(uncovered) + ".", {"fields": {"curriculum": ["Cover the core curriculum."]}})
     plan = new_plan(ctx, placement, "personalised", PLAN_FIELDS)
     log(ctx, f"Personalised plan version {plan.version} recorded", placement=placement, record=plan)
     return {"plan_version": plan.version}
@@ -51,7 +51,7 @@ def record_risk_assessment(ctx):
         blank = [k.replace("_", " ") for k in INDIVIDUAL_RISKS if not str(a.get(f"individual_{k}", "")).strip()]
         if blank:
             raise Invalid("An individual risk assessment covers behaviour, medical, communication, physical needs, emotional "
-                          "wellbeing and emergency procedures (R60); still blank: " + ", ".join(blank) + ".")
+                          "wellbeing and emergency procedures; still blank: " + ", ".join(blank) + ".")
         rows.append(RiskAssessment(placement_id=placement.id, kind="individual", reason="initial", overall_risk=a["ra_overall_risk"],
                                    content={k: a[f"individual_{k}"] for k in INDIVIDUAL_RISKS}, assessed_on=day,
                                    recorded_at=now(), recorded_by=ctx.actor.name))
@@ -75,7 +75,7 @@ def record_consultation(ctx):
     missing = [k.replace("_", " ") for k in CONSULTATION if not yes(a, k)]
     if missing:
         raise Invalid("Before asking for consent, the proposal is discussed, the rationale and expected outcomes explained, "
-                      "information about the provider shared and questions addressed (R40); still to do: " + ", ".join(missing) + ".")
+                      "information about the provider shared and questions addressed; still to do: " + ", ".join(missing) + ".")
     consent = Consent(placement_id=placement.id, consultation={k: a.get(k) for k in CONSULTATION + ["consulted_on", "pupil_involved",
                       "questions_raised"]}, given=None, recorded_at=now(), recorded_by=ctx.actor.name)
     ctx.session.add(consent)
@@ -87,7 +87,7 @@ def record_consent(ctx):
     a = ctx.answers
     consent = ctx.session.scalar(select(Consent).where(Consent.placement_id == placement.id).order_by(Consent.id.desc()).limit(1))
     if consent is None or consent.given is not None:
-        raise Invalid("The parents must be consulted before they are asked for consent (R40).")
+        raise Invalid("The parents must be consulted before they are asked for consent.")
     consent.given = a["consent"] == "given"
     consent.signed_name, consent.signed_on = a["signed_name"], parse_date(a["consent_signed_on"])
     log(ctx, f"Written consent {'given' if consent.given else 'refused'} by {consent.signed_name}", placement=placement, record=consent)
@@ -127,7 +127,7 @@ def record_placement_start(ctx):
     gates.require_start_allowed(ctx.session, placement)
     a = ctx.answers
     if a.get("part_time") and not str(a.get("complements_curriculum", "")).strip():
-        raise Invalid("Say how a part-time placement complements the pupil's current curriculum (R53).",
+        raise Invalid("Say how a part-time placement complements the pupil's current curriculum.",
                       {"fields": {"complements_curriculum": ["Required for a part-time placement."]}})
     placement.start_date = parse_date(a["start_date"], "start_date")
     placement.attendance_code = a["attendance_code"]

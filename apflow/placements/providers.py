@@ -106,8 +106,8 @@ def record_provider_approval(ctx):
     provider = provider_of(ctx)
     approve = ctx.answers["provider_decision"] == "approve"
     if approve and not (provider.criteria_met and provider.due_diligence_complete):
-        raise Invalid("A provider can be approved only when it meets every selection criterion (R20) and its due "
-                      "diligence is complete (R21).", {"gates": ["selection criteria (R20)", "due diligence (R21)"]})
+        raise Invalid("A provider can be approved only when it meets every selection criterion and its due "
+                      "diligence is complete.", {"gates": ["selection criteria", "due diligence"]})
     provider.status = "approved" if approve else "not_approved"
     provider.approved_at = now() if approve else None
     provider.approved_by = ctx.actor.id if approve else None
@@ -172,7 +172,7 @@ def record_sla(ctx):
     a = ctx.answers
     missing = [k.replace("_", " ") for k in SLA_CONTENTS if not str(a.get(k, "")).strip()]
     if missing or not a.get("notice_period_school_days"):
-        raise Invalid("The agreement must cover all eight areas, including the notice period (R30): "
+        raise Invalid("The agreement must cover all eight areas, including the notice period: "
                       + ", ".join(missing + ([] if a.get("notice_period_school_days") else ["notice period"])) + ".")
     for old in ctx.session.scalars(select(ServiceLevelAgreement).where(ServiceLevelAgreement.provider_id == provider.id,
                                                                         ServiceLevelAgreement.status.in_(["draft", "changes_requested"]))):

@@ -59,7 +59,7 @@ def record_passport_review(ctx):
 def record_baseline(ctx):
     placement = placement_of(ctx)
     if not ctx.answers.get("settled_and_safe"):
-        raise Invalid("The baseline is assessed once the pupil feels settled and safe (R70); come back to it then.",
+        raise Invalid("The baseline is assessed once the pupil feels settled and safe; come back to it then.",
                       {"fields": {"settled_and_safe": ["Wait until the pupil is settled."]}})
     row = _assessment(ctx, placement, "baseline", ctx.answers["baseline_on"],
                       ["english", "maths", "science", "previous_attendance_percent", "previous_engagement", "baseline_wellbeing"])

@@ -76,12 +76,12 @@ def without(*names):
 
 def test_R3_no_tutor_is_allocated_before_a_purchase_order_even_if_the_step_is_cut(provider_ready, tmp_path):
     error = run(provider_ready, tmp_path, ["Record the referral"], "Allocate tutors and timetable the sessions")
-    assert "purchase order" in error.message and "R3" in error.message
+    assert "before a purchase order" in error.message  # R3
 
 
 def test_R5_no_placement_starts_without_a_relational_learning_plan(provider_ready, tmp_path):
     error = run(provider_ready, tmp_path, without("Write the Relational Learning Plan"), "Confirm the placement start")
-    assert error.details["gates"] == ["there is no Relational Learning Plan (R5)"]
+    assert error.details["gates"] == ["there is no Relational Learning Plan"]
 
 
 def test_R21_no_placement_with_a_provider_that_has_not_passed_due_diligence(life, tmp_path):
@@ -90,13 +90,13 @@ def test_R21_no_placement_with_a_provider_that_has_not_passed_due_diligence(life
     life.do("Check the selection criteria", approval)
     life.do("Carry out due diligence", approval, health_and_safety_reviewed=False)
     error = run(life, tmp_path, without("Approve the placement"), "Confirm the placement start")
-    assert any("R21" in gate for gate in error.details["gates"])
-    assert any("R30" in gate for gate in error.details["gates"])
+    assert any("due diligence" in gate for gate in error.details["gates"])  # R21
+    assert any("service level agreement" in gate for gate in error.details["gates"])  # R30
 
 
 def test_R20_R21_the_head_cannot_approve_a_provider_whose_due_diligence_step_was_cut(life, tmp_path):
     error = run(life, tmp_path, ["Record the provider and all its sites", "Check the selection criteria"], "Approve the provider")
-    assert "R21" in error.message and "R20" in error.message
+    assert "due diligence" in error.message and "selection criterion" in error.message  # R20, R21
 
 
 def test_R30_no_placement_without_a_signed_service_level_agreement(life, tmp_path):
@@ -104,12 +104,12 @@ def test_R30_no_placement_without_a_signed_service_level_agreement(life, tmp_pat
     for name in ["Record the provider and all its sites", "Check the selection criteria", "Carry out due diligence", "Approve the provider"]:
         life.do(name, iid)
     error = run(life, tmp_path, FULL_PLAN, "Confirm the placement start")
-    assert error.details["gates"] == ["there is no signed service level agreement with the provider (R30)"]
+    assert error.details["gates"] == ["there is no signed service level agreement with the provider"]
 
 
 def test_R40_no_placement_without_written_consent_even_if_the_consent_step_is_cut(provider_ready, tmp_path):
     error = run(provider_ready, tmp_path, without("Give written consent", "Approve the placement"), "Confirm the placement start")
-    assert "there is no written consent from the parents or carers (R40)" in error.details["gates"]
+    assert "there is no written consent from the parents or carers" in error.details["gates"]
     error = run(provider_ready, tmp_path, without("Give written consent", "Approve the placement", "Issue the purchase order",
                                                   "Allocate tutors and timetable the sessions", "Write the Relational Learning Plan"),
                 "Approve the placement")
@@ -118,7 +118,7 @@ def test_R40_no_placement_without_written_consent_even_if_the_consent_step_is_cu
 
 def test_R52_no_placement_without_the_headteachers_approval(provider_ready, tmp_path):
     error = run(provider_ready, tmp_path, without("Approve the placement"), "Confirm the placement start")
-    assert error.details["gates"] == ["the headteacher has not approved the placement (R52)"]
+    assert error.details["gates"] == ["the headteacher has not approved the placement"]
 
 
 def test_R60_no_approval_or_start_without_the_placement_risk_assessment(provider_ready, tmp_path):

@@ -63,7 +63,7 @@ def test_R6_sessions_are_timetabled_only_where_the_carers_agreed(provider_ready)
     life.plan(iid)
     life.do("Approve the placement", iid)
     life.do("Issue the purchase order", iid)
-    with pytest.raises(Invalid, match="R6"):
+    with pytest.raises(Invalid, match="where the sessions take place"):
         life.do("Allocate tutors and timetable the sessions", iid, venue_agreed_with_carers=False)
 
 

@@ -21,7 +21,7 @@ def test_R70_the_baseline_waits_until_the_pupil_is_settled(provider_ready):
     life = provider_ready
     iid = life.active_placement()
     life.do("Commencement review: agree targets", iid)
-    with pytest.raises(Invalid, match="R70"):
+    with pytest.raises(Invalid, match="once the pupil feels settled"):
         life.do("Baseline assessment once settled", iid, settled_and_safe=False)
     life.do("Baseline assessment once settled", iid)
     [baseline] = service.get_placement(life.core, life.people["coordinator"], life.placement_id(iid))["assessments"]

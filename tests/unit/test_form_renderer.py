@@ -33,3 +33,19 @@ def test_every_field_of_every_shipped_form_has_an_input():
             assert field.kind in KINDS_WITH_INPUTS, (path.name, field.key)
             if field.kind in ("radio", "checkboxes", "select"):
                 assert field.options, (path.name, field.key)
+
+
+def test_messages_and_labels_carry_no_rule_codes_or_doubled_optional_marks():
+    """People read plain words: rule numbers like (R60) belong in the docs, and the renderer adds "(optional)" itself."""
+    import re
+
+    from apflow.config import ROOT
+
+    for path in sorted((ROOT / "forms").glob("*.json")):
+        text = path.read_text()
+        assert not re.search(r"\(R\d+", text), path.name
+        assert "(optional)" not in text, path.name
+    for path in sorted((ROOT / "apflow").rglob("*.py")):
+        for line in path.read_text().splitlines():
+            if re.search(r"raise (Invalid|Conflict|NotFound|Forbidden)\(", line):
+                assert not re.search(r"\(R\d+", line), f"{path.name}: {line.strip()}"
