@@ -1,5 +1,5 @@
 """A pupil's family: parents and carers recorded by the school, invited to an account, linked to the family's tasks,
-and answers the school records from paper when a parent has no account (R7, R13, R44-R46).
+and answers the school records from paper when a parent has no account (R7, R40).
 
 Who may do what is decided in permissions ("family.view", "family.edit", "task.record_for_family"). A parent only
 ever reaches their own child's tasks: linking gives them the pupil's waiting family tasks, removing takes back
@@ -162,7 +162,7 @@ def invitation_valid(core: Core, token: str) -> bool:
 
 def record_for_family(core: Core, user: User, task_id: str, data: dict, how: str) -> dict:
     """The school records a parent's (or pupil's) answer given on paper or in a meeting, when they have no account or
-    asked for help (R44-R46): the task completes as the family answered it, and the file says who recorded it and how."""
+    asked for help (R40): the task completes as the family answered it, and the file says who recorded it and how."""
     with core.db.session(readonly=True) as session:
         task = session.get(HumanTask, str(task_id))
         if task is None or not permissions.can(user, "task.view", task, session) or not permissions.can(user, "task.record_for_family", task, session):

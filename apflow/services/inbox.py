@@ -300,7 +300,7 @@ def task_view(core: Core, user: User, task_id: str) -> dict:
             raise NotFound(f"There is no task {task_id} that you can see.")
         actions = {name: permissions.can(user, f"task.{name}", row, session)
                    for name in ("claim", "unclaim", "assign", "take_back", "complete")}
-        # the school records a family's answer given on paper, when the parent has no account or asks for help (R44)
+        # the school records a family's answer given on paper, when the parent has no account or asks for help (R40)
         actions["for_family"] = not actions["complete"] and permissions.can(user, "task.record_for_family", row, session)
         instance = session.get(Instance, row.instance_id)
         return {"actions": actions, "instance": instance, "documents": disclosure.documents(core, session, user, instance)}

@@ -421,7 +421,7 @@ def _step(core: Core, actor: Actor, action: dict, instance_id: int | None = None
         except TaskNotReady:
             raise Conflict("This task is no longer waiting for an answer: the process has moved on without it.") from None
         detail = {"retried_by": retried_by} if retried_by else {}
-        if action.get("on_behalf_of_family"):  # the school recorded a family's answer given on paper (R44)
+        if action.get("on_behalf_of_family"):  # the school recorded a family's answer given on paper (R40)
             detail["recorded_for_family"] = action["on_behalf_of_family"]
         add_event(session, instance, actor, "task_completed", task=task, detail=detail, before=before, after=answers)
         persisted = persist(core, session, instance, workflow, actor, before=before, completed_task=task.id,

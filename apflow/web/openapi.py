@@ -119,7 +119,7 @@ def _placement_paths() -> dict:
         "/pupils/{ref}/contacts/{contact_id}": {"delete": _op("Remove a parent or carer; tasks of the pupil they hold go back to the family role",
                                                               {"204": {"description": "Removed"}, **invalid},
                                                               params=[*ref, _path_param("contact_id", "integer")])},
-        "/tasks/{task_id}/record-for-family": {"post": _op("The pupil's school records a family's answer given on paper (R44); the file says who recorded it and how",
+        "/tasks/{task_id}/record-for-family": {"post": _op("The pupil's school records a family's answer given on paper (R40); the file says who recorded it and how",
                                                            {"200": _json({"type": "object"}), **invalid},
                                                            {"type": "object", "required": ["data", "recorded_how"], "properties": {"data": {"type": "object"}, "recorded_how": text}},
                                                            [_path_param("task_id")])},

@@ -1,4 +1,4 @@
-"""A pupil's family through the product (R7, R13, R44-R46): the school records parents and carers, invites them to an
+"""A pupil's family through the product (R7, R40): the school records parents and carers, invites them to an
 account, links them to the family's tasks, and records a family's answer given on paper when they have none."""
 import re
 
@@ -19,7 +19,7 @@ def _to_consent(life, **referral):
     return iid
 
 
-def test_R44_without_a_parent_account_the_school_records_the_signed_paper_consent(app, core, provider_ready):
+def test_R40_without_a_parent_account_the_school_records_the_signed_paper_consent(app, core, provider_ready):
     life = provider_ready
     iid = _to_consent(life)
     task = life.task(CONSENT, iid)
@@ -41,7 +41,7 @@ def test_R44_without_a_parent_account_the_school_records_the_signed_paper_consen
     assert {a["title"]: a["text"] for a in entry["answers"]}["Your full name"] == "Sam T."
 
 
-def test_R44_only_the_pupils_school_records_a_familys_answer(app, core, provider_ready):
+def test_R40_only_the_pupils_school_records_a_familys_answer(app, core, provider_ready):
     life = provider_ready
     iid = _to_consent(life)
     task = life.task(CONSENT, iid)
@@ -56,7 +56,7 @@ def test_R44_only_the_pupils_school_records_a_familys_answer(app, core, provider
     assert CONSENT in life.names(iid)
 
 
-def test_R7_R13_the_coordinator_adds_and_invites_a_parent_who_then_holds_the_childs_consent(app, core, provider_ready):
+def test_R7_R40_the_coordinator_adds_and_invites_a_parent_who_then_holds_the_childs_consent(app, core, provider_ready):
     life = provider_ready
     iid = _to_consent(life)
     coord = browser(app, "coord")
