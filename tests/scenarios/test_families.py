@@ -64,7 +64,7 @@ def test_R7_R40_the_coordinator_adds_and_invites_a_parent_who_then_holds_the_chi
                                                     "phone": "07700 900123", "parental_responsibility": "1", "invite": "1"})
     assert added.status_code == 302
     page = coord.get("/pupils/P-0001").get_data(as_text=True)
-    assert "Sam Taylor" in page and "invitation not yet used" in page
+    assert "Sam Taylor" in page and "invitation not yet used" in page and page.count("Parents and carers") == 1
     with core.db.session(readonly=True) as s:
         [mail] = s.scalars(select(OutboxEmail).where(OutboxEmail.to_address == "sam.taylor@example.org")).all()
     assert "Jordan" not in mail.body and "P-0001" not in mail.body  # nothing about the child leaves the product
