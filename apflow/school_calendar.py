@@ -181,6 +181,11 @@ class SchoolCalendar:
             return self.next_school_day(d)
         return self._day_at(bisect_right(self._days, d) + n - 1, d)
 
+    def school_days_between(self, first: date, last: date) -> int:
+        """How many school days fall after `first` up to and including `last` (0 if last is not after first):
+        how late something due on `first` is on `last`, in the units schools count in."""
+        return len(self._between(first + timedelta(days=1), last)) if last > first else 0
+
     def half_term_windows(self) -> list[tuple[date, date]]:
         """(first school day, last school day) of each half-term window: 6 a year, in order."""
         return list(self._half_windows)

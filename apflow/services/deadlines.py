@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
-from apflow.clock import clock, uk_time
+from apflow.clock import UK, clock, uk_time
 from apflow.errors import Conflict, Forbidden, NotFound
 from apflow.roles import role_title
+from apflow.school_calendar import NoCalendar
 from apflow.store import outbox
 from apflow.store.db import locked_instance
 from apflow.store.models import DeadlineAlert, Escalation, HumanTask, Instance, User
@@ -221,32 +222,52 @@ def acknowledge(core: Core, user: User, escalation_id: int, note: str) -> dict:
         return escalation_dict(escalation, clock.now())
 
 
+def _school_days_late(core: Core, now: datetime):
+    """How many school days late something due at a moment is now (weekdays, if no term dates are set up yet)."""
+    try:
+        calendar = core.calendar()
+    except NoCalendar:
+        today = now.astimezone(UK).date()
+        return lambda due: sum(1 for n in range(1, (today - due.astimezone(UK).date()).days + 1)
+                               if (due.astimezone(UK).date() + timedelta(days=n)).weekday() < 5)
+    today = now.astimezone(calendar.zone).date()
+    return lambda due: calendar.school_days_between(due.astimezone(calendar.zone).date(), today)
+
+
 def dashboard(core: Core, user: User) -> dict:
     """Everything overdue or due within 7 days, for managers: by role, provider and pupil, with how late."""
-    if not permissions.is_manager(user):
-        raise Forbidden("Only managers can see the escalation dashboard.")
+    if not permissions.can(user, "dashboard.view"):
+        raise Forbidden("Only managers, headteachers and AP coordinators can see the deadlines dashboard.")
     now = clock.now()
+    late_by = _school_days_late(core, now)
     with core.db.session(readonly=True) as session:
-        rows = list(session.scalars(select(HumanTask).where(HumanTask.state == "ready", HumanTask.due_at.is_not(None),
-                                                            HumanTask.due_at <= now + timedelta(days=7)).order_by(HumanTask.due_at)))
+        query = select(HumanTask).where(HumanTask.state == "ready", HumanTask.due_at.is_not(None), HumanTask.due_at <= now + timedelta(days=7))
+        if user.organisation_ids:  # only their own organisations' placements (and those with their provider)
+            query = query.join(Instance, Instance.id == HumanTask.instance_id).where(or_(
+                Instance.organisation_id.in_(user.organisation_ids), Instance.provider_organisation_id.in_(user.organisation_ids)))
+        rows = list(session.scalars(query.order_by(HumanTask.due_at)))
         names = usernames(session, [r.assignee_id for r in rows])
         escalations = {e.human_task_id: e.level for e in session.scalars(select(Escalation).where(Escalation.state == "open"))}
     items = []
     for row in rows:
         late = (now - row.due_at).total_seconds()
+        late_days = late_by(row.due_at) if late > 0 else 0
         items.append({"task_id": row.id, "task_name": row.name, "instance_id": row.instance_id, "role": row.role,
                       "role_title": role_title(row.role) if row.role else "", "assignee": names.get(row.assignee_id),
                       "pupil": row.pupil_name or "", "pupil_ref": row.pupil_ref or "", "provider": row.provider_name or "",
                       "due_at": row.due_at.isoformat(), "overdue": late > 0, "late_hours": round(max(late, 0) / 3600, 1),
+                      "late_school_days": late_days,
                       "due_in_hours": round(max(-late, 0) / 3600, 1), "escalation_level": escalations.get(row.id)})
 
     def grouped(key):
         groups: dict[str, dict] = {}
         for item in items:
-            group = groups.setdefault(item[key] or "(none)", {"name": item[key] or "(none)", "overdue": 0, "due_this_week": 0, "max_late_hours": 0.0})
+            group = groups.setdefault(item[key] or "(none)", {"name": item[key] or "(none)", "overdue": 0, "due_this_week": 0,
+                                                              "max_late_hours": 0.0, "max_late_school_days": 0})
             if item["overdue"]:
                 group["overdue"] += 1
                 group["max_late_hours"] = max(group["max_late_hours"], item["late_hours"])
+                group["max_late_school_days"] = max(group["max_late_school_days"], item["late_school_days"])
             else:
                 group["due_this_week"] += 1
         return sorted(groups.values(), key=lambda g: (-g["overdue"], -g["max_late_hours"], g["name"]))

@@ -20,7 +20,8 @@ from apflow.store.models import HumanTask, Instance, ProcessVersion, User
 
 MANAGER = "manager"
 EXTERNAL_ROLES = {"parent", "pupil"}
-MANAGER_ACTIONS = {"process.deploy", "instance.retry", "calendar.edit", "dashboard.view", "task.bulk"}
+MANAGER_ACTIONS = {"process.deploy", "instance.retry", "calendar.edit", "task.bulk"}
+DASHBOARD_ROLES = {MANAGER, "headteacher", "coordinator"}  # the deadlines dashboard, scoped to their organisations
 
 
 def is_manager(user: User) -> bool:
@@ -49,6 +50,8 @@ def can(user: User, action: str, target=None, session=None) -> bool:
         return True
     if action in MANAGER_ACTIONS:
         return MANAGER in roles
+    if action == "dashboard.view":
+        return bool(roles & DASHBOARD_ROLES)
     if action == "instance.start":
         role = start_role(target)
         return (role in roles) if role else (MANAGER in roles or "coordinator" in roles)

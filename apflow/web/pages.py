@@ -65,10 +65,11 @@ def start(process_id):
 @login_required
 def dashboard():
     user = current_user.user
-    if not permissions.is_manager(user):
-        return render_template("message.html", title="Not available", message="Only managers can see the escalation dashboard."), 403
+    if not permissions.can(user, "dashboard.view"):
+        return render_template("message.html", title="Not available",
+                               message="Only managers, headteachers and AP coordinators can see the deadlines dashboard."), 403
     return render_template("dashboard.html", board=deadlines.dashboard(current_core(), user),
-                           escalations=deadlines.list_escalations(current_core(), user))
+                           escalations=deadlines.list_escalations(current_core(), user), can_acknowledge=permissions.is_manager(user))
 
 
 @bp.post("/escalations/<int:escalation_id>/acknowledge")

@@ -1,6 +1,6 @@
 """Deadlines of human tasks, on SQLite and PostgreSQL, with a moved clock:
 reminder at 75%, escalation when overdue, second escalation when the first is ignored."""
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -124,10 +124,33 @@ def test_dashboard_groups_overdue_and_due_this_week_for_managers(core, people, d
     board = deadlines.dashboard(core, people["manager"])
     overdue = [i for i in board["items"] if i["overdue"]]
     assert [(i["pupil"], i["late_hours"]) for i in overdue] == [("Jordan T.", 5.0)]
-    assert board["by_role"] == [{"name": "AP Coordinator", "overdue": 1, "due_this_week": 1, "max_late_hours": 5.0}]
-    assert board["by_provider"][0] == {"name": "Next Steps", "overdue": 1, "due_this_week": 0, "max_late_hours": 5.0}
+    assert board["by_role"] == [{"name": "AP Coordinator", "overdue": 1, "due_this_week": 1, "max_late_hours": 5.0, "max_late_school_days": 0}]
+    assert board["by_provider"][0] == {"name": "Next Steps", "overdue": 1, "due_this_week": 0, "max_late_hours": 5.0, "max_late_school_days": 0}
+    assert deadlines.dashboard(core, people["coordinator"])["items"] == board["items"]  # heads and coordinators see it too
     with pytest.raises(Forbidden):
-        deadlines.dashboard(core, people["coordinator"])
+        deadlines.dashboard(core, people["parent"])
+
+
+def test_dashboard_counts_lateness_in_school_days_over_a_weekend_and_half_term(core, people, due_in_two_days, frozen_clock):
+    from apflow.services import calendars
+
+    calendars.import_csv(core, calendars.DEMO_TERMS.read_text(), by="test")
+    frozen_clock.freeze(datetime(2026, 2, 10, 9, tzinfo=timezone.utc))  # Tuesday before the February half-term
+    instances.start_instance(core, people["coordinator"], "due", {"pupil_name": "Jordan T."})  # due Thursday 12th
+    frozen_clock.advance(timedelta(days=13))  # Monday 23rd: Friday 13th, the half-term week off, then Monday
+    [item] = deadlines.dashboard(core, people["manager"])["items"]
+    assert item["overdue"] and item["late_school_days"] == 2
+
+
+def test_dashboard_shows_only_the_viewers_organisations(core, people, due_in_two_days, frozen_clock):
+    from apflow.services import users
+
+    users.ensure_organisation(core, "Other School", "school")
+    outsider = users.create_user(core, "coord3", "correct horse battery", ["coordinator"], organisations=["Other School"])
+    instances.start_instance(core, people["coordinator"], "due", {"pupil_name": "Jordan T."})
+    frozen_clock.advance(timedelta(days=3))
+    assert deadlines.dashboard(core, people["manager"])["items"]
+    assert deadlines.dashboard(core, outsider)["items"] == []
 
 
 def test_second_level_goes_to_the_headteacher_role_members(core, people, due_in_two_days, frozen_clock):
