@@ -3,13 +3,14 @@ before any tutor is engaged, tutors and timetable with where each session happen
 the timetable shared with portal access, and the Key Information Document sent and signed."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from apflow.errors import Invalid
+from apflow.store.models import User, UserRole
 
 from . import gates
 from .common import log, now, parse_date, placement_of, touch
-from .models import Communication, KeyInformationDocument, Placement, Plan, Pupil, PurchaseOrder, TimetableSession
+from .models import Communication, KeyInformationDocument, Placement, Plan, Pupil, PupilContact, PurchaseOrder, TimetableSession
 from .providers import by_name
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
@@ -29,6 +30,7 @@ def record_referral(ctx):
     if pupil.organisation_id is None:  # the referring school or LA holds the pupil's child-protection file (R81)
         pupil.organisation_id = ctx.instance.organisation_id
     ctx.session.flush()
+    _record_parent(ctx, pupil)
     placement = ctx.session.scalar(select(Placement).where(Placement.instance_id == ctx.instance.id))
     if placement is None:
         placement = Placement(pupil_id=pupil.id, instance_id=ctx.instance.id, status="referred", created_at=now(), updated_at=now())
@@ -43,6 +45,22 @@ def record_referral(ctx):
              f"{', '.join(a['reasons'])}; LA officer {a['la_officer_name']}", placement=placement, record=placement)
     return {"pupil_id": pupil.id, "placement_id": placement.id, "pupil_name": pupil.name, "pupil_ref": pupil.ref,
             "learning_mentor": placement.learning_mentor}
+
+
+def _record_parent(ctx, pupil: Pupil) -> None:
+    """The parent or carer named on the referral joins the pupil's contacts once (R7): never typed twice. An e-mail
+    address that belongs to a parent's account links it, so the family's tasks reach them."""
+    a = ctx.answers
+    name = (a.get("parent_name") or "").strip()
+    if not name or ctx.session.scalar(select(PupilContact.id).where(PupilContact.pupil_id == pupil.id, PupilContact.removed_at.is_(None),
+                                                                    func.lower(PupilContact.name) == name.lower())):
+        return
+    email = (a.get("parent_email") or "").strip().lower()
+    account = ctx.session.scalar(select(User.id).join(UserRole, UserRole.user_id == User.id).where(
+        func.lower(User.email) == email, UserRole.role == "parent", User.active.is_(True))) if email else None
+    ctx.session.add(PupilContact(pupil_id=pupil.id, name=name, relationship=a.get("parent_relationship") or "other", email=email,
+                                 phone=(a.get("parent_phone") or "").strip(), parental_responsibility=True, user_id=account,
+                                 added_at=now(), added_by=ctx.actor.name))
 
 
 def record_provider_choice(ctx):

@@ -26,6 +26,10 @@ class Pupil(Base):
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), nullable=True, index=True)
 
 
+RELATIONSHIPS = {"mother": "Mother", "father": "Father", "carer": "Carer", "guardian": "Guardian", "foster_carer": "Foster carer",
+                 "kinship_carer": "Kinship carer", "social_worker": "Social worker", "other": "Other"}
+
+
 class PupilContact(Base):
     """A parent, carer or other adult to contact about a pupil; linked to their apflow account once they have one."""
     __tablename__ = "pupil_contacts"

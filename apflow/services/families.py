@@ -15,15 +15,13 @@ from sqlalchemy import select
 
 from apflow.clock import clock
 from apflow.errors import Invalid, NotFound
-from apflow.placements.models import Pupil, PupilContact
+from apflow.placements.models import RELATIONSHIPS, Pupil, PupilContact
 from apflow.store.models import HumanTask, OutboxEmail, User
 
 from . import permissions, users
 from .core import Core
 from .instances import Actor, _step
 
-RELATIONSHIPS = {"mother": "Mother", "father": "Father", "carer": "Carer", "guardian": "Guardian", "foster_carer": "Foster carer",
-                 "kinship_carer": "Kinship carer", "social_worker": "Social worker", "other": "Other"}
 INVITE_DAYS = 14
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

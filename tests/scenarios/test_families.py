@@ -115,3 +115,17 @@ def test_R81_another_school_and_the_family_cannot_read_or_change_the_family_deta
     coord = browser(app, "coord")
     bad = coord.post("/api/v1/pupils/P-0001/contacts", json={"name": "X", "relationship": "uncle"}, headers={"X-CSRF-Token": coord.csrf})
     assert bad.status_code == 422 and set(bad.get_json()["error"]["details"]["fields"]) == {"name", "relationship", "phone"}
+
+
+def test_R7_the_parent_named_on_the_referral_joins_the_pupils_contacts_once_and_their_account_is_linked(core, provider_ready):
+    life = provider_ready
+    users.create_user(core, "sam.t", PASSWORD, ["parent"], email="sam@example.org")
+    iid = life.refer(parent_username="", parent_name="Sam Taylor", parent_relationship="mother", parent_phone="07700 900123",
+                     parent_email="Sam@example.org")
+    life.refer(parent_username="", parent_name="sam taylor")  # a second referral of the same pupil: nobody typed twice
+    [contact] = families.list_contacts(core, life.people["coordinator"], "P-0001")["contacts"]
+    assert (contact["name"], contact["relationship_label"], contact["phone"], contact["username"]) == ("Sam Taylor", "Mother", "07700 900123", "sam.t")
+    for name in ("Choose the provider", "Draw up the personalised plan", "Assess the placement risks",
+                 "Arrange transport and equipment", "Consult the parents or carers"):
+        life.do(name, iid)
+    assert life.task(CONSENT, iid)["assignee"] == "sam.t"  # the family's task reaches the linked account
