@@ -2,8 +2,6 @@
 the service level agreement (R30) and termly quality assurance visits (R23)."""
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import delete, func, select
 
 from apflow.errors import Invalid
@@ -18,37 +16,6 @@ DUE_DILIGENCE = ["safeguarding_policy_reviewed", "staff_checks_confirmed", "risk
                  "health_and_safety_reviewed", "curriculum_checked"]
 SLA_CONTENTS = ["curriculum_delivery", "safeguarding_reporting", "attendance_reporting", "progress_tracking",
                 "communication", "incident_handling", "data_protection"]
-
-# how the provider register names each recorded item (the words of the forms that record them)
-CRITERIA_LABELS = {"safeguarding_policies": "Appropriate safeguarding policies and procedures",
-                   "meets_plan_needs": "Can meet the needs identified in pupils' plans",
-                   "qualified_staff": "Appropriately qualified and experienced staff", "suitable_facilities": "Suitable facilities and resources",
-                   "accreditations": "Relevant accreditations or quality marks", "insurance": "Appropriate insurance cover",
-                   "progress_reports": "Can provide regular progress reports", "evidence": "Evidence seen"}
-DUE_DILIGENCE_LABELS = {"site_visit_on": "Site visit on", "safeguarding_policy_reviewed": "Safeguarding policy and procedures reviewed",
-                        "staff_checks_confirmed": "Written confirmation of safeguarding checks on staff received",
-                        "risk_reporting_confirmed": "Written confirmation that staff changes and risks will be reported received",
-                        "health_and_safety_reviewed": "Health and safety policies reviewed",
-                        "curriculum_checked": "Curriculum offer checked against our requirements",
-                        "other_schools": "Other schools using the provider consulted", "dd_findings": "Findings"}
-SLA_LABELS = {"curriculum_delivery": "Curriculum delivery expectations", "safeguarding_reporting": "Safeguarding responsibilities and reporting",
-              "attendance_reporting": "Attendance monitoring and daily reporting", "progress_tracking": "Progress tracking and assessment",
-              "communication": "Communication protocols", "incident_handling": "Managing incidents and concerns",
-              "data_protection": "Data protection and confidentiality"}
-
-
-def labelled(record: dict | None, labels: dict) -> list[dict]:
-    """A recorded dict as [{"label", "value"}] in the labels' order: Yes/No for ticks, choices in words."""
-    record = record or {}
-    return [{"label": label, "value": _words(record[key])} for key, label in labels.items() if key in record]
-
-
-def _words(value) -> str:
-    if value is None or isinstance(value, bool):
-        return {True: "Yes", False: "No", None: "Not recorded"}[value]
-    text = str(value)
-    return text.replace("_", " ").capitalize() if re.fullmatch(r"[a-z_]+", text) else text
-
 
 def by_name(session, name: str) -> Provider | None:
     return session.scalar(select(Provider).where(func.lower(Provider.name) == str(name).strip().lower()))

@@ -114,13 +114,11 @@ def _send_invitation(session, contact: PupilContact, pupil: Pupil) -> None:
 
 def _hand_waiting_tasks(session, contact: PupilContact, pupil: Pupil) -> int:
     """The pupil's family tasks that wait for nobody in particular go to the newly linked parent."""
-    waiting = session.scalars(select(HumanTask).where(HumanTask.pupil_ref == pupil.ref, HumanTask.state == "ready",
-                                                      HumanTask.role == "parent", HumanTask.assignee_id.is_(None)))
-    count = 0
+    waiting = list(session.scalars(select(HumanTask).where(HumanTask.pupil_ref == pupil.ref, HumanTask.state == "ready",
+                                                           HumanTask.role == "parent", HumanTask.assignee_id.is_(None))))
     for task in waiting:
         task.assignee_id = contact.user_id
-        count += 1
-    return count
+    return len(waiting)
 
 
 def remove_contact(core: Core, user: User, pupil_ref: str, contact_id: int) -> None:

@@ -55,5 +55,6 @@ def placement_file(core: Core, user: User, instance_id: int) -> dict:
                        "due_at": t.due_at.isoformat() if t.due_at else None} for t in open_tasks],
             "timers": [{"name": t.name, "due_at": t.due_at.isoformat(), "watches": t.attached_to is not None} for t in timers],
         }
-        return {"instance_id": instance_id, "finished": instance.status == "completed", "entries": entries, "waiting": waiting,
+        pupil_ref = next((t.pupil_ref for t in tasks if t.pupil_ref), None)
+        return {"instance_id": instance_id, "pupil_ref": pupil_ref, "finished": instance.status == "completed", "entries": entries, "waiting": waiting,
                 "documents": disclosure.documents(core, session, user, instance, seen)}

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import func, or_, select
 
+from apflow.engine.forms import Form
 from apflow.errors import Invalid, NotFound
 from apflow.placements import providers
 from apflow.placements.common import UK, now
@@ -31,7 +32,7 @@ from apflow.placements.models import (
     ServiceLevelAgreement,
     TimetableSession,
 )
-from apflow.store.models import User
+from apflow.store.models import HumanTask, Instance, User
 
 from . import instances, permissions
 from .core import Core
@@ -178,6 +179,22 @@ def provider_register(core: Core, user: User, include_all: bool = False) -> list
         return providers.register(session, include_all)
 
 
+def _approval_forms(core: Core, session, provider: Provider):
+    """A recorded part of the provider's approval as [{"label", "value"}], in the words of the form it was answered on
+    (as deployed with the provider's approval process); keys in words where no such form is found."""
+    forms = {}
+    if provider.instance_id is not None:
+        instance = session.get(Instance, provider.instance_id)
+        for schema, ui in session.execute(select(HumanTask.form_schema, HumanTask.form_ui_schema).where(
+                HumanTask.instance_id == provider.instance_id, HumanTask.state == "completed", HumanTask.form_schema.is_not(None))):
+            forms[schema] = core.form(instance.version, schema, ui)
+
+    def in_words(schema: str, record: dict | None) -> list[dict]:
+        form = forms.get(schema) or Form({"type": "object", "properties": {key: {} for key in record or {}}})
+        return [{"label": a["title"], "value": a["text"]} for a in form.readable(record or {})]
+    return in_words
+
+
 def provider_record(core: Core, user: User, provider_id: int) -> dict:
     """One provider's record (R22, R23, R30): sites, selection criteria, due diligence, the agreement in force and its
     notice period, every QA visit, and how many placements run there (counts only: pupils are on the caseload)."""
@@ -191,10 +208,11 @@ def provider_record(core: Core, user: User, provider_id: int) -> dict:
         visits = session.scalars(select(QaVisit).where(QaVisit.provider_id == provider_id).order_by(QaVisit.visited_on.desc()))
         sla = session.get(ServiceLevelAgreement, entry["sla"]["id"]) if entry["sla"] else None
         running = Counter(session.scalars(select(Placement.status).where(Placement.provider_id == provider_id)))
+        in_words = _approval_forms(core, session, provider)
         return {**entry,
-                "criteria": providers.labelled(provider.criteria, providers.CRITERIA_LABELS),
-                "due_diligence": providers.labelled(provider.due_diligence, providers.DUE_DILIGENCE_LABELS),
-                "sla_contents": providers.labelled(sla.contents, providers.SLA_LABELS) if sla else [],
+                "criteria": in_words("provider_criteria.schema.json", provider.criteria),
+                "due_diligence": in_words("due_diligence.schema.json", provider.due_diligence),
+                "sla_contents": in_words("sla_draft.schema.json", sla.contents) if sla else [],
                 "sla_starts_on": _day(sla.starts_on) if sla else None, "sla_review_on": _day(sla.review_on) if sla else None,
                 "sla_signed_by": sla.signed_by if sla else None,
                 "qa_visits": [{"on": _day(v.visited_on), "term": v.term, "quality": v.quality, "outcome": v.outcome,

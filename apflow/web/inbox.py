@@ -225,10 +225,9 @@ def provider_page(provider_id):
 def placement_page(instance_id):
     core, user = current_core(), _user()
     instance = instances.get_instance(core, user, instance_id)
-    overview = instances.instance_overview(core, user, instance_id)
-    timeline = instances.list_events(core, user, instance_id)
-    return render_template("placement.html", instance=instance, file=placement_file.placement_file(core, user, instance_id), timeline=timeline,
-                           pupil_ref=overview["pupil_ref"], can_retry=permissions.can(user, "instance.retry"))
+    file = placement_file.placement_file(core, user, instance_id)
+    return render_template("placement.html", instance=instance, file=file, timeline=instances.list_events(core, user, instance_id),
+                           pupil_ref=file["pupil_ref"], can_retry=permissions.can(user, "instance.retry"))
 
 
 @bp.route("/placements/<int:instance_id>/incidents", methods=["GET", "POST"])
