@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from apflow.store.models import Base, UTCDateTime
@@ -49,6 +49,37 @@ class PupilContact(Base):
     invite_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+PROFESSIONAL_ROLES = {"social_worker": "Social worker", "virtual_school_head": "Virtual School Head", "camhs": "CAMHS",
+                      "youth_justice": "Youth justice worker", "ehc_coordinator": "EHC plan coordinator",
+                      "educational_psychologist": "Educational psychologist", "school_nurse": "School nurse", "other": "Other"}
+
+
+class PupilProfessional(Base):
+    """A professional involved with the pupil and family, who is kept informed (R13)."""
+    __tablename__ = "pupil_professionals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pupil_id: Mapped[int] = mapped_column(ForeignKey("pupils.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(300), default="")
+    phone: Mapped[str] = mapped_column(String(60), default="")
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    added_by: Mapped[str] = mapped_column(String(80))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ProfessionalUpdate(Base):
+    """What a professional was told, and when (R13: kept accurately informed)."""
+    __tablename__ = "professional_updates"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    professional_id: Mapped[int] = mapped_column(ForeignKey("pupil_professionals.id", ondelete="CASCADE"), index=True)
+    told_on: Mapped[date] = mapped_column(Date)
+    summary: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(80))
+
+
 class Provider(Base):
     """An AP provider; on the approved-provider register (R22) once status is 'approved'."""
     __tablename__ = "providers"
@@ -62,6 +93,7 @@ class Provider(Base):
     due_diligence: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # R21 steps 1-7
     due_diligence_complete: Mapped[bool] = mapped_column(Boolean, default=False)
     due_diligence_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    requires_rlp: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())  # the provider's policy (R54)
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id", ondelete="SET NULL"), nullable=True)
@@ -117,6 +149,8 @@ class Placement(Base):
     referred_by: Mapped[str] = mapped_column(String(20))  # school, la
     referrer_name: Mapped[str] = mapped_column(String(200), default="")
     reasons: Mapped[list] = mapped_column(JSON, default=list)  # R1
+    placement_type: Mapped[str] = mapped_column(String(40), default="part_time_ap", server_default="part_time_ap")  # R54
+    purpose: Mapped[str] = mapped_column(Text, default="", server_default="")
     reason_details: Mapped[str] = mapped_column(Text, default="")
     la_officer_name: Mapped[str] = mapped_column(String(200), default="")  # R2
     la_officer_role: Mapped[str] = mapped_column(String(60), default="")
