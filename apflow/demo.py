@@ -57,7 +57,7 @@ def answers(form: str, **extra) -> dict:
     """Believable answers for each lifecycle form, dated today."""
     d = today().isoformat()
     base = {
-        "provider_details": {"address": "See sites", "contact_name": "Office manager", "sites": []},
+        "provider_details": {"address": "See sites", "contact_name": "Office manager", "sites": [], "rlp_policy": "required"},
         "provider_criteria": {"safeguarding_policies": True, "meets_plan_needs": True, "qualified_staff": True, "suitable_facilities": True,
                               "accreditations": "held", "insurance": True, "progress_reports": True,
                               "evidence": "Policies, single central record extract and insurance certificate seen."},
@@ -74,6 +74,7 @@ def answers(form: str, **extra) -> dict:
         "sla_signature": {"sla_decision": "sign", "sla_signed_by": "Director", "sla_signed_on": d},
         "referral": {"school": SCHOOL, "referred_by": "la", "referrer_name": "Graham Hughes, Education Inclusion Officer",
                      "reasons": ["attendance", "needs_not_met"], "reason_details": "Attendance below 50% this term; needs not met in mainstream.",
+                     "placement_type": "part_time_ap", "purpose": "Re-engage with learning and return to full-time school by September.",
                      "la_officer_name": "Graham Hughes", "la_officer_role": "education_inclusion_officer", "la_officer_username": "laofficer",
                      "ehcp": False, "learning_mentor": True},
         "provider_choice": {"choice_reason": "Small groups and a vocational route that suits the pupil."},

@@ -61,9 +61,9 @@ def missing_before_start(session, placement: Placement) -> list[str]:
         missing.append("there is no personalised plan")
     if placement.approved_at is None:
         missing.append("the headteacher has not approved the placement")
-    if not has_purchase_order(session, placement):
+    if needs_purchase_order(placement) and not has_purchase_order(session, placement):
         missing.append("no purchase order is recorded")
-    if not has_plan(session, placement, "relational_learning"):
+    if needs_rlp(session, placement) and not has_plan(session, placement, "relational_learning"):
         missing.append("there is no Relational Learning Plan")
     return missing
 
@@ -74,8 +74,22 @@ def require_start_allowed(session, placement: Placement) -> None:
         raise Invalid("The placement cannot start: " + "; ".join(missing) + ".", {"gates": missing})
 
 
+# Placements the school arranges and pays for itself: no LA purchase order (R54).
+SCHOOL_ARRANGED = frozenset({"college_link", "work_experience"})
+
+
+def needs_purchase_order(placement: Placement) -> bool:
+    return placement.placement_type not in SCHOOL_ARRANGED
+
+
+def needs_rlp(session, placement: Placement) -> bool:
+    """A Relational Learning Plan is written where the provider's policy asks for one (R54)."""
+    provider = session.get(Provider, placement.provider_id) if placement.provider_id else None
+    return provider is None or provider.requires_rlp
+
+
 def require_purchase_order(session, placement: Placement) -> None:
-    if not has_purchase_order(session, placement):
+    if needs_purchase_order(placement) and not has_purchase_order(session, placement):
         raise Invalid("No tutor or mentor can be engaged before a purchase order from the LA or school is recorded.",
                       {"gates": ["purchase order"]})
 

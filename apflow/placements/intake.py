@@ -19,7 +19,7 @@ WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
 def record_referral(ctx):
     a = ctx.answers
     ref = a["pupil_ref"].strip()
-    pupil = ctx.session.scalar(select(Pupil).where(Pupil.ref == ref))
+    pupil = ctx.session.scalar(select(Pupil).where(Pupil.ref == ref)) or _same_child(ctx)
     if pupil is None:
         pupil = Pupil(ref=ref, name=a["pupil_name"].strip(), created_at=now())
         ctx.session.add(pupil)
@@ -38,13 +38,24 @@ def record_referral(ctx):
     placement.pupil_id = pupil.id
     placement.referred_by, placement.referrer_name = a["referred_by"], a["referrer_name"]
     placement.reasons, placement.reason_details = list(a["reasons"]), a["reason_details"]
+    placement.placement_type, placement.purpose = a.get("placement_type") or "part_time_ap", a.get("purpose", "")
     placement.la_officer_name, placement.la_officer_role = a["la_officer_name"], a["la_officer_role"]
     placement.learning_mentor = bool(a.get("learning_mentor"))
     ctx.session.flush()
     log(ctx, f"Referral from the {'LA' if a['referred_by'] == 'la' else 'school'} ({a['referrer_name']}): "
              f"{', '.join(a['reasons'])}; LA officer {a['la_officer_name']}", placement=placement, record=placement)
     return {"pupil_id": pupil.id, "placement_id": placement.id, "pupil_name": pupil.name, "pupil_ref": pupil.ref,
-            "learning_mentor": placement.learning_mentor}
+            "learning_mentor": placement.learning_mentor, "needs_purchase_order": gates.needs_purchase_order(placement)}
+
+
+def _same_child(ctx) -> Pupil | None:
+    """A pupil already on record under another reference (say, a school reference before the UPN was known) is the same
+    child when name and date of birth agree: their record is reused, never typed twice."""
+    born = parse_date(ctx.answers.get("date_of_birth"), "date_of_birth")
+    if born is None:
+        return None
+    return ctx.session.scalar(select(Pupil).where(func.lower(Pupil.name) == ctx.answers["pupil_name"].strip().lower(),
+                                                  Pupil.date_of_birth == born).order_by(Pupil.id).limit(1))
 
 
 def _record_parent(ctx, pupil: Pupil) -> None:
@@ -74,7 +85,8 @@ def record_provider_choice(ctx):
     touch(placement, "planning" if ready else "referred")
     log(ctx, f"Provider chosen: {provider.name}" + ("" if ready else " (not yet approved with a signed SLA)"),
         placement=placement, record=placement)
-    return {"provider_id": provider.id, "provider_name": provider.name, "provider_ready": ready}
+    return {"provider_id": provider.id, "provider_name": provider.name, "provider_ready": ready,
+            "rlp_required": gates.needs_rlp(ctx.session, placement)}
 
 
 def record_purchase_order(ctx):

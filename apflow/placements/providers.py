@@ -32,6 +32,7 @@ def record_provider(ctx):
         raise Invalid(f"{provider.name} is already on the approved register; its details are kept by its own approval process.")
     provider.address = a["address"]
     provider.contact = {k: a.get(k, "") for k in ("contact_name", "contact_email", "phone", "offer")}
+    provider.requires_rlp = a.get("rlp_policy", "required") != "not_required"
     provider.instance_id = ctx.instance.id
     ctx.session.flush()
     ctx.session.execute(delete(ProviderSite).where(ProviderSite.provider_id == provider.id))

@@ -48,6 +48,7 @@ def _summary(session, placement: Placement) -> dict:
             "pupil": {"id": pupil.id, "name": pupil.name, "ref": pupil.ref, "school": pupil.school},
             "provider": {"id": provider.id, "name": provider.name} if provider else None,
             "reasons": placement.reasons, "referred_by": placement.referred_by,
+            "placement_type": placement.placement_type, "purpose": placement.purpose,
             "start_date": placement.start_date.isoformat() if placement.start_date else None,
             "end_date": placement.end_date.isoformat() if placement.end_date else None,
             "created_at": placement.created_at.isoformat()}
@@ -218,7 +219,7 @@ def provider_record(core: Core, user: User, provider_id: int) -> dict:
                 "qa_visits": [{"on": _day(v.visited_on), "term": v.term, "quality": v.quality, "outcome": v.outcome,
                                "safeguarding_ok": v.findings.get("safeguarding_ok"), "findings": v.findings.get("qa_findings", ""),
                                "recorded_by": v.recorded_by} for v in visits],
-                "placements": dict(running)}
+                "placements": dict(running), "requires_rlp": provider.requires_rlp}
 
 
 NOT_THERE = {"suspended": "The placement is suspended while a safeguarding concern is dealt with: the pupil is not at the provider.",

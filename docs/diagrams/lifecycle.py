@@ -140,7 +140,7 @@ def placement() -> Diagram:
     d.flow("Gateway_head_approved", "Call_intake", "Yes", "head_approved == True", route="hv")
     d.flow("Gateway_head_approved", "End_head_declined", "No", default=True)
     d.flow("Call_intake", "Gateway_commissioned")
-    d.flow("Gateway_commissioned", "Task_confirm_start", "Yes", "po_issued == True")
+    d.flow("Gateway_commissioned", "Task_confirm_start", "Yes", "needs_purchase_order == False or po_issued == True")
     d.flow("Gateway_commissioned", "End_not_commissioned", "No", default=True)
     d.flow("Task_confirm_start", "Gateway_run_merge")
     d.flow("Gateway_run_merge", "Call_in_progress")
@@ -202,39 +202,50 @@ def placement_planning() -> Diagram:
 
 def provider_intake() -> Diagram:
     d = Diagram("provider_intake", "Commission the provider", SCHOOL, [LA, PROVIDER, COORD],
-                "R2-R8: the purchase order before any tutor is engaged, tutors and timetable, the Relational Learning "
-                "Plan, the timetable shared and portal access, and the Key Information Document signed.")
+                "R2-R8, R54: the purchase order before any tutor is engaged (not for a college link course or work "
+                "experience the school arranges), tutors and timetable, the Relational Learning Plan where the provider's "
+                "policy asks for one, the timetable shared and portal access, and the Key Information Document signed.")
     d.start("Start_intake", "Placement approved", COORD, 0)
-    d.gateway("Gateway_po_merge", "", COORD, 1)
-    d.user("Task_purchase_order", "Issue the purchase order", LA, 2, form="purchase_order", records="purchase_order",
+    d.gateway("Gateway_po_needed", "LA purchase order needed?", COORD, 1)
+    d.gateway("Gateway_po_merge", "", COORD, 2)
+    d.user("Task_purchase_order", "Issue the purchase order", LA, 3, form="purchase_order", records="purchase_order",
            due="school_days(5)", assign="la_officer_username")
-    d.gateway("Gateway_po", "Purchase order issued?", LA, 3)
-    d.user("Task_funding_followup", "Resolve funding with the commissioner", COORD, 3, form="funding_followup", records="funding_followup")
-    d.gateway("Gateway_ask_again", "Ask again?", COORD, 4)
-    d.end("End_not_commissioned", "Not commissioned", COORD, 5)
-    d.user("Task_allocate", "Allocate tutors and timetable the sessions", PROVIDER, 4, form="allocation", records="allocation",
+    d.gateway("Gateway_po", "Purchase order issued?", LA, 4)
+    d.user("Task_funding_followup", "Resolve funding with the commissioner", COORD, 4, form="funding_followup", records="funding_followup")
+    d.gateway("Gateway_ask_again", "Ask again?", COORD, 5)
+    d.end("End_not_commissioned", "Not commissioned", COORD, 6)
+    d.gateway("Gateway_allocate_merge", "", PROVIDER, 5)
+    d.user("Task_allocate", "Allocate tutors and timetable the sessions", PROVIDER, 6, form="allocation", records="allocation",
            due="school_days(5)", doc="Where each session takes place is agreed with the carers.")
-    d.user("Task_rlp", "Write the Relational Learning Plan", PROVIDER, 5, form="relational_learning_plan",
+    d.gateway("Gateway_rlp_needed", "Provider requires an RLP?", PROVIDER, 7)
+    d.user("Task_rlp", "Write the Relational Learning Plan", PROVIDER, 8, form="relational_learning_plan",
            records="relational_learning_plan", due="school_days(5)")
-    d.user("Task_share_timetable", "Share the timetable and portal access", PROVIDER, 6, form="timetable_shared",
+    d.gateway("Gateway_rlp_merge", "", PROVIDER, 9)
+    d.user("Task_share_timetable", "Share the timetable and portal access", PROVIDER, 10, form="timetable_shared",
            records="timetable_shared", due="school_days(2)")
-    d.user("Task_send_kid", "Send the Key Information Document", PROVIDER, 7, form="kid_sent", records="kid_sent", due="school_days(2)")
-    d.user("Task_sign_kid", "Sign and return the Key Information Document", LA, 8, form="kid_signed", records="kid_signed",
+    d.user("Task_send_kid", "Send the Key Information Document", PROVIDER, 11, form="kid_sent", records="kid_sent", due="school_days(2)")
+    d.user("Task_sign_kid", "Sign and return the Key Information Document", LA, 12, form="kid_signed", records="kid_signed",
            due="school_days(5)", assign="la_officer_username")
     d.boundary_timer("Timer_kid_late", "Five school days", "Task_sign_kid", "school_days(5)")
-    d.user("Task_chase_kid", "Chase the signed Key Information Document", COORD, 9, form="escalation", records="escalation")
-    d.end("End_kid_chased", "Chased", COORD, 10)
-    d.end("End_commissioned", "Commissioned", LA, 9)
-    d.flow("Start_intake", "Gateway_po_merge")
+    d.user("Task_chase_kid", "Chase the signed Key Information Document", COORD, 13, form="escalation", records="escalation")
+    d.end("End_kid_chased", "Chased", COORD, 14)
+    d.end("End_commissioned", "Commissioned", LA, 13)
+    d.flow("Start_intake", "Gateway_po_needed")
+    d.flow("Gateway_po_needed", "Gateway_po_merge", "Yes", default=True)
+    d.flow("Gateway_po_needed", "Gateway_allocate_merge", "No: the school arranges it", "needs_purchase_order == False", route="vh")
     d.flow("Gateway_po_merge", "Task_purchase_order")
     d.flow("Task_purchase_order", "Gateway_po")
-    d.flow("Gateway_po", "Task_allocate", "Yes", "po_issued == True", route="hv")
+    d.flow("Gateway_po", "Gateway_allocate_merge", "Yes", "po_issued == True", route="hv")
     d.flow("Gateway_po", "Task_funding_followup", "No", default=True)
     d.flow("Task_funding_followup", "Gateway_ask_again")
     d.flow("Gateway_ask_again", "Gateway_po_merge", "Yes", 'funding_next == "ask_again"', route="below")
     d.flow("Gateway_ask_again", "End_not_commissioned", "No", default=True)
-    d.flow("Task_allocate", "Task_rlp")
-    d.flow("Task_rlp", "Task_share_timetable")
+    d.flow("Gateway_allocate_merge", "Task_allocate")
+    d.flow("Task_allocate", "Gateway_rlp_needed")
+    d.flow("Gateway_rlp_needed", "Task_rlp", "Yes", default=True)
+    d.flow("Gateway_rlp_needed", "Gateway_rlp_merge", "No", "rlp_required == False", route="above")
+    d.flow("Task_rlp", "Gateway_rlp_merge")
+    d.flow("Gateway_rlp_merge", "Task_share_timetable")
     d.flow("Task_share_timetable", "Task_send_kid")
     d.flow("Task_send_kid", "Task_sign_kid")
     d.flow("Task_sign_kid", "End_commissioned")

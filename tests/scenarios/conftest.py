@@ -28,6 +28,7 @@ def answers(form: str) -> dict:
     d = today()
     return {
         "provider_details": {"provider_name": "Bridges Learning", "address": "1 Mill Lane, Northtown NT1 1AA", "contact_name": "Ann Lee",
+                             "rlp_policy": "required",
                              "sites": [{"name": "Mill Lane", "address": "1 Mill Lane, Northtown NT1 1AA", "kind": "main"},
                                        {"name": "Farm site", "address": "Hill Farm, Northtown NT9 9ZZ", "kind": "satellite"}]},
         "provider_criteria": {"safeguarding_policies": True, "meets_plan_needs": True, "qualified_staff": True, "suitable_facilities": True,
@@ -45,7 +46,8 @@ def answers(form: str) -> dict:
         "escalation": {"action_taken": "Spoke to the person responsible; done today."},
         "referral": {"pupil_name": "Jordan T.", "pupil_ref": "P-0001", "date_of_birth": "2011-05-04", "school": "The Nest School",
                      "referred_by": "la", "referrer_name": "Graham Hughes, EIO", "reasons": ["attendance", "send"],
-                     "reason_details": "Attendance 42% this term; needs not met in mainstream classes.", "la_officer_name": "Graham Hughes",
+                     "reason_details": "Attendance 42% this term; needs not met in mainstream classes.",
+                     "placement_type": "part_time_ap", "purpose": "A return to full-time school by September.", "la_officer_name": "Graham Hughes",
                      "la_officer_role": "education_inclusion_officer", "la_officer_username": "la1", "ehcp": False,
                      "learning_mentor": False, "parent_username": "parent1", "pupil_username": "pupil1"},
         "provider_choice": {"provider_name": "Bridges Learning", "choice_reason": "Offers the vocational route the pupil wants."},

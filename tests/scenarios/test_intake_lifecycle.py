@@ -129,3 +129,43 @@ def test_R11_register_of_pupils_with_review_dates_and_altered_provision(provider
     detail = service.get_placement(life.core, life.people["coordinator"], row["id"])
     assert [p["version"] for p in detail["plans"] if p["kind"] == "personalised"] == [1, 2]
     assert next(r for r in detail["reviews"] if r["kind"] == "half-termly")["content"]["review_ehcp_support"] is True
+
+
+def test_R54_a_college_link_course_the_school_arranges_needs_no_LA_purchase_order(provider_ready):
+    life = provider_ready
+    iid = life.refer(placement_type="college_link", purpose="Two days a week at Northtown College on a construction course.")
+    life.plan(iid)
+    life.do("Approve the placement", iid)
+    assert life.names(iid) == ["Allocate tutors and timetable the sessions"]  # no LA officer task
+    life.do("Allocate tutors and timetable the sessions", iid)
+    life.do("Write the Relational Learning Plan", iid)
+    for name in ("Share the timetable and portal access", "Send the Key Information Document", "Sign and return the Key Information Document"):
+        life.do(name, iid)
+    life.start(iid)
+    detail = service.get_placement(life.core, life.people["coordinator"], life.placement_id(iid))
+    assert detail["status"] == "active" and detail["purchase_orders"] == []
+    assert detail["placement_type"] == "college_link" and detail["purpose"].startswith("Two days a week")
+
+
+def test_R54_a_relational_learning_plan_only_where_the_provider_requires_one(life):
+    life.approve_provider("Sunrise Farm", rlp_policy="not_required")
+    iid = life.refer()
+    life.plan(iid, provider="Sunrise Farm")
+    life.do("Approve the placement", iid)
+    life.do("Issue the purchase order", iid)
+    life.do("Allocate tutors and timetable the sessions", iid)
+    assert life.names(iid) == ["Share the timetable and portal access"]  # no RLP for this provider
+    for name in ("Share the timetable and portal access", "Send the Key Information Document", "Sign and return the Key Information Document"):
+        life.do(name, iid)
+    life.start(iid)
+    assert service.get_placement(life.core, life.people["coordinator"], life.placement_id(iid))["status"] == "active"
+
+
+def test_R54_R11_a_pupil_already_on_record_is_matched_by_name_and_date_of_birth(provider_ready):
+    life = provider_ready
+    first = life.refer(pupil_ref="SCH-0042", pupil_name="Jordan T.", date_of_birth="2011-05-04")
+    second = life.refer(pupil_ref="UPN-A123", pupil_name="jordan t.", date_of_birth="2011-05-04")
+    other = life.refer(pupil_ref="P-0099", pupil_name="Jordan T.", date_of_birth="2012-01-01")  # same name, another child
+    pupils = {p["instance_id"]: p["pupil"] for p in service.list_placements(life.core, life.people["coordinator"])}
+    assert pupils[first]["id"] == pupils[second]["id"] and pupils[second]["ref"] == "SCH-0042"
+    assert pupils[other]["id"] != pupils[first]["id"]
