@@ -13,6 +13,7 @@ from apflow.store.models import HumanTask, User
 
 from . import permissions
 from .core import Core
+from .users import display_names
 
 STATUS_WORDS = {"referred": "Referred", "planning": "Planning", "approved": "Approved", "active": "Running", "suspended": "Suspended",
                 "ending": "Ending", "removed": "Removed", "ended": "Ended", "withdrawn": "Withdrawn", "declined": "Declined"}
@@ -52,8 +53,7 @@ def caseload(core: Core, user: User, query: CaseloadQuery) -> dict:
             for task in session.scalars(select(HumanTask).where(HumanTask.instance_id.in_(instance_ids), HumanTask.state == "ready")
                                         .order_by(HumanTask.sort_due)):
                 tasks.setdefault(task.instance_id, []).append(task)
-        holders = dict(session.execute(select(User.id, User.display_name).where(
-            User.id.in_({t.assignee_id for ts in tasks.values() for t in ts if t.assignee_id} or {-1}))).all())
+        holders = display_names(session, {t.assignee_id for ts in tasks.values() for t in ts})
         rows = []
         for placement, pupil, provider in found:
             open_tasks = tasks.get(placement.instance_id, [])

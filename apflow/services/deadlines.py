@@ -23,7 +23,7 @@ from apflow.store.models import DeadlineAlert, Escalation, HumanTask, Instance, 
 
 from . import permissions
 from .core import Core
-from .users import usernames
+from .users import display_names, usernames
 
 DUE_SOON_FRACTION = 0.75
 LEVEL_ROLES = {1: "manager", 2: "headteacher"}
@@ -247,6 +247,7 @@ def dashboard(core: Core, user: User) -> dict:
                 Instance.organisation_id.in_(user.organisation_ids), Instance.provider_organisation_id.in_(user.organisation_ids)))
         rows = list(session.scalars(query.order_by(HumanTask.due_at)))
         names = usernames(session, [r.assignee_id for r in rows])
+        shown = display_names(session, [r.assignee_id for r in rows])
         escalations = {e.human_task_id: e.level for e in session.scalars(select(Escalation).where(Escalation.state == "open"))}
     items = []
     for row in rows:
@@ -254,6 +255,7 @@ def dashboard(core: Core, user: User) -> dict:
         late_days = late_by(row.due_at) if late > 0 else 0
         items.append({"task_id": row.id, "task_name": row.name, "instance_id": row.instance_id, "role": row.role,
                       "role_title": role_title(row.role) if row.role else "", "assignee": names.get(row.assignee_id),
+                      "assignee_name": shown.get(row.assignee_id),
                       "pupil": row.pupil_name or "", "pupil_ref": row.pupil_ref or "", "provider": row.provider_name or "",
                       "due_at": row.due_at.isoformat(), "overdue": late > 0, "late_hours": round(max(late, 0) / 3600, 1),
                       "late_school_days": late_days,

@@ -20,7 +20,7 @@ from apflow.store.models import Event, HumanTask, Instance, Organisation, Proces
 from . import disclosure, permissions
 from .core import Core
 from .deadlines import deadline_state
-from .users import usernames
+from .users import display_names, usernames
 
 TABS = ("mine", "available", "all")
 SORTS = ("due", "created", "pupil", "task")
@@ -124,8 +124,7 @@ def inbox(core: Core, user: User, query: InboxQuery) -> dict:
                                      .offset((query.page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
         has_next = len(tasks) > PAGE_SIZE
         tasks = tasks[:PAGE_SIZE]
-        people = {t.assignee_id for t in tasks} | {t.owner_id for t in tasks}
-        names = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(people - {None}))).all()) if people - {None} else {}
+        names = display_names(session, {t.assignee_id for t in tasks} | {t.owner_id for t in tasks})
         process_names = dict(session.execute(select(ProcessVersion.process_id, ProcessVersion.name)).all())
         providers = sorted(set(session.scalars(select(Organisation.name).where(Organisation.kind == "provider"))))
     roles = sorted(ROLES if permissions.is_manager(user) else permissions.staff_roles(user))

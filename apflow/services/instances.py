@@ -29,7 +29,7 @@ from apflow.store.models import NO_DUE_DATE, Event, HumanTask, Instance, Organis
 from . import deadlines, disclosure, documents, form_options, permissions, records
 from .core import Core
 from .processes import latest_version
-from .users import usernames
+from .users import display_names, usernames
 
 log = logging.getLogger(__name__)
 TIMER_RETRY_BACKOFF = [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2)]
@@ -127,6 +127,7 @@ def get_task(core: Core, user: User, task_id: str) -> dict:
         instance = session.get(Instance, task.instance_id)
         form = _form(core, instance.version, task)
         result = task_dict(task, usernames(session, [task.assignee_id, task.completed_by]))
+        result["assignee_name"] = display_names(session, [task.assignee_id]).get(task.assignee_id)
         data = {}
         if task.state == "ready":
             workflow = core.host.load(instance.state, core.bundle(instance.version))

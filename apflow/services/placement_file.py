@@ -14,6 +14,7 @@ from apflow.store.models import Event, HumanTask, PendingTimer, User
 from . import disclosure, permissions
 from .core import Core
 from .instances import _visible_instance
+from .users import display_names
 
 RECORDED_BY_OTHERS = "the school"
 
@@ -30,7 +31,7 @@ def placement_file(core: Core, user: User, instance_id: int) -> dict:
             Event.instance_id == instance_id, Event.kind == "task_completed").order_by(Event.id)))}
         tasks.sort(key=lambda t: done_in_order.get(t.id, len(done_in_order)))
         people = {t.completed_by for t in tasks} | {t.assignee_id for t in tasks}
-        names = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(people - {None}))).all()) if people - {None} else {}
+        names = display_names(session, people)
         entries = []
         for task in tasks:
             if task.state != "completed":

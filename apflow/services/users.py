@@ -198,5 +198,13 @@ def usernames(session, ids) -> dict[int, str]:
     return dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
 
 
+def display_names(session, ids) -> dict[int, str]:
+    """What people are called on pages: their display name, or their username where none is recorded."""
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return {i: shown or name for i, shown, name in session.execute(select(User.id, User.display_name, User.username).where(User.id.in_(ids)))}
+
+
 def user_by_name(session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username))

@@ -15,7 +15,7 @@ class Field:
     name: str            # the HTML name and id stem
     key: str             # the JSON key within its object
     title: str
-    kind: str            # text, textarea, number, date, email, select, radio, checkboxes, checkbox, group, list, file
+    kind: str            # text, textarea, number, date, time, email, select, radio, checkboxes, checkbox, group, list, file
     required: bool
     help: str = ""
     options: list = field(default_factory=list)   # [(value, label)]
@@ -47,6 +47,8 @@ def _kind(prop: dict, ui: dict) -> str:
         return "number"
     if prop.get("format") == "date":
         return "date"
+    if widget == "time":
+        return "time"
     if prop.get("format") == "email":
         return "email"
     if widget == "textarea" or prop.get("maxLength", 0) > 200:

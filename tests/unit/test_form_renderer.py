@@ -8,7 +8,7 @@ from apflow.config import ROOT
 from apflow.web import forms
 
 SCHEMA = json.loads((ROOT / "forms" / "commencement_review.schema.json").read_text())
-KINDS_WITH_INPUTS = {"text", "textarea", "number", "date", "email", "select", "radio", "checkboxes", "checkbox", "group", "list", "file"}
+KINDS_WITH_INPUTS = {"time", "text", "textarea", "number", "date", "email", "select", "radio", "checkboxes", "checkbox", "group", "list", "file"}
 
 
 def test_a_required_list_of_free_entries_starts_with_one_input():
@@ -49,3 +49,10 @@ def test_messages_and_labels_carry_no_rule_codes_or_doubled_optional_marks():
         for line in path.read_text().splitlines():
             if re.search(r"raise (Invalid|Conflict|NotFound|Forbidden)\(", line):
                 assert not re.search(r"\(R\d+", line), f"{path.name}: {line.strip()}"
+
+
+def test_session_times_are_picked_with_a_time_input_not_typed():
+    schema = json.loads((ROOT / "forms" / "allocation.schema.json").read_text())
+    ui = json.loads((ROOT / "forms" / "allocation.uischema.json").read_text())
+    [sessions] = [f for f in forms.build(schema, ui, {"sessions": [{"day": "Monday"}]}, {}) if f.key == "sessions"]
+    assert {f.key: f.kind for f in sessions.rows[0]}["starts"] == "time"
