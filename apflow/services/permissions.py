@@ -99,15 +99,26 @@ def can(user: User, action: str, target=None, session=None) -> bool:
         return bool(staff_roles(user) & (PLACEMENT_STAFF - {"la_officer"})) and _pupils_school(session, user, target)
     if action == "family.edit":  # add, link, invite or remove a parent or carer
         return bool(staff_roles(user) & FAMILY_STAFF) and _pupils_school(session, user, target)
+    # -- the professionals involved with a pupil (R13): the pupil's own school ---------------------------------
+    if action in ("professionals.view", "professionals.edit"):  # target: a pupil id; add, remove, record what they were told
+        return bool(staff_roles(user) & PROFESSIONALS_STAFF) and _pupils_school(session, user, target)
     if action == "task.record_for_family":  # target: a ready family task; the school records a paper answer
         instance = session.get(Instance, target.instance_id)
         return (target.state == "ready" and target.role in EXTERNAL_ROLES and bool(staff_roles(user) & FAMILY_STAFF)
                 and (not user.organisation_ids or instance.organisation_id in user.organisation_ids))
+    # -- staff accounts: managers, for the staff of their own organisations ---------------------------
+    if action == "people.manage":  # target: None (the people page at all), or a User to change
+        if MANAGER not in roles:
+            return False
+        if target is None:
+            return True
+        return not (target.role_names & EXTERNAL_ROLES) and (not user.organisation_ids or bool(target.organisation_ids & user.organisation_ids))
     raise ValueError(f"unknown action {action}")
 
 
 PLACEMENT_STAFF = {"coordinator", "headteacher", "dsl", "deputy_dsl", "senco", "la_officer", "manager"}
 FAMILY_STAFF = {"coordinator", "headteacher", "manager"}
+PROFESSIONALS_STAFF = {"coordinator", "headteacher", "dsl", "deputy_dsl", "senco", "manager"}
 
 
 def _safeguards(session, user: User, pupil_id: int | None) -> bool:
@@ -175,6 +186,8 @@ def _refusal(user: User, action: str, target) -> str:
     if action == "task.record_for_family":
         return ("Only the pupil's school (its AP coordinator, headteacher or a manager) can record a family's answer, "
                 "and only while the task waits for it.")
+    if action == "people.manage":
+        return "Only managers can add and change staff accounts."
     if action in {"cp.view", "cp.grant"}:
         return "Only the pupil's DSLs, and people they grant access, can see child protection records."
     return "You do not have access to this."

@@ -8,7 +8,7 @@ from apflow.config import Settings
 from apflow.roles import role_title
 from apflow.services.core import Core
 
-from . import api, assets, auth, inbox, modeler, pages, safeguarding
+from . import api, assets, auth, inbox, modeler, pages, people, safeguarding
 
 
 def create_app(settings: Settings | None = None, core: Core | None = None, run_scheduler: bool | None = None) -> Flask:
@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None, core: Core | None = None, run_s
     app.register_blueprint(modeler.api_bp, url_prefix="/api/v1")
     app.register_blueprint(safeguarding.bp)
     app.register_blueprint(safeguarding.api_bp, url_prefix="/api/v1")
+    app.register_blueprint(people.bp)
     api.register_error_handlers(app)
     if run_scheduler if run_scheduler is not None else settings.run_scheduler:
         from apflow.scheduler import TimerScheduler

@@ -20,10 +20,12 @@ from apflow.services import (
     incidents,
     instances,
     notifications,
+    people,
     permissions,
     placement_file,
     placements,
     processes,
+    pupils,
     users,
 )
 
@@ -174,6 +176,82 @@ def add_pupil_contact(ref):
 def remove_pupil_contact(ref, contact_id):
     families.remove_contact(current_core(), api_user(), ref, contact_id)
     return "", 204
+
+
+@bp.get("/pupils/<ref>")
+def pupil_profile(ref):
+    """The pupil's page as data: each part only for those entitled to it (docs/api.md)."""
+    return jsonify(pupils.profile(current_core(), api_user(), ref))
+
+
+@bp.get("/pupils/<ref>/professionals")
+def pupil_professionals(ref):
+    return jsonify(pupils.list_professionals(current_core(), api_user(), ref))
+
+
+@bp.post("/pupils/<ref>/professionals")
+def add_pupil_professional(ref):
+    user, body = api_user(), json_body()
+    text = {k: str(body.get(k, "")) for k in ("role", "name", "organisation", "email", "phone")}
+    return jsonify(pupils.add_professional(current_core(), user, ref, **text)), 201
+
+
+@bp.post("/pupils/<ref>/professionals/<int:professional_id>/updates")
+def record_professional_update(ref, professional_id):
+    user, body = api_user(), json_body()
+    return jsonify(pupils.record_update(current_core(), user, ref, professional_id, str(body.get("told_on", "")), str(body.get("summary", "")))), 201
+
+
+@bp.delete("/pupils/<ref>/professionals/<int:professional_id>")
+def remove_pupil_professional(ref, professional_id):
+    pupils.remove_professional(current_core(), api_user(), ref, professional_id)
+    return "", 204
+
+
+@bp.get("/people")
+def staff_list():
+    """Managers: the staff of their organisations, and the organisations and roles a new member may be given."""
+    return jsonify(people.list_staff(current_core(), api_user()))
+
+
+@bp.post("/people")
+def add_staff():
+    user, body = api_user(), json_body()
+    permissions.require(user, "people.manage")  # before the body's checks: only managers learn what it should hold
+    organisation = body.get("organisation_id")
+    if organisation is not None and (not isinstance(organisation, int) or isinstance(organisation, bool)):
+        raise Invalid("`organisation_id` must be an organisation id (a whole number).", {"fields": {"organisation_id": ["Not a number."]}})
+    text = {k: str(body.get(k, "")) for k in ("username", "display_name", "email")}
+    return jsonify(people.add_staff(current_core(), user, **text, roles=_role_list(body), organisation_id=organisation)), 201
+
+
+@bp.put("/people/<int:user_id>/roles")
+def set_staff_roles(user_id):
+    user, body = api_user(), json_body()
+    permissions.require(user, "people.manage")
+    return jsonify(people.set_roles(current_core(), user, user_id, _role_list(body)))
+
+
+@bp.post("/people/<int:user_id>/disable")
+def disable_staff(user_id):
+    return jsonify(people.disable(current_core(), api_user(), user_id))
+
+
+@bp.post("/people/<int:user_id>/enable")
+def enable_staff(user_id):
+    return jsonify(people.enable(current_core(), api_user(), user_id))
+
+
+@bp.post("/people/<int:user_id>/invite")
+def invite_staff(user_id):
+    return jsonify(people.resend_invitation(current_core(), api_user(), user_id))
+
+
+def _role_list(body: dict) -> list[str]:
+    roles = body.get("roles", [])
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise Invalid('`roles` must be a list of role names, e.g. ["coordinator"].', {"fields": {"roles": ["A list of role names."]}})
+    return roles
 
 
 @bp.get("/inbox")

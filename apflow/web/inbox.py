@@ -16,6 +16,7 @@ from apflow.services import (
     placement_file,
     placements,
     processes,
+    pupils,
     safeguarding,
     users,
 )
@@ -295,21 +296,16 @@ def document(instance_id, document_id):
 
 @bp.get("/pupils/<ref>")
 @login_required
-def pupil_page(ref, values=None, errors=None, status=200):
-    core, user = current_core(), _user()
-    name, visible = instances.pupil_instances(core, user, ref)
-    if not visible:
-        abort(404)
-    placements = [instances.get_instance(core, user, i) for i in visible]
-    return render_template("pupil.html", ref=ref, name=name, placements=placements, family=_family_or_none(core, user, ref),
-                           relationships=families.RELATIONSHIPS, values=values or {}, errors=errors or {}), status
-
-
-def _family_or_none(core, user, ref: str) -> dict | None:
+def pupil_page(ref, values=None, errors=None, status=200, failed="contact"):
+    """The pupil's profile; `failed` names the form whose `values` and `errors` are shown again (contact, professional,
+    or update-<id>)."""
     try:
-        return families.list_contacts(core, user, ref)
+        found = pupils.profile(current_core(), _user(), ref)
     except NotFound:
-        return None  # not the pupil's school: no family details
+        abort(404)
+    return render_template("pupil.html", ref=ref, profile=found, name=found["pupil"]["name"], family=found.get("family"),
+                           relationships=families.RELATIONSHIPS, professional_roles=pupils.PROFESSIONAL_ROLES,
+                           values=values or {}, errors=errors or {}, failed=failed), status
 
 
 @bp.post("/pupils/<ref>/contacts")
@@ -338,6 +334,40 @@ def remove_contact(ref, contact_id):
     families.remove_contact(current_core(), _user(), ref, contact_id)
     flash("Removed. Any of this pupil's tasks they held are back with the family role, unanswered.")
     return redirect(url_for("inbox.pupil_page", ref=ref))
+
+
+@bp.post("/pupils/<ref>/professionals")
+@login_required
+def add_professional(ref):
+    values = {k: request.form.get(k, "") for k in ("role", "name", "organisation", "email", "phone")}
+    try:
+        added = pupils.add_professional(current_core(), _user(), ref, **values)
+    except Invalid as err:
+        flash(err.message, "error")
+        return pupil_page(ref, values=values, errors=err.details.get("fields", {}), status=422, failed="professional")
+    flash(f"{added['name']} ({added['role_label']}) was added. Record here what they are told, so they are kept informed.")
+    return redirect(url_for("inbox.pupil_page", ref=ref) + "#professionals")
+
+
+@bp.post("/pupils/<ref>/professionals/<int:pid>/remove")
+@login_required
+def remove_professional(ref, pid):
+    pupils.remove_professional(current_core(), _user(), ref, pid)
+    flash("Removed: they are no longer listed as involved with the pupil.")
+    return redirect(url_for("inbox.pupil_page", ref=ref) + "#professionals")
+
+
+@bp.post("/pupils/<ref>/professionals/<int:pid>/updates")
+@login_required
+def record_professional_update(ref, pid):
+    values = {k: request.form.get(k, "") for k in ("told_on", "summary")}
+    try:
+        pupils.record_update(current_core(), _user(), ref, pid, **values)
+    except Invalid as err:
+        flash(err.message, "error")
+        return pupil_page(ref, values=values, errors=err.details.get("fields", {}), status=422, failed=f"update-{pid}")
+    flash("Recorded what they were told.")
+    return redirect(url_for("inbox.pupil_page", ref=ref) + f"#professional-{pid}")
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from apflow import __version__
+from apflow.roles import ROLES
 from apflow.services.families import RELATIONSHIPS
+from apflow.services.pupils import PROFESSIONAL_ROLES
 
 
 def _ref(name: str) -> dict:
@@ -119,6 +121,20 @@ def _placement_paths() -> dict:
         "/pupils/{ref}/contacts/{contact_id}": {"delete": _op("Remove a parent or carer; tasks of the pupil they hold go back to the family role",
                                                               {"204": {"description": "Removed"}, **invalid},
                                                               params=[*ref, _path_param("contact_id", "integer")])},
+        "/pupils/{ref}": {"get": _op("The pupil's page: details, year group, placements with consent and destination, attendance; family, professionals "
+                                     "and the child-protection flag only for those entitled (a part not for you is left out)",
+                                     {"200": _json({"type": "object", "required": ["pupil", "placements"]}), **invalid}, params=ref)},
+        "/pupils/{ref}/professionals": {
+            "get": _op("The professionals involved with the pupil and what each was told (the pupil's own school)", {"200": _json({"type": "object"}), **invalid}, params=ref),
+            "post": _op("Record a professional involved with the pupil and family", {"201": _json({"type": "object"}, "Created"), **invalid},
+                        {"type": "object", "required": ["role", "name"], "properties": {
+                            "role": {"type": "string", "enum": list(PROFESSIONAL_ROLES)}, "name": text, "organisation": text, "email": text, "phone": text}}, ref)},
+        "/pupils/{ref}/professionals/{professional_id}": {"delete": _op("Take a professional off the pupil (no longer involved)", {"204": {"description": "Removed"}, **invalid},
+                                                                        params=[*ref, _path_param("professional_id", "integer")])},
+        "/pupils/{ref}/professionals/{professional_id}/updates": {"post": _op("Record what a professional was told, and when", {"201": _json({"type": "object"}, "Created"), **invalid},
+                                                                              {"type": "object", "required": ["told_on", "summary"], "properties": {
+                                                                                  "told_on": {"type": "string", "format": "date"}, "summary": text}},
+                                                                              [*ref, _path_param("professional_id", "integer")])},
         "/tasks/{task_id}/record-for-family": {"post": _op("The pupil's school records a family's answer given on paper (R40); the file says who recorded it and how",
                                                            {"200": _json({"type": "object"}), **invalid},
                                                            {"type": "object", "required": ["data", "recorded_how"], "properties": {"data": {"type": "object"}, "recorded_how": text}},
@@ -132,6 +148,34 @@ def _placement_paths() -> dict:
                                                               {"type": "object", "required": ["username", "reason"], "properties": {"username": text, "reason": text, "expires_on": {"type": "string", "format": "date"}}}, ref)},
         "/child-protection/grants/{grant_id}": {"delete": _op("Revoke a grant (DSLs)", {"200": _json({"type": "object"}), "404": {"$ref": "#/components/responses/NotFound"}},
                                                              params=[_path_param("grant_id", "integer")])},
+    }
+
+
+def _people_paths() -> dict:
+    """Staff accounts (managers, for the staff of their own organisations)."""
+    uid = [_path_param("user_id", "integer")]
+    invalid = {"422": {"$ref": "#/components/responses/Invalid"}, "404": {"$ref": "#/components/responses/NotFound"}}
+    text, roles = {"type": "string"}, {"type": "array", "items": {"type": "string", "enum": [r for r in ROLES if r not in {"parent", "pupil"}]}}
+    staff = {"type": "object", "properties": {
+        "id": {"type": "integer"}, "username": text, "display_name": text, "email": {"type": ["string", "null"]},
+        "roles": {"type": "array", "items": {"type": "object", "properties": {"slug": text, "title": text}}},
+        "organisations": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "integer"}, "name": text}}},
+        "active": {"type": "boolean"}, "invited": {"type": "boolean"}, "invitation_lapsed": {"type": "boolean"},
+        "invitation_expires_at": {"type": ["string", "null"], "format": "date-time"}}}
+    return {
+        "/people": {
+            "get": _op("Managers: the staff of their organisations (never parents or pupils), with the organisations and roles a new member may be given",
+                       {"200": _json({"type": "object", "properties": {"staff": {"type": "array", "items": staff}, "organisations": {"type": "array"}, "roles": {"type": "array"}}})}),
+            "post": _op("Add a member of staff to one of the manager's organisations; they are e-mailed a link to choose their password (7 days, once)",
+                        {"201": _json(staff, "Created"), **invalid},
+                        {"type": "object", "required": ["username", "display_name", "email", "roles"], "properties": {
+                            "username": text, "display_name": text, "email": text, "roles": roles, "organisation_id": {"type": ["integer", "null"]}}})},
+        "/people/{user_id}/roles": {"put": _op("Replace a member of staff's roles (a manager cannot remove their own manager role)", {"200": _json(staff), **invalid},
+                                               {"type": "object", "required": ["roles"], "properties": {"roles": roles}}, uid)},
+        "/people/{user_id}/disable": {"post": _op("Stop them signing in: sessions and API tokens stop working, tasks they held go back to their role (not yourself)",
+                                                  {"200": _json({"allOf": [staff, {"type": "object", "properties": {"tasks_released": {"type": "integer"}}}]}), **invalid}, params=uid)},
+        "/people/{user_id}/enable": {"post": _op("Let a disabled member of staff sign in again", {"200": _json(staff), **invalid}, params=uid)},
+        "/people/{user_id}/invite": {"post": _op("E-mail a new link to choose a password; an earlier link stops working", {"200": _json(staff), **invalid}, params=uid)},
     }
 
 
@@ -197,6 +241,7 @@ def openapi_document() -> dict:
                                                 {"type": "object", "properties": {"ids": {"type": "array", "items": {"type": "integer"}}}})},
             **_library_paths(),
             **_placement_paths(),
+            **_people_paths(),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}, "session": {"type": "apiKey", "in": "cookie", "name": "session"}},

@@ -73,6 +73,16 @@ ROUTES = [
     ("POST", "/api/v1/pupils/NEST-0142/contacts", set()),
     ("DELETE", "/api/v1/pupils/NEST-0142/contacts/1", set()),
     ("POST", "/api/v1/tasks/{task}/record-for-family", set()),  # the coordinator's own task, not a family's
+    # the pupil's page (R11, R13): the profile opens for whoever sees a workflow of the pupil; the professionals need a
+    # pupil record, which this world has not, so each is refused with a 404; tests/scenarios/test_pupil_profile.py walks them
+    ("GET", "/api/v1/pupils/NEST-0142", STAFF_WITH_TASK),
+    ("POST", "/pupils/NEST-0142/professionals", set()),
+    ("POST", "/pupils/NEST-0142/professionals/1/remove", set()),
+    ("POST", "/pupils/NEST-0142/professionals/1/updates", set()),
+    ("GET", "/api/v1/pupils/NEST-0142/professionals", set()),
+    ("POST", "/api/v1/pupils/NEST-0142/professionals", set()),
+    ("POST", "/api/v1/pupils/NEST-0142/professionals/1/updates", set()),
+    ("DELETE", "/api/v1/pupils/NEST-0142/professionals/1", set()),
     ("GET", "/providers", STAFF),  # the provider register: staff, never families
     ("GET", "/providers/1", set()),  # no provider in this world
     ("GET", "/api/v1/providers", STAFF),
@@ -139,6 +149,22 @@ ROUTES = [
     ("GET", "/api/v1/forms/triage_referral.schema.json", MANAGERS),
     ("PUT", "/api/v1/forms/triage_referral.schema.json", MANAGERS),
     ("POST", "/api/v1/forms/preview", MANAGERS),
+    # staff accounts: managers only ({staff} is the coordinator; the manager's walk disables then enables them). A
+    # manager's add with the walk's made-up details, or roles or an invitation the coordinator cannot have, is a 422
+    ("GET", "/people", MANAGERS),
+    ("POST", "/people", MANAGERS),
+    ("POST", "/people/{staff}/roles", MANAGERS),
+    ("POST", "/people/{staff}/disable", MANAGERS),
+    ("POST", "/people/{staff}/enable", MANAGERS),
+    ("POST", "/people/{staff}/invite", MANAGERS),
+    ("GET", "/api/v1/people", MANAGERS),
+    ("POST", "/api/v1/people", MANAGERS),
+    ("PUT", "/api/v1/people/{staff}/roles", MANAGERS),
+    ("POST", "/api/v1/people/{staff}/disable", MANAGERS),
+    ("POST", "/api/v1/people/{staff}/enable", MANAGERS),
+    ("POST", "/api/v1/people/{staff}/invite", MANAGERS),
+    ("GET", "/welcome/staff/not-a-real-invitation", set()),
+    ("POST", "/welcome/staff/not-a-real-invitation", set()),
 ]
 
 
@@ -164,7 +190,8 @@ def world(core, tmp_path, frozen_clock):
     frozen_clock.advance(timedelta(days=1, minutes=1))
     deadlines.fire_due_alerts(core)
     [esc] = deadlines.list_escalations(core, people["manager"])
-    return {"people": people, "task": task["id"], "instance": started["id"], "doc": doc, "esc": esc["id"], "filter": 999}
+    return {"people": people, "task": task["id"], "instance": started["id"], "doc": doc, "esc": esc["id"], "filter": 999,
+            "staff": people["coordinator"].id}
 
 
 def sign_in(client, role):
@@ -195,7 +222,7 @@ def test_every_route_as_every_role(core, world, role):
     for method, template, allowed in ROUTES:
         client = app.test_client()
         token = sign_in(client, role)
-        path = template.format(**{k: world[k] for k in ("task", "instance", "doc", "esc", "filter")})
+        path = template.format(**{k: world[k] for k in ("task", "instance", "doc", "esc", "filter", "staff")})
         headers = {"X-CSRF-Token": token}
         if path.startswith("/api/v1/"):
             kwargs = {"json": {"data": {}, "files": {"x.bpmn": "<x/>"}, "csv": "kind,name,start,end\n", "task_ids": [], "action": "claim",
