@@ -69,6 +69,9 @@ class User(Base):
     # an invitation to set a password, e-mailed by a manager: its hash until used, and when it lapses
     invite_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
     invite_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # signing out moves the epoch on, ending every browser session of this person; a new password ends tokens too
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    credentials_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     roles: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     memberships: Mapped[list["UserOrganisation"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
@@ -287,6 +290,21 @@ class OutboxEmail(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # given up on: managers see and resend it
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # one sender's lease on this message
+
+
+class IdempotencyKey(Base):
+    """The answer to a request that created something, kept so the same request sent again gets the same answer."""
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key", "scope", name="uq_idempotency_keys_user_key_scope"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    scope: Mapped[str] = mapped_column(String(300))  # method and path
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None while the first request runs
+    response: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class SchoolCalendarRecord(Base):
