@@ -51,7 +51,7 @@ def _kind(prop: dict, ui: dict) -> str:
         return "time"
     if prop.get("format") == "email":
         return "email"
-    if widget == "textarea" or prop.get("maxLength", 0) > 200:
+    if widget == "textarea" or prop.get("maxLength", 0) > 500:  # names and short answers stay one line
         return "textarea"
     return "text"
 

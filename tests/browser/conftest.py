@@ -15,7 +15,7 @@ from tests.support import PASSWORD
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Playwright gives up on a wait after 30 s; on a busy machine a page can take that long without anything being
 # wrong. The tests wait for what the page shows, and this ceiling is only a hang guard.
-PATIENCE_MS = 300_000
+PATIENCE_MS = int(os.environ.get("APFLOW_TEST_PATIENCE_MS", "300000"))  # shorter only when debugging a test
 
 
 class _PatientBrowser:

@@ -56,3 +56,10 @@ def test_session_times_are_picked_with_a_time_input_not_typed():
     ui = json.loads((ROOT / "forms" / "allocation.uischema.json").read_text())
     [sessions] = [f for f in forms.build(schema, ui, {"sessions": [{"day": "Monday"}]}, {}) if f.key == "sessions"]
     assert {f.key: f.kind for f in sessions.rows[0]}["starts"] == "time"
+
+
+def test_choices_without_labels_keep_their_acronyms_in_words():
+    from apflow.engine.forms import option_labels
+
+    labels = dict(option_labels({"enum": ["la", "ppe", "no_ehc_plan", "social_care", "lado"]}, {}))
+    assert labels == {"la": "LA", "ppe": "PPE", "no_ehc_plan": "No EHC plan", "social_care": "Social care", "lado": "LADO"}
