@@ -25,6 +25,12 @@ def _bool(value: str | None, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def private_folder(path: Path) -> None:
+    """Create a folder only its owner can open (the instance folder holds the database and the secret key)."""
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
 @dataclass
 class Settings:
     database_url: str = ""
@@ -35,8 +41,11 @@ class Settings:
     run_scheduler: bool = True
     sweep_seconds: float = 30.0
     script_seconds: float = 1.0
+    engine_processes: int = 2  # worker processes that run diagram code (apflow/engine/workers.py); 0 runs it in this process
     max_diagram_bytes: int = 2 * 1024 * 1024
-    token_days: int = 30
+    token_hours: float = 8.0  # an API token from POST /api/v1/tokens works this long (a working day)
+    https: bool = False  # served over HTTPS (behind a TLS proxy): cookies are sent only over HTTPS
+    trusted_proxies: int = 0  # reverse proxies in front that set X-Forwarded-For/-Proto; 0 trusts none
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_user: str = ""
@@ -44,6 +53,13 @@ class Settings:
     smtp_from: str = "apflow@localhost"
     smtp_starttls: bool = False
     smtp_ssl: bool = False
+    smtp_timeout: float = 10.0  # seconds one SMTP command may take before the connection is dropped
+    outbox_seconds: float = 5.0  # how often the scheduler sends the outbox: delivery resumes this soon after SMTP returns
+    mail_retry_cap_seconds: float = 30.0  # the longest wait between two tries of an e-mail the mail server refused for now (4xx)
+    mail_max_attempts: int = 20  # tries before an e-mail refused for now goes dead (a 5xx refusal goes dead at once)
+    db_connect_timeout: float = 5.0  # PostgreSQL: seconds to open a connection (at least 2)
+    db_pool_timeout: float = 10.0  # seconds a request waits for a free database connection
+    db_statement_timeout: float = 30.0  # PostgreSQL: longest statement; SQLite: longest wait for the write lock; 0 = none
     base_url: str = "http://127.0.0.1:5000"
     escalation_grace_hours: float = 24.0
     concern_response_minutes: int = 60  # a safeguarding concern's response is due this long after it is raised, any hour (R80)
@@ -63,8 +79,11 @@ class Settings:
             run_scheduler=_bool(env.get("APFLOW_RUN_SCHEDULER"), True),
             sweep_seconds=float(env.get("APFLOW_SWEEP_SECONDS", 30)),
             script_seconds=float(env.get("APFLOW_SCRIPT_SECONDS", 1.0)),
+            engine_processes=int(env.get("APFLOW_ENGINE_PROCESSES", 2)),
             max_diagram_bytes=int(env.get("APFLOW_MAX_DIAGRAM_BYTES", 2 * 1024 * 1024)),
-            token_days=int(env.get("APFLOW_TOKEN_DAYS", 30)),
+            token_hours=float(env.get("APFLOW_TOKEN_HOURS", 8)),
+            https=_bool(env.get("APFLOW_HTTPS"), False),
+            trusted_proxies=int(env.get("APFLOW_TRUSTED_PROXIES", 0)),
             smtp_host=env.get("APFLOW_SMTP_HOST", ""),
             smtp_port=int(env.get("APFLOW_SMTP_PORT", 25)),
             smtp_user=env.get("APFLOW_SMTP_USER", ""),
@@ -72,6 +91,13 @@ class Settings:
             smtp_from=env.get("APFLOW_SMTP_FROM", "apflow@localhost"),
             smtp_starttls=_bool(env.get("APFLOW_SMTP_STARTTLS"), False),
             smtp_ssl=_bool(env.get("APFLOW_SMTP_SSL"), False),
+            smtp_timeout=float(env.get("APFLOW_SMTP_TIMEOUT", 10)),
+            outbox_seconds=float(env.get("APFLOW_OUTBOX_SECONDS", 5)),
+            mail_retry_cap_seconds=float(env.get("APFLOW_MAIL_RETRY_CAP_SECONDS", 30)),
+            mail_max_attempts=int(env.get("APFLOW_MAIL_MAX_ATTEMPTS", 20)),
+            db_connect_timeout=float(env.get("APFLOW_DB_CONNECT_TIMEOUT", 5)),
+            db_pool_timeout=float(env.get("APFLOW_DB_POOL_TIMEOUT", 10)),
+            db_statement_timeout=float(env.get("APFLOW_DB_STATEMENT_TIMEOUT", 30)),
             base_url=env.get("APFLOW_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
             escalation_grace_hours=float(env.get("APFLOW_ESCALATION_GRACE_HOURS", 24)),
             concern_response_minutes=int(env.get("APFLOW_CONCERN_RESPONSE_MINUTES", 60)),
@@ -85,7 +111,7 @@ class Settings:
         """A stable secret: from the environment, else generated once into instance/secret_key."""
         if self.secret_key:
             return self.secret_key
-        self.instance_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(self.instance_dir)
         path = self.instance_dir / "secret_key"
         if not path.exists():
             import secrets

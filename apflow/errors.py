@@ -39,3 +39,16 @@ class WorkflowFailed(ServiceError):
 
 class TooManyAttempts(ServiceError):
     status, code = 429, "too_many_attempts"
+
+
+class Unavailable(Exception):
+    """The database did not answer (down, frozen or out of connections). Not a ServiceError: no page or use case
+    should treat it as the person's mistake. The step was rolled back and nothing is recorded against the placement;
+    the web answers 503 with Retry-After, and the same request sent again a few seconds later is expected to work."""
+    status, code = 503, "unavailable"
+    retry_after = 5  # seconds, for the Retry-After header
+    message = "The service is unavailable for a moment. Please try again in a few seconds."
+
+    def __init__(self, cause: str = ""):
+        super().__init__(cause or self.message)
+        self.cause = cause

@@ -1,4 +1,4 @@
-"""Fires pending timers and deadline alerts on time, and sends the e-mail outbox.
+"""Fires pending timers and deadline alerts on time, sends the e-mail outbox, and keeps house (old idempotency keys).
 
 The pending_timers and deadline_alerts tables are the truth; APScheduler is only the trigger:
 one job armed at the nearest due time, re-armed as soon as a nearer one is committed, and a
@@ -18,14 +18,16 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from apflow.clock import clock
-from apflow.services import deadlines, instances, notifications
+from apflow.errors import Unavailable
+from apflow.services import deadlines, idempotency, instances, notifications
 from apflow.services.core import Core
 
 log = logging.getLogger(__name__)
 WAKE_JOB = "apflow-wake"
 SWEEP_JOB = "apflow-sweep"
 OUTBOX_JOB = "apflow-outbox"
-OUTBOX_SECONDS = 15
+HOUSEKEEPING_JOB = "apflow-housekeeping"
+HOUSEKEEPING_SECONDS = 3600
 
 
 class TimerScheduler:
@@ -45,7 +47,10 @@ class TimerScheduler:
     def start(self) -> None:
         self._scheduler.start()
         self._scheduler.add_job(self.run_due, IntervalTrigger(seconds=self.sweep_seconds), id=SWEEP_JOB, replace_existing=True)
-        self._scheduler.add_job(self.send_mail, IntervalTrigger(seconds=OUTBOX_SECONDS), id=OUTBOX_JOB, replace_existing=True)
+        outbox_every = IntervalTrigger(seconds=self.core.settings.outbox_seconds)
+        self._scheduler.add_job(self.send_mail, outbox_every, id=OUTBOX_JOB, replace_existing=True)
+        self._scheduler.add_job(self.housekeeping, IntervalTrigger(seconds=HOUSEKEEPING_SECONDS), id=HOUSEKEEPING_JOB,
+                                replace_existing=True)
         # Catch up at start-up on whatever fell due while nothing was running.
         self._scheduler.add_job(self.run_due, id="apflow-startup")
         if not self.core.db.is_sqlite:
@@ -92,12 +97,17 @@ class TimerScheduler:
         for fire in (instances.fire_due_timers, deadlines.fire_due_alerts):
             try:
                 total += fire(self.core)
+            except Unavailable as err:  # nothing was marked failed: what is due stays due
+                log.warning("the database did not answer (%s); the sweep will fire what is due once it does", err)
             except Exception:
                 log.exception("firing due work failed; the sweep will try again")
         if total:
             self.send_mail()
         try:
             upcoming = instances.next_due_at(self.core)
+        except Unavailable as err:
+            log.warning("could not read the next due time: the database did not answer (%s); the sweep looks again", err)
+            upcoming = None
         except Exception:
             log.exception("could not read the next due time")
             upcoming = None
@@ -110,8 +120,17 @@ class TimerScheduler:
     def send_mail(self) -> None:
         try:
             notifications.deliver_outbox(self.core)
+        except Unavailable as err:
+            log.warning("the database did not answer while sending e-mail (%s); it will be retried", err)
         except Exception:
             log.exception("sending the e-mail outbox failed; it will be retried")
+
+    def housekeeping(self) -> None:
+        """Hourly: forget idempotency keys older than a day."""
+        try:
+            idempotency.purge(self.core)
+        except Exception:
+            log.exception("housekeeping failed; it runs again within the hour")
 
     def _arm(self, due_at: datetime) -> None:
         # The app clock may be shifted (tests, clock corrections); APScheduler runs on real time.

@@ -223,7 +223,7 @@ def _issue_tokens(url: str, work: Path, names: list[str]) -> dict[str, str]:
     tokens = {}
     with core.db.session() as s:
         for name in names:
-            tokens[name] = users_service.issue_token(s, users_service.user_by_name(s, name), core.settings.token_days)
+            tokens[name] = users_service.issue_token(s, users_service.user_by_name(s, name), core.settings.token_hours)
     core.db.dispose()
     return tokens
 

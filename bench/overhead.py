@@ -109,7 +109,7 @@ def _engine_inside_apflow(core, instance_id: int, task_id: str) -> float:
 
 def run(db: str, workdir: Path, iterations: int) -> dict:
     url = fresh_database(db, workdir, "overhead")
-    core = make_core(url, workdir)
+    core = make_core(url, workdir, engine_processes=0)  # like for like with the library: the engine in this process (see pool.py)
     people = make_users(core, STANDARD_PEOPLE)
     deploy_triage(core)
     coord = people["coord"]

@@ -1,26 +1,38 @@
 """Task forms: JSON Schema + UI schema files named on user tasks, and server-side checking of answers."""
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+import re2
+import referencing
+from jsonschema import Draft202012Validator, FormatChecker, validators
+from jsonschema.exceptions import SchemaError, ValidationError
+from referencing.exceptions import NoSuchResource
 
 from .diagrams import task_properties
+from .payloads import MAX_ITEMS
 from .problems import Problem
 
 SCHEMA_PROPERTY = "formJsonSchemaFilename"
 # A field marked "x-apflow-restricted": true is child-protection detail: its answer goes to the child's
-# child-protection file and never into process data (docs/process-authors.md).
+# child-protection file and never into process data (docs/authoring.md).
 RESTRICTED = "x-apflow-restricted"
 # "x-apflow-audience": ["provider", "family"] on a field (or on the whole schema) shares its answer with the
 # provider delivering the placement and with the pupil's family; without it only the commissioning school sees it.
 AUDIENCE = "x-apflow-audience"
 AUDIENCES = frozenset({"provider", "family"})
 UI_PROPERTY = "formUiSchemaFilename"
+# Forms are data, not programs: what a form may ask of the server is bounded (docs/authoring.md, "Limits on forms").
 MAX_FORM_BYTES = 256 * 1024
+MAX_FORM_NESTING = 32      # objects and lists inside one another in the form file
+MAX_SCHEMA_NODES = 5000    # parts of the schema once every $ref is followed
+MAX_SCHEMA_DEPTH = 32      # parts inside one another once every $ref is followed
+MAX_PATTERN_CHARS = 1000
+MAX_PATTERN_SIZE = 5000    # instructions of the compiled RE2 program
 
 
 @dataclass(frozen=True)
@@ -56,17 +68,27 @@ def read_form_files(forms_dir: Path, names: set[str]) -> tuple[dict[str, bytes],
 
 
 def check_form_source(name: str, data: bytes, ui: bool = False) -> list[Problem]:
-    """Problems with one form file: JSON that parses and, for schemas, a valid JSON Schema describing an object."""
+    """Problems with one form file: JSON that parses and, for schemas, a valid JSON Schema describing an object
+    that the server can check answers against in bounded time (schema_problems)."""
+    if len(data) > MAX_FORM_BYTES:
+        return [Problem(name, None, f"The form is larger than {MAX_FORM_BYTES // 1024} KiB.", "Split the form into smaller steps.")]
     try:
         document = json.loads(data)
+    except RecursionError:
+        return [Problem(name, None, "The file nests objects or lists too deeply to read.", "Flatten the form.")]
     except (ValueError, UnicodeDecodeError) as err:
         return [Problem(name, None, f"The file is not valid JSON: {err}.", "Correct the JSON syntax (a JSON linter shows the exact spot).")]
     if not isinstance(document, dict):
         return [Problem(name, None, "The file must hold a JSON object.", "Wrap the content in { ... }.")]
+    if _nesting(document) > MAX_FORM_NESTING:
+        return [Problem(name, None, f"The form nests objects or lists more than {MAX_FORM_NESTING} levels deep.", "Flatten the form.")]
     if ui:
         return []
+    refused = schema_problems(document)
+    if refused:
+        return [Problem(name, None, message, fix) for message, fix in refused]
     try:
-        Draft202012Validator.check_schema(document)
+        _FormValidator.check_schema(document, format_checker=FORMAT_CHECKER)
     except SchemaError as err:
         return [Problem(name, None, f"The JSON Schema is invalid: {err.message}.", "Correct the schema keyword named in the message.")]
     if document.get("type") != "object" or not isinstance(document.get("properties"), dict):
@@ -80,7 +102,9 @@ class Form:
     def __init__(self, schema: dict, ui_schema: dict | None = None):
         self.schema = schema
         self.ui_schema = ui_schema or {}
-        self._validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        # A version deployed before these checks existed may hold a form they refuse: it accepts no answers.
+        self._refused = schema_problems(schema) if isinstance(schema, dict) else [("The form is not a JSON object.", "")]
+        self._validator = answer_validator(schema)
 
     @property
     def fields(self) -> list[str]:
@@ -104,6 +128,9 @@ class Form:
         """
         if not isinstance(data, dict):
             return {"": ["The answers must be a JSON object of field names to values."]}
+        if self._refused:
+            return {"": [f"This form cannot be checked safely, so it accepts no answers: {self._refused[0][0]} "
+                         "A manager must correct the form and deploy the process again."]}
         errors: dict[str, list[str]] = {}
         for key in data:
             if key not in self.schema.get("properties", {}):
@@ -128,11 +155,24 @@ class Form:
         return _readable(self.schema, self.ui_schema, answers)
 
 
+# Words that stay in capitals (or their own spelling) when a value is turned into words.
+ACRONYMS = {"la": "LA", "ppe": "PPE", "ehc": "EHC", "ehcp": "EHCP", "lado": "LADO", "senco": "SENCo", "camhs": "CAMHS",
+            "dsl": "DSL", "sen": "SEN", "send": "SEND", "cic": "CIC", "rlp": "RLP", "kid": "KID", "sla": "SLA", "qa": "QA",
+            "dbs": "DBS", "gcse": "GCSE", "nhs": "NHS", "ofsted": "Ofsted"}
+
+
+def in_words(value) -> str:
+    """A stored value as people read it: 'no_ehc_plan' -> 'No EHC plan', 'la' -> 'LA'."""
+    words = [ACRONYMS.get(w.lower(), w) for w in str(value).split("_")]
+    first = words[0] if words[0] in ACRONYMS.values() else words[0].capitalize()
+    return " ".join([first, *words[1:]])
+
+
 def option_labels(prop: dict, ui: dict) -> list[tuple]:
     """[(value, label)] of a choice field: the UI schema's ui:enumNames, else the value in words."""
     values = prop.get("enum") or (prop.get("items") or {}).get("enum") or []
     labels = ui.get("ui:enumNames") or []
-    return [(v, labels[i] if i < len(labels) else str(v).replace("_", " ").capitalize()) for i, v in enumerate(values)]
+    return [(v, labels[i] if i < len(labels) else in_words(v)) for i, v in enumerate(values)]
 
 
 def field_order(schema: dict, ui: dict) -> list[str]:
@@ -198,6 +238,12 @@ def _plain_message(err, schema) -> str:
         return f"{title}: write at most {err.validator_value} characters."
     if kind == "minItems":
         return f"{title}: choose at least {err.validator_value}."
+    if kind == "maxItems":
+        return f"{title}: give at most {err.validator_value}."
+    if kind == "uniqueItems":
+        return f"{title}: give each entry only once."
+    if kind == "pattern":
+        return f"{title}: is not written in the expected form."
     if kind == "type":
         return f"{title}: must be {_type_words(err.validator_value)}."
     if kind == "format":
@@ -215,3 +261,302 @@ def _type_words(value) -> str:
     if isinstance(value, list):
         return " or ".join(words.get(v, v) for v in value)
     return words.get(value, value)
+
+
+# -- what a form may ask of the server ------------------------------------------------------------
+# jsonschema runs patterns on Python's backtracking `re`, compares uniqueItems pairwise, and fetches any URL or
+# file a $ref names. Here patterns run on RE2 (linear time, no backtracking), uniqueness is one set lookup per
+# item, nothing is ever fetched, and schema_problems refuses at validate/deploy what could still cost without
+# bound: refs that leave the form or loop, patterns RE2 cannot run, and schemas that unfold too large.
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a refused pattern is reported to the author, not logged by the C++ library
+
+_ONE = ("additionalProperties", "propertyNames", "items", "contains", "not", "if", "then", "else",
+        "unevaluatedItems", "unevaluatedProperties", "contentSchema")
+_MANY = ("allOf", "anyOf", "oneOf", "prefixItems")
+_MAP = ("properties", "patternProperties", "dependentSchemas")
+_DEFS = ("$defs", "definitions")  # applied only through a $ref
+_REFS = ("$ref", "$dynamicRef")
+_RESCOPE = ("$id", "$anchor", "$dynamicAnchor")  # would make a "#..." reference mean something other than a place in the form
+_LOCAL_REF_FIX = ('Point references inside the form only, e.g. "$ref": "#/$defs/address", and copy anything it needs from '
+                  "elsewhere into the form's \"$defs\".")
+
+
+def _refuse_retrieval(uri: str):
+    raise NoSuchResource(ref=uri)
+
+
+# The registry a form's validator resolves references in: nothing outside the form is ever fetched or read.
+NO_RETRIEVAL = referencing.Registry(retrieve=_refuse_retrieval)
+
+
+@functools.lru_cache(maxsize=1024)
+def _regex(pattern: str):
+    """A form's pattern compiled for RE2, once; None when RE2 refuses it."""
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except (re2.error, UnicodeEncodeError):
+        return None
+
+
+def _search(pattern: str, text: str) -> bool:
+    compiled = _regex(pattern)
+    try:
+        return compiled is not None and compiled.search(text) is not None
+    except UnicodeEncodeError:  # a lone surrogate matches nothing
+        return False
+
+
+def _canonical(value) -> str:
+    """JSON text that is the same for values JSON Schema calls equal (1 and 1.0, objects in any key order)."""
+    return json.dumps(_normal(value), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _normal(value):
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _normal(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_normal(item) for item in value]
+    return value
+
+
+def _pattern(validator, pattern, instance, schema):
+    if validator.is_type(instance, "string") and not _search(pattern, instance):
+        yield ValidationError(f"does not match the pattern {pattern!r}")
+
+
+def _pattern_properties(validator, patterns, instance, schema):
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            if _search(pattern, key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _additional_properties(validator, additional, instance, schema):
+    if not validator.is_type(instance, "object"):
+        return
+    known, patterns = schema.get("properties", {}), list(schema.get("patternProperties", {}))
+    extras = [key for key in instance if key not in known and not any(_search(p, key) for p in patterns)]
+    if validator.is_type(additional, "object"):
+        for key in extras:
+            yield from validator.descend(instance[key], additional, path=key)
+    elif not additional and extras:
+        verb = "was" if len(extras) == 1 else "were"
+        yield ValidationError(f"Additional properties are not allowed ({', '.join(repr(key) for key in sorted(extras))} {verb} unexpected)")
+
+
+def _unique_items(validator, unique, instance, schema):
+    if not unique or not validator.is_type(instance, "array"):
+        return
+    seen: set[str] = set()
+    for item in instance:
+        text = _canonical(item)
+        if text in seen:
+            yield ValidationError("has an entry more than once")
+            return
+        seen.add(text)
+
+
+def _is_regex(instance) -> bool:
+    if isinstance(instance, str):
+        re2.compile(instance, _RE2_OPTIONS)
+    return True
+
+
+FORMAT_CHECKER = FormatChecker(formats=())
+FORMAT_CHECKER.checkers = {**Draft202012Validator.FORMAT_CHECKER.checkers, "regex": (_is_regex, (re2.error, UnicodeEncodeError))}
+
+_FormValidator = validators.extend(Draft202012Validator, {
+    "pattern": _pattern, "patternProperties": _pattern_properties,
+    "additionalProperties": _additional_properties, "uniqueItems": _unique_items,
+}, format_checker=FORMAT_CHECKER)
+
+
+def answer_validator(schema: dict):
+    """The validator answers are checked with: patterns on RE2, uniqueItems in one pass, no $ref ever fetched."""
+    return _FormValidator(schema, registry=NO_RETRIEVAL, format_checker=FORMAT_CHECKER)
+
+
+def schema_problems(document: dict) -> list[tuple[str, str]]:
+    """(message, fix) for each part of a form schema the server could not check answers against in bounded time,
+    or that would reach outside the form."""
+    if _nesting(document) > MAX_FORM_NESTING:
+        return [(f"The form nests objects or lists more than {MAX_FORM_NESTING} levels deep.", "Flatten the form.")]
+    problems: list[tuple[str, str]] = []
+    seen: set[int] = set()
+    uses_patterns = uses_unevaluated = False
+    stack: list[tuple[object, tuple[str, ...]]] = [(document, ())]
+    while stack:
+        schema, path = stack.pop()
+        if not isinstance(schema, dict) or id(schema) in seen:
+            continue
+        seen.add(id(schema))
+        where = _where(path)
+        uses_unevaluated = uses_unevaluated or "unevaluatedProperties" in schema
+        for key in _RESCOPE:
+            if key in schema:
+                problems.append((f'{where[0].upper()}{where[1:]} sets "{key}", which would let a reference inside the form point elsewhere.',
+                                 f'Remove "{key}"; refer to parts of the form with "$ref": "#/$defs/…".'))
+        for key in _REFS:
+            ref = schema.get(key)
+            if ref is None:
+                continue
+            target = _resolve(document, ref)
+            if not _is_local(ref):
+                problems.append((f'The "{key}" of {where} points outside the form ({str(ref)[:200]}); forms never fetch other '
+                                 "documents, web addresses or files.", _LOCAL_REF_FIX))
+            elif target is _MISSING:
+                problems.append((f'The "{key}" of {where} points to {ref}, which is not in the form.', _LOCAL_REF_FIX))
+            else:
+                stack.append((target, _tokens(ref)))
+        if isinstance(schema.get("pattern"), str):
+            problems += _pattern_problems(schema["pattern"], f"the pattern of {where}")
+        if isinstance(schema.get("patternProperties"), dict):
+            uses_patterns = uses_patterns or bool(schema["patternProperties"])
+            for pattern in schema["patternProperties"]:
+                problems += _pattern_problems(pattern, f"the property-name pattern {pattern[:100]!r} of {where}")
+        limit = schema.get("maxItems")
+        if isinstance(limit, int) and not isinstance(limit, bool) and limit > MAX_ITEMS:
+            problems.append((f"{where[0].upper()}{where[1:]} allows {limit} entries; apflow accepts at most {MAX_ITEMS} in any list.",
+                             f'Set "maxItems" to {MAX_ITEMS} or fewer.'))
+        stack.extend(_subschemas(schema, path, with_defs=True))
+    if uses_patterns and uses_unevaluated:  # jsonschema finds unevaluated properties with Python's backtracking `re`
+        problems.append(('The form uses "unevaluatedProperties" together with "patternProperties", which apflow cannot check in '
+                         "linear time.", 'Use "additionalProperties" instead of "unevaluatedProperties".'))
+    return problems or _unfolded_problems(document)
+
+
+def _unfolded_problems(document: dict) -> list[tuple[str, str]]:
+    """The form with every $ref followed in place must be finite and small: no reference may lead back to where
+    it starts, and the unfolded schema stays within MAX_SCHEMA_NODES parts and MAX_SCHEMA_DEPTH levels (else a
+    few lines of $defs, each used twice by the next, ask for millions of checks per answer)."""
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    entered: set[int] = set()
+    stack: list[tuple[object, tuple[str, ...]]] = [(document, ())]
+    while stack:
+        schema, path = stack[-1]
+        key = id(schema)
+        if key in size:
+            stack.pop()
+            continue
+        entered.add(key)
+        parts = list(_applied(document, schema, path))
+        waiting = [(s, p) for s, p in parts if id(s) not in size]
+        if any(id(s) in entered for s, _ in waiting):
+            return [(f"A reference in {_where(path)} leads back to itself, so the form has no end.",
+                     "Forms cannot be recursive: spell out each level of the form instead.")]
+        if waiting:
+            stack.extend(waiting)
+            continue
+        size[key] = 1 + sum(size[id(s)] for s, _ in parts)
+        depth[key] = 1 + max((depth[id(s)] for s, _ in parts), default=0)
+        entered.discard(key)
+        stack.pop()
+    if size[id(document)] > MAX_SCHEMA_NODES:
+        return [(f"With its references followed, the form has {size[id(document)]} parts; apflow checks at most {MAX_SCHEMA_NODES}.",
+                 "Use each shared part of \"$defs\" fewer times, or split the form into smaller steps.")]
+    if depth[id(document)] > MAX_SCHEMA_DEPTH:
+        return [(f"With its references followed, the form is {depth[id(document)]} levels deep; apflow checks at most {MAX_SCHEMA_DEPTH}.",
+                 "Use fewer references that lead to further references.")]
+    return []
+
+
+def _applied(document: dict, schema, path: tuple[str, ...]):
+    """(subschema, path) for each part the validator applies from here: the subschemas in place, and what refs point to."""
+    if not isinstance(schema, dict):
+        return
+    yield from ((s, p) for s, p in _subschemas(schema, path, with_defs=False) if isinstance(s, (dict, bool)))
+    for key in _REFS:
+        if _is_local(schema.get(key)):
+            target = _resolve(document, schema[key])
+            if isinstance(target, (dict, bool)):
+                yield target, _tokens(schema[key])
+
+
+def _subschemas(schema: dict, path: tuple[str, ...], with_defs: bool):
+    for key in _ONE:
+        if key in schema:
+            yield schema[key], (*path, key)
+    for key in _MANY:
+        if isinstance(schema.get(key), list):
+            yield from ((sub, (*path, key, str(i))) for i, sub in enumerate(schema[key]))
+    for key in _MAP + (_DEFS if with_defs else ()):
+        if isinstance(schema.get(key), dict):
+            yield from ((sub, (*path, key, name)) for name, sub in schema[key].items())
+
+
+def _pattern_problems(pattern: str, what: str) -> list[tuple[str, str]]:
+    if len(pattern) > MAX_PATTERN_CHARS:
+        return [(f"{what[0].upper()}{what[1:]} is longer than {MAX_PATTERN_CHARS} characters.",
+                 'Shorten the pattern; limit the length of an answer with "maxLength" instead.')]
+    try:
+        compiled = re2.compile(pattern, _RE2_OPTIONS)
+    except (re2.error, UnicodeEncodeError) as err:
+        reason = err.args[0].decode("utf-8", "replace") if err.args and isinstance(err.args[0], bytes) else str(err)
+        return [(f"{what[0].upper()}{what[1:]} cannot be used: apflow checks patterns with RE2, which runs in linear time "
+                 f"and does not accept this one ({reason}).",
+                 "Rewrite it without back-references (\\1) and look-arounds ((?=…), (?!…), (?<=…), (?<!…)), which need "
+                 "backtracking, e.g. by listing the accepted alternatives; write a character as itself or as \\x{00e9}, not \\u00e9.")]
+    if compiled.programsize > MAX_PATTERN_SIZE:
+        return [(f"{what[0].upper()}{what[1:]} is too complex to check quickly.",
+                 'Simplify it: limit lengths with "maxLength" instead of counted repeats such as .{1000}.')]
+    return []
+
+
+_MISSING = object()
+
+
+def _is_local(ref) -> bool:
+    return isinstance(ref, str) and (ref == "#" or ref.startswith("#/"))
+
+
+def _tokens(ref: str) -> tuple[str, ...]:
+    return tuple(unquote(t).replace("~1", "/").replace("~0", "~") for t in ref[2:].split("/")) if ref != "#" else ()
+
+
+def _resolve(document: dict, ref):
+    """What a local JSON pointer ("#/$defs/x") names in the form, or _MISSING."""
+    if not _is_local(ref):
+        return _MISSING
+    node = document
+    for token in _tokens(ref):
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return _MISSING
+    return node
+
+
+def _where(path: tuple[str, ...]) -> str:
+    """A part of the form in the author's words: its field ("sites.address"), else its place in the file."""
+    names, i = [], 0
+    while i < len(path):
+        if path[i] in _MAP + _DEFS + _MANY and i + 1 < len(path):
+            if path[i] == "properties":
+                names.append(path[i + 1])
+            i += 2
+        else:
+            i += 1
+    if names and not set(path) & set(_DEFS):
+        return f"the field '{'.'.join(names)}'"
+    return "the form" if not path else f"the part of the form at #/{'/'.join(path)}"
+
+
+def _nesting(document) -> int:
+    """How deep objects and lists sit inside one another (without recursion: the file may be hostile)."""
+    deepest, stack = 0, [(document, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, (dict, list)):
+            deepest = max(deepest, level)
+            if level <= MAX_FORM_NESTING:
+                stack.extend((item, level + 1) for item in (value.values() if isinstance(value, dict) else value))
+    return deepest

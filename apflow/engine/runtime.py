@@ -6,12 +6,15 @@ plain eval/exec.
 """
 from __future__ import annotations
 
+import copy
 import logging
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as timer_module
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimeDateEventDefinition, TimerEventDefinition
@@ -28,12 +31,16 @@ from apflow.logs import SPIFF_LOGGERS
 
 from .diagrams import SpecBundle, as_duration, normalise_timer_expression, task_properties
 from .forms import FormRef, form_ref
-from .sandbox import SandboxedScriptEngine
+from .sandbox import SandboxedScriptEngine, SandboxLimitExceeded
 
 DUE_IN_PROPERTY = "dueIn"
 ASSIGN_TO_PROPERTY = "assignTo"
 ALERT_PROPERTY = "alert"
 ESCALATE_TO_PROPERTY = "escalateTo"
+# Scripts, gateways, events and calls one action may run before the process waits for a person or a timer:
+# a process that calls itself, or goes round a circle of automatic steps, is stopped here whatever its code.
+MAX_AUTOMATIC_STEPS = 10_000
+MAX_CALL_DEPTH = 25  # processes started by call activities inside each other (each level makes the next slower)
 
 
 class TaskNotReady(Exception):
@@ -70,6 +77,82 @@ class WaitingTimer:
 class FiredTimer:
     task_id: str
     skipped: int  # missed cycles of a cycle timer that were not fired one by one
+
+
+@dataclass
+class StepOutcome:
+    """What one action on an instance left behind, as plain data: everything the services write down after it.
+
+    Made by WorkflowHost.run_step, in the web process or in a worker process (apflow.engine.workers)."""
+    state: dict | None            # the instance's state to store (None: nothing changed)
+    completed: bool
+    data: dict                    # the process data after the action
+    ready: list[ReadyHumanTask]
+    waiting: list[WaitingTimer]
+    due: dict[str, datetime]      # due time (from its dueIn) of each ready task that was not ready before
+    before: dict = field(default_factory=dict)                     # the process data before the action
+    timers_before: list[WaitingTimer] = field(default_factory=list)
+    fired: list[FiredTimer] = field(default_factory=list)
+    caught: bool = True           # a signal: whether anything was waiting for it
+
+
+class _Meter:
+    """Counts the automatic steps of one action and shows each task about to run to the host's observer."""
+
+    def __init__(self, observer, limit: int = MAX_AUTOMATIC_STEPS):
+        self.observer, self.limit, self.count = observer, limit, 0
+
+    def __call__(self, task) -> None:
+        self.count += 1
+        if self.observer is not None:
+            self.observer(task)
+        if getattr(task.workflow, "depth", 0) > MAX_CALL_DEPTH:
+            caller = task.workflow.top_workflow.get_task_from_id(task.workflow.parent_task_id)  # the call activity
+            raise WorkflowTaskException(
+                f"processes were started inside each other more than {MAX_CALL_DEPTH} deep and were stopped; check for a "
+                "process that calls itself, directly or through others", task=caller or task,
+                exception=SandboxLimitExceeded(f"step limit reached: calls nested more than {MAX_CALL_DEPTH} deep"))
+        if self.count > self.limit:
+            raise WorkflowTaskException(
+                f"the process ran {self.limit:,} automatic steps (scripts, gateways, events, calls) without waiting "
+                "for anyone and was stopped; check for a process that calls itself or a circle that never ends", task=task,
+                exception=SandboxLimitExceeded(f"step limit reached: more than {self.limit:,} automatic steps in one go"))
+
+
+_CLASS_PREFIX = re.compile(r"^[A-Z][A-Za-z]*(Error|Exception|Exceeded|Violation):\s*")
+_SPIFF_WRAPPER = re.compile(r"^Error (evaluating expression|executing)")
+
+
+def describe_failure(err: BaseException) -> str:
+    """One line for people about a step that failed: the diagram element where it failed and why, without
+    Python's class names or SpiffWorkflow's repeated notes (a worker process sends this to the server)."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        task_spec = getattr(current, "task_spec", None) or getattr(getattr(current, "task", None), "task_spec", None)
+        where = element_name(task_spec)
+        if where and not parts:
+            parts.append(f"at '{where}'")
+        text = current.args[0] if len(current.args) == 1 and isinstance(current.args[0], str) else str(current)
+        text = _CLASS_PREFIX.sub("", text.strip())[:500]
+        if getattr(current, "exception", None) is not None and _SPIFF_WRAPPER.match(text):
+            text = ""  # SpiffWorkflow's "Error evaluating expression '...'": the cause below says what went wrong
+        if text and not any(text in part for part in parts):
+            parts.append(text)
+        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
+    return " - ".join(parts)[:2000] or "the step failed"
+
+
+def element_name(task_spec) -> str | None:
+    """The name people see on a diagram element (a loop or multi-instance wraps the task that carries it)."""
+    if task_spec is None:
+        return None
+    inner = getattr(task_spec, "task_spec", None)
+    inner_spec = getattr(getattr(task_spec, "_wf_spec", None), "task_specs", {}).get(inner) if isinstance(inner, str) else None
+    return (getattr(task_spec, "bpmn_name", None) or getattr(inner_spec, "bpmn_name", None)
+            or getattr(task_spec, "bpmn_id", None))
 
 
 def _attached_task_id(task) -> str | None:
@@ -125,6 +208,20 @@ class WorkflowHost:
         self.registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
         self.serializer = BpmnWorkflowSerializer(self.registry)
         self._workflow_converter = self.registry.convert_from_dict[self.registry.typenames[BpmnWorkflow]].args[0].__self__
+        self._observer = None
+
+    @property
+    def observer(self):
+        """Called with each task before it runs or its diagram code is evaluated (a worker process shows it)."""
+        return self._observer
+
+    @observer.setter
+    def observer(self, value) -> None:
+        self._observer = value
+        self.script_engine.observer = value
+
+    def _engine_steps(self, workflow: BpmnWorkflow) -> None:
+        workflow.do_engine_steps(will_complete_task=_Meter(self._observer))
 
     # -- specs -----------------------------------------------------------------------------
     def spec_to_dict(self, bundle: SpecBundle) -> dict:
@@ -135,6 +232,7 @@ class WorkflowHost:
         }
 
     def spec_from_dict(self, data: dict) -> SpecBundle:
+        data = copy.deepcopy(data)  # SpiffWorkflow's converters take parts out of what they read
         return SpecBundle(
             data["process_id"],
             self.registry.restore(data["spec"]),
@@ -149,7 +247,7 @@ class WorkflowHost:
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(data or {})
         workflow.data.update(data or {})
-        workflow.do_engine_steps()
+        self._engine_steps(workflow)
         return workflow
 
     def dump(self, workflow: BpmnWorkflow) -> dict:
@@ -249,10 +347,17 @@ class WorkflowHost:
         value = self.script_engine.evaluate(task, normalise_timer_expression(due_in))
         if isinstance(value, datetime):
             return _aware(value)
-        parsed = TimerEventDefinition.parse_time_or_duration(str(value))
-        if isinstance(parsed, datetime):
-            return _aware(parsed)
-        return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
+        if not isinstance(value, str):
+            kind = ("nothing" if value is None else "true or false" if isinstance(value, bool) else "a number"
+                    if isinstance(value, (int, float)) else "a list" if isinstance(value, (list, tuple, set)) else "an object")
+            raise WorkflowTaskException(f"its dueIn gave {kind}, not a duration or a date", task=task)
+        try:
+            parsed = TimerEventDefinition.parse_time_or_duration(value)
+            if isinstance(parsed, datetime):
+                return _aware(parsed)
+            return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
+        except (ValueError, TypeError, OverflowError) as err:
+            raise WorkflowTaskException(f"its dueIn '{value[:40]}' is not a duration or a date", task=task, exception=err) from None
 
     # -- acting ----------------------------------------------------------------------------
     def complete(self, workflow: BpmnWorkflow, task_id: str, data: dict) -> None:
@@ -260,8 +365,10 @@ class WorkflowHost:
         if task.state != TaskState.READY or not isinstance(task.task_spec, (UserTask, ManualTask)):
             raise TaskNotReady(task_id)
         task.set_data(**data)
+        if self._observer is not None:
+            self._observer(task)
         task.run()
-        workflow.do_engine_steps()
+        self._engine_steps(workflow)
 
     def fire_timers(self, workflow: BpmnWorkflow, now: datetime) -> list[FiredTimer]:
         """Fire what is due. A cycle timer that missed several cycles (downtime) fires once, not once per cycle."""
@@ -282,7 +389,7 @@ class WorkflowHost:
                 skipped[str(task.id)] = missed
         due_before = {t.task_id for t in self.waiting_timers(workflow) if t.due_at <= now}
         workflow.refresh_timers()
-        workflow.do_engine_steps()
+        self._engine_steps(workflow)
         return [FiredTimer(task_id, skipped.get(task_id, 0)) for task_id in sorted(due_before)]
 
     def signal(self, workflow: BpmnWorkflow, name: str) -> bool:
@@ -292,8 +399,50 @@ class WorkflowHost:
         if name not in waiting:
             return False
         workflow.send_event(BpmnEvent(SignalEventDefinition(name)))
-        workflow.do_engine_steps()
+        self._engine_steps(workflow)
         return True
+
+    # -- one action, start to finish -------------------------------------------------------
+    def run_step(self, bundle: SpecBundle, state: dict | None, action: dict, now: datetime | None = None,
+                 workflow: BpmnWorkflow | None = None) -> StepOutcome:
+        """One action on one instance, from its stored state to what must be stored after it.
+
+        action: {"kind": "start", "data"}, {"kind": "complete", "task_id", "data"}, {"kind": "fire"} or
+        {"kind": "signal", "name"}; "known_ready" may list the tasks the caller already has rows for (due
+        times are worked out for the others). workflow: the instance already restored from state, if the caller
+        has it. This runs the diagram's code: the services call it through apflow.engine.workers, in a worker
+        process with limits, unless that is turned off.
+        """
+        now = now or clock.now()
+        kind = action["kind"]
+        before: dict = {}
+        timers_before: list[WaitingTimer] = []
+        if kind == "start":
+            workflow = self.start(bundle, action.get("data"))
+            known: set[str] = set()
+        else:
+            workflow = workflow if workflow is not None else self.load(state, bundle)
+            before, timers_before = self.current_data(workflow), self.waiting_timers(workflow)
+            known = set(action["known_ready"]) if action.get("known_ready") is not None else {
+                t.id for t in self.ready_human_tasks(workflow)}
+        fired: list[FiredTimer] = []
+        if kind == "complete":
+            self.complete(workflow, action["task_id"], action.get("data") or {})
+        elif kind == "fire":
+            fired = self.fire_timers(workflow, now)
+        elif kind == "signal":
+            if not self.signal(workflow, action["name"]):
+                return StepOutcome(None, False, before, [], timers_before, {}, before, timers_before, caught=False)
+        elif kind != "start":
+            raise ValueError(f"unknown action {kind!r}")
+        return self.outcome(workflow, now, known, before=before, timers_before=timers_before, fired=fired)
+
+    def outcome(self, workflow: BpmnWorkflow, now: datetime, known_ready=(), **extra) -> StepOutcome:
+        """The workflow as plain data to store, with the due time of each ready task not in known_ready."""
+        ready = self.ready_human_tasks(workflow)
+        due = {t.id: self.due_time(workflow, t.id, t.due_in, now) for t in ready if t.due_in and t.id not in known_ready}
+        return StepOutcome(self.dump(workflow), self.is_completed(workflow), self.current_data(workflow), ready,
+                           self.waiting_timers(workflow), due, **extra)
 
     def _task(self, workflow: BpmnWorkflow, task_id: str):
         try:

@@ -24,6 +24,7 @@ MAX_INT_BITS = 32_768  # big-int division is quadratic and runs in C, where no t
 MAX_STEPS = 5_000_000  # a deterministic twin of the time limit
 MAX_DEPTH = 100        # nesting of saved values: JSON encoders and deepcopy recurse
 TOTAL_FACTOR = 20      # one run may build at most TOTAL_FACTOR * max_size items and characters in all
+MAX_INSTANCES = 1_000  # copies one multi-instance activity may make, and runs one standard loop may make
 
 FORBIDDEN_CALLS = frozenset({
     'eval', 'exec', 'open', 'compile', 'getattr', 'setattr', 'delattr', 'hasattr', 'globals', 'locals',
@@ -34,6 +35,7 @@ FORBIDDEN_ATTRS = {
     'format': "use f-strings or + instead", 'format_map': "use f-strings or + instead",
     'ljust': _PADDING, 'rjust': _PADDING, 'center': _PADDING, 'zfill': _PADDING, 'expandtabs': _PADDING,
     'translate': _PADDING, 'maketrans': _PADDING, 'to_bytes': "it can build huge values",
+    'from_bytes': "it can build huge numbers", 'fromhex': "it can build huge values",
     'mro': "it exposes Python internals"}
 # name -> what the wrapper does with the result: count it as new data, count each item it yields, or nothing.
 BUILTINS = {'list': 'value', 'dict': 'value', 'set': 'value', 'tuple': 'value', 'sorted': 'value',
@@ -360,6 +362,9 @@ class _Run:
         if op == '%' and isinstance(a, (str, bytes)):
             self.fail(SandboxViolation('"%" formatting is not allowed in diagram scripts; use f-strings instead'))
         if isinstance(a, int) and isinstance(b, int):
+            # Every operand is checked before the operation: division and remainder of huge numbers run
+            # in C for minutes, where no budget check can reach.
+            self.need_bits(max(a.bit_length(), b.bit_length()), what)
             if op == '*':
                 self.need_bits(a.bit_length() + b.bit_length(), what)
             elif op == '**' and b > 0 and abs(a) > 1:
@@ -502,10 +507,15 @@ class _Run:
             kinds = tuple(self.real.get(id(k), k) for k in kinds)
         return isinstance(obj, self.real.get(id(kinds), kinds))
 
-    def wrap(self, func, name, result=None):
+    def wrap(self, func, name, result=None, helper=False):
         # Every callable a script can reach checks the budget, even when C code (sorted, max) calls it.
         def wrapper(*args, **kwargs):
             self.tick()
+            if helper:
+                # A helper is code outside the sandbox that may turn what it is given into text.
+                for value in (*args, *kwargs.values()):
+                    if not isinstance(value, (bool, int, float, type(None))) and not (type(value) is str and len(value) <= self.max_size):
+                        self.need(_measure(value, self.max_size, self.tick)[0], f"what is given to {name}()")
             value = func(*args, **kwargs)
             if result == 'value':
                 return self.charge(value, f"{name}()")
@@ -530,7 +540,7 @@ class _Run:
         # Keyed by id: `safe` keeps these very objects alive as long as the run is.
         self.real = {id(safe[name]): getattr(builtins, name) for name in (*BUILTINS, 'str', 'range')}
         printer = _Printer(self)
-        ns = {name: self.wrap(func, name) for name, func in helpers.items()}
+        ns = {name: self.wrap(func, name, helper=True) for name, func in helpers.items()}
         ns.update({
             '__builtins__': safe, '_tick_': self.tick, '_binop_': self.binop, '_inplacevar_': self.inplacevar,
             '_augitem_': self.augitem, '_getattr_': self.getattr, '_getitem_': self.getitem,
@@ -575,7 +585,15 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
         """The value of expression, with task data (read only) and the helpers as variables."""
         code = self._code(expression, 'eval')
         run = _Run(self, read_only=True)
-        return self._run(run, eval, code, self._namespace(run, context, external_context or {}))
+        value = self._run(run, eval, code, self._namespace(run, context, external_context or {}))
+        if not isinstance(value, (bool, int, float, type(None))) and not (type(value) is str and len(value) <= self.max_size):
+            # The host turns values into text and compares them outside the sandbox (due times, timers, data):
+            # what leaves must be as small as what a script may save.
+            size, _, depth = _measure(value, self.max_size, run.tick)
+            if size > self.max_size or depth > MAX_DEPTH:
+                raise SandboxLimitExceeded(f"size limit reached: the expression gave a value too large or too deeply "
+                                           f"nested to use (over {self.max_size:,} characters or {MAX_DEPTH} levels)")
+        return value
 
     def execute(self, script, context, external_context=None):
         """Run script on task data; new and changed JSON-able variables are written back into context."""
@@ -652,6 +670,24 @@ class SandboxedScriptEngine(PythonScriptEngine):
 
     def __init__(self, helpers=None, max_seconds=1.0, max_size=1_000_000):
         super().__init__(environment=SandboxedEnvironment(helpers, max_seconds, max_size))
+        # Called with the task before any of its diagram code runs: a worker process shows it, so a step
+        # stopped from outside can still name the element it was stopped in.
+        self.observer = None
+
+    def evaluate(self, task, expression, external_context=None):
+        if self.observer is not None:
+            self.observer(task)
+        value = super().evaluate(task, expression, external_context)
+        if expression is getattr(task.task_spec, 'cardinality', None) and isinstance(value, int) and value > MAX_INSTANCES:
+            raise WorkflowTaskException(
+                f"it asked for {value:,} copies of the activity; at most {MAX_INSTANCES:,} are allowed", task=task,
+                exception=SandboxLimitExceeded(f"size limit reached: at most {MAX_INSTANCES:,} copies of one activity"))
+        return value
+
+    def execute(self, task, script, external_context=None):
+        if self.observer is not None:
+            self.observer(task)
+        return super().execute(task, script, external_context)
 
     def validate(self, expression):
         ast.parse(expression, mode='eval')  # a plain SyntaxError first: the DMN engine relies on it

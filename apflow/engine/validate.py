@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Collection
 
+from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimeDateEventDefinition, TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask, StandardLoopTask
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.specs.ExclusiveChoice import ExclusiveChoice
 from SpiffWorkflow.specs.MultiChoice import MultiChoice
 from SpiffWorkflow.spiff.specs.defaults import ManualTask, UserTask
@@ -92,6 +96,8 @@ def check(bpmn_sources: dict[str, bytes], forms_dir: Path, extra_forms: dict[str
         filename = parsed.process_files[process_id]
         bundle = parsed.bundle(process_id)
         problems += _check_bundle(bundle, filename, form_names, frozenset(record_kinds))
+        problems += _check_endless_flows(bundle, filename)
+    problems += _check_calls(parsed)
     overridden = {name: data for name, data in (form_overrides or {}).items() if name in form_names}
     form_sources, missing = read_form_files(forms_dir, set(form_names) - set(overridden))
     form_sources.update(overridden)
@@ -211,6 +217,7 @@ def _check_bundle(bundle: SpecBundle, filename: str, form_names: dict[str, tuple
                 problems.append(Problem(filename, element,
                                         f"The gateway {label} has no default flow, so a case that matches none of its conditions would stop the placement.",
                                         "Mark one outgoing flow as the default flow."))
+        problems += _check_activity_code(filename, element, task_spec)
         event = getattr(task_spec, "event_definition", None)
         if isinstance(event, TimerEventDefinition):
             problems += _check_timer(filename, element, label, event)
@@ -224,6 +231,10 @@ def _check_bundle(bundle: SpecBundle, filename: str, form_names: dict[str, tuple
                                         f"Name roles, in the order to escalate to, from: {ROLE_LIST}."))
         if isinstance(task_spec, (UserTask, ManualTask)):
             problems += _check_human_task(task_spec, filename, element, label, properties, form_names)
+        elif type(task_spec).__name__ == "StartEvent":  # a start form: start data is checked against it
+            for key, ui in ((SCHEMA_PROPERTY, False), (UI_PROPERTY, True)):
+                if properties.get(key):
+                    form_names.setdefault(properties[key], (element, ui))
     return problems
 
 
@@ -316,3 +327,159 @@ def _check_records(filename, element, label, properties, known: frozenset[str]) 
         return []
     return [Problem(filename, element, f"The task {label} asks to record '{kind}', which apflow does not know.",
                     f"Use one of: {', '.join(sorted(known))}.") for kind in named if kind not in known]
+
+
+# -- what would run without end or without bound (issue 14) ------------------------------------------------
+
+MAX_INSTANCES = sandbox.MAX_INSTANCES
+_WAITS = (UserTask, ManualTask, CatchingEvent)  # where a step stops and waits for a person, a timer or a message
+
+
+def _label(task_spec) -> str:
+    """The name people see on an element; a loop or multi-instance wraps the task that carries it."""
+    inner = getattr(task_spec, "task_spec", None)
+    inner_spec = task_spec._wf_spec.task_specs.get(inner) if isinstance(inner, str) else None
+    name = task_spec.bpmn_name or getattr(inner_spec, "bpmn_name", None) or task_spec.bpmn_id
+    return f"'{name}'"
+
+
+def _literal_int(source):
+    try:
+        value = ast.literal_eval(str(source).strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _check_activity_code(filename: str, element: str, task_spec) -> list[Problem]:
+    """Loops, multi-instance activities and the expressions of conditional, message and signal events: each
+    compiles in the sandbox like scripts and conditions do, and none may repeat without a bound."""
+    label = _label(task_spec)
+    problems: list[Problem] = []
+    if isinstance(task_spec, StandardLoopTask):
+        problems += _code_problems(filename, element, f"loop condition of {label}", task_spec.condition, "eval")
+        maximum, condition = task_spec.maximum, (task_spec.condition or "").strip()
+        if maximum is not None and maximum > MAX_INSTANCES:
+            problems.append(Problem(filename, element, f"The loop of {label} may run {maximum:,} times; at most {MAX_INSTANCES:,} are allowed.",
+                                    f"Set its loop maximum to {MAX_INSTANCES:,} or fewer."))
+        elif maximum is None and (not condition or _literal_int(condition) not in (None, 0) or condition == "True"):
+            problems.append(Problem(filename, element, f"The loop of {label} has no loop maximum and no condition that can end it, "
+                                    "so it would repeat for ever.", f"Give it a loop maximum of at most {MAX_INSTANCES:,}, "
+                                    "and a loop condition on process data."))
+    if isinstance(task_spec, MultiInstanceTask):
+        problems += _code_problems(filename, element, f"loop cardinality of {label}", task_spec.cardinality, "eval")
+        problems += _code_problems(filename, element, f"completion condition of {label}", task_spec.condition, "eval")
+        count = _literal_int(task_spec.cardinality) if task_spec.cardinality else None
+        if count is not None and count > MAX_INSTANCES:
+            problems.append(Problem(filename, element, f"The multi-instance {label} asks for {count:,} copies; at most {MAX_INSTANCES:,} are allowed.",
+                                    f"Use a loop cardinality of {MAX_INSTANCES:,} or fewer, or split the work."))
+    event = getattr(task_spec, "event_definition", None)
+    if isinstance(event, ConditionalEventDefinition):
+        problems += _code_problems(filename, element, f"condition of {label}", event.expression, "eval")
+    elif event is not None and not isinstance(event, TimerEventDefinition):
+        problems += _code_problems(filename, element, f"payload expression of {label}", getattr(event, "expression", None), "eval")
+    for prop in getattr(event, "correlation_properties", None) or ():
+        problems += _code_problems(filename, element, f"correlation property '{prop.name}' of {label}", prop.retrieval_expression, "eval")
+    return problems
+
+
+def _called(spec) -> list[tuple[object, str]]:
+    """(call activity or subprocess, the process it starts) for every activity of a process that starts another."""
+    return [(ts, ts.spec) for ts in spec.task_specs.values() if isinstance(ts, SubWorkflowTask) and isinstance(ts.spec, str)]
+
+
+def _check_calls(parsed: ParsedDiagrams) -> list[Problem]:
+    """A process that calls itself, directly or through others, would start copies of itself for ever within
+    one step. Every process the diagrams hold (with those they call, as deployed) is one node of the graph."""
+    specs: dict[str, object] = {}
+    files: dict[str, str] = {}
+    for process_id in parsed.process_ids:
+        bundle = parsed.bundle(process_id)
+        for spec in bundle.all_specs():
+            specs.setdefault(spec.name, spec)
+            files.setdefault(spec.name, parsed.process_files.get(spec.name) or parsed.process_files[process_id])
+    edges = {name: _called(spec) for name, spec in specs.items()}
+    problems, reported = [], set()
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(name, path):
+        state[name] = 1
+        for activity, target in edges.get(name, ()):
+            if state.get(target) == 1:
+                cycle = path[path.index(target):] + [target]
+                key = (name, activity.bpmn_id)
+                if key not in reported:
+                    reported.add(key)
+                    chain = " → ".join(f"'{parsed.process_names.get(p, p)}'" for p in cycle)
+                    problems.append(Problem(files.get(name, "?"), activity.bpmn_id,
+                                            f"The call activity {_label(activity)} starts '{parsed.process_names.get(target, target)}', "
+                                            f"which leads back to it ({chain}): the processes would start each other again and "
+                                            "again within one step, without end.",
+                                            "Remove the call that closes the circle; to repeat a stage, loop back with a gateway "
+                                            "and a sequence flow instead."))
+            elif state.get(target) is None and target in edges:
+                visit(target, path + [target])
+        state[name] = 2
+
+    for name in sorted(edges):
+        if state.get(name) is None:
+            visit(name, [name])
+    return problems
+
+
+def _check_endless_flows(bundle: SpecBundle, filename: str) -> list[Problem]:
+    """A circle of sequence flows with no way out that nobody waits in (only scripts, gateways and other
+    automatic steps) would run for ever the moment it is reached."""
+    problems = []
+    for spec in bundle.all_specs():
+        nodes = list(spec.task_specs.values())
+        index, low, stack, on_stack, components = {}, {}, [], set(), []
+
+        def connect(node):  # Tarjan's strongly connected components, iterative
+            work = [(node, iter(node.outputs))]
+            index[node.name] = low[node.name] = len(index)
+            stack.append(node)
+            on_stack.add(node.name)
+            while work:
+                current, outputs = work[-1]
+                for nxt in outputs:
+                    if nxt.name not in index:
+                        index[nxt.name] = low[nxt.name] = len(index)
+                        stack.append(nxt)
+                        on_stack.add(nxt.name)
+                        work.append((nxt, iter(nxt.outputs)))
+                        break
+                    if nxt.name in on_stack:
+                        low[current.name] = min(low[current.name], index[nxt.name])
+                else:
+                    work.pop()
+                    if work:
+                        low[work[-1][0].name] = min(low[work[-1][0].name], low[current.name])
+                    if low[current.name] == index[current.name]:
+                        component = []
+                        while True:
+                            member = stack.pop()
+                            on_stack.discard(member.name)
+                            component.append(member)
+                            if member is current:
+                                break
+                        components.append(component)
+
+        for node in nodes:
+            if node.name not in index:
+                connect(node)
+        for component in components:
+            names = {n.name for n in component}
+            looping = len(component) > 1 or any(o.name in names for o in component[0].outputs)
+            if not looping or any(isinstance(n, _WAITS) for n in component):
+                continue
+            if any(o.name not in names for n in component for o in n.outputs):
+                continue  # a way out exists; a condition decides when it is taken
+            first = min((n for n in component if getattr(n, "bpmn_id", None)), key=lambda n: n.bpmn_id, default=None)
+            if first is None:
+                continue
+            problems.append(Problem(filename, first.bpmn_id,
+                                    f"{_label(first)} is on a circle of sequence flows that has no way out and waits for nobody, "
+                                    "so it would run for ever as soon as it is reached.",
+                                    "Add a gateway with a condition and a flow that leaves the circle, or end the circle at a user task or timer."))
+    return problems

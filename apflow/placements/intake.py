@@ -31,6 +31,7 @@ def record_referral(ctx):
         pupil.organisation_id = ctx.instance.organisation_id
     ctx.session.flush()
     _record_parent(ctx, pupil)
+    _link_named_parent(ctx, pupil)
     placement = ctx.session.scalar(select(Placement).where(Placement.instance_id == ctx.instance.id))
     if placement is None:
         placement = Placement(pupil_id=pupil.id, instance_id=ctx.instance.id, status="referred", created_at=now(), updated_at=now())
@@ -72,6 +73,28 @@ def _record_parent(ctx, pupil: Pupil) -> None:
     ctx.session.add(PupilContact(pupil_id=pupil.id, name=name, relationship=a.get("parent_relationship") or "other", email=email,
                                  phone=(a.get("parent_phone") or "").strip(), parental_responsibility=True, user_id=account,
                                  added_at=now(), added_by=ctx.actor.name))
+
+
+def _link_named_parent(ctx, pupil: Pupil) -> None:
+    """A parent's account named on the referral (parent_username) is linked to the pupil as their parent or carer:
+    the family's tasks go only to parents and carers linked to the pupil (the school sees and removes them on the
+    pupil's page)."""
+    username = str(ctx.answers.get("parent_username") or "").strip()
+    account = ctx.session.scalar(select(User).join(UserRole, UserRole.user_id == User.id).where(
+        User.username == username, UserRole.role == "parent", User.active.is_(True))) if username else None
+    if account is None:
+        return
+    contacts = list(ctx.session.scalars(select(PupilContact).where(PupilContact.pupil_id == pupil.id, PupilContact.removed_at.is_(None))))
+    if any(c.user_id == account.id for c in contacts):
+        return
+    named = (ctx.answers.get("parent_name") or "").strip().lower()
+    same = next((c for c in contacts if c.user_id is None and named and c.name.lower() == named), None)
+    if same is not None:
+        same.user_id = account.id
+        return
+    ctx.session.add(PupilContact(pupil_id=pupil.id, name=account.display_name or account.username, email=account.email or "",
+                                 relationship=ctx.answers.get("parent_relationship") or "other", phone="", parental_responsibility=True,
+                                 user_id=account.id, added_at=now(), added_by=ctx.actor.name))
 
 
 def record_provider_choice(ctx):

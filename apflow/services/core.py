@@ -12,6 +12,7 @@ from apflow.config import Settings
 from apflow.engine.diagrams import SpecBundle
 from apflow.engine.forms import Form
 from apflow.engine.runtime import WorkflowHost
+from apflow.engine.workers import WorkerSetup, runner
 from apflow.store import term_dates
 from apflow.store.db import Database
 from apflow.store.models import ProcessVersion
@@ -22,8 +23,13 @@ CALENDAR_CACHE_SECONDS = 60
 class Core:
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or Settings.from_env()
-        self.db = Database(self.settings.database_url)
+        self.db = Database(self.settings.database_url, connect_timeout=self.settings.db_connect_timeout,
+                           pool_timeout=self.settings.db_pool_timeout, statement_timeout=self.settings.db_statement_timeout)
         self.host = WorkflowHost(helpers=self.script_helpers(), script_seconds=self.settings.script_seconds)
+        # Where steps run the diagram's code: worker processes with limits (apflow/engine/workers.py), or here.
+        self.steps = runner(self.host, self.settings.engine_processes, WorkerSetup(
+            school_calendar.helpers, {"concern_response_minutes": self.settings.concern_response_minutes},
+            self.settings.script_seconds), context=self._calendar_for_workers)
         self._specs: OrderedDict[int, SpecBundle] = OrderedDict()
         self._forms: OrderedDict[int, dict] = OrderedDict()
         self._specs_lock = threading.Lock()
@@ -36,6 +42,13 @@ class Core:
 
     def _calendar_now(self):
         return self.calendar(), clock.now()
+
+    def _calendar_for_workers(self):
+        """What a worker's helpers read: the term calendar, or the error that says there is none."""
+        try:
+            return self.calendar()
+        except school_calendar.NoCalendar as err:
+            return err
 
     def calendar(self) -> school_calendar.SchoolCalendar:
         """The organisation's term calendar, re-read at most every minute so other processes' edits show."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import exists, func, or_, select, true, update
 
 from apflow.clock import UK, clock, uk_time
 from apflow.errors import Conflict, Forbidden, NotFound
@@ -198,10 +198,21 @@ def escalation_dict(e: Escalation, now: datetime) -> dict:
             "created_at": e.created_at.isoformat(), "note": e.note}
 
 
+def _in_scope(user: User):
+    """SQL: the placement is one of the person's organisations' (commissioned by it or with it as provider); every
+    placement for people in no organisation (an install without organisations)."""
+    orgs = user.organisation_ids
+    if not orgs:
+        return true()
+    return exists().where(Instance.id == Escalation.instance_id,
+                          or_(Instance.organisation_id.in_(orgs), Instance.provider_organisation_id.in_(orgs)))
+
+
 def list_escalations(core: Core, user: User, include_closed: bool = False) -> list[dict]:
+    """Escalations to the person's roles about their own organisations' placements."""
     roles = user.role_names
     with core.db.session(readonly=True) as session:
-        query = select(Escalation).where(Escalation.role.in_(roles))
+        query = select(Escalation).where(Escalation.role.in_(roles), _in_scope(user))
         if not include_closed:
             query = query.where(Escalation.state == "open")
         now = clock.now()
@@ -210,7 +221,7 @@ def list_escalations(core: Core, user: User, include_closed: bool = False) -> li
 
 def acknowledge(core: Core, user: User, escalation_id: int, note: str) -> dict:
     with core.db.session() as session:
-        escalation = session.get(Escalation, escalation_id)
+        escalation = session.scalar(select(Escalation).where(Escalation.id == escalation_id, _in_scope(user)))
         if escalation is None or escalation.role not in user.role_names:
             raise NotFound(f"There is no escalation {escalation_id} for your roles.")
         locked_instance(session, escalation.instance_id)

@@ -12,7 +12,6 @@ from sqlalchemy.exc import IntegrityError
 from apflow.clock import clock
 from apflow.engine import validate as checks
 from apflow.engine.problems import InvalidDiagram, Problem
-from apflow.engine.sandbox import SandboxLimitExceeded
 from apflow.engine.xml import parse_xml
 from apflow.errors import Conflict, Invalid, NotFound
 from apflow.store.models import FormDraft, ProcessDraft, ProcessVersion, User
@@ -162,7 +161,6 @@ def _trial_runs(core: Core, result: checks.Checked) -> list[Problem]:
     """
     if result.parsed is None:
         return []
-    environment = core.host.script_engine.environment
     problems = []
     for process_id in result.parsed.process_ids:
         for task_spec in result.parsed.bundle(process_id).task_specs():
@@ -170,15 +168,13 @@ def _trial_runs(core: Core, result: checks.Checked) -> list[Problem]:
                 source = getattr(task_spec, what, None)
                 if not source or not str(source).strip():
                     continue
-                try:
-                    environment.execute(str(source), {})
-                except SandboxLimitExceeded as err:
+                # In a worker process (core.steps), like every run of a diagram's code: never in the web process.
+                err = core.steps.try_script(str(source))
+                if err:
                     label = task_spec.bpmn_name or task_spec.bpmn_id
                     problems.append(Problem(result.parsed.process_files[process_id], task_spec.bpmn_id,
                                             f"The {what.replace('script', ' script').strip()} of '{label}' was tried once and stopped: {err}",
                                             "Make every loop end and keep values small; a script that never finishes would stop every placement reaching it."))
-                except Exception:  # noqa: BLE001 - expected without process data
-                    continue
     return problems
 
 

@@ -145,7 +145,7 @@ def accept_invitation(core: Core, token: str, password: str, confirm: str) -> st
             raise Invalid("The two passwords differ.", {"fields": {"confirm": ["Type the same password twice."]}})
         users.check_new_password(password)
         account = session.get(User, contact.user_id)
-        account.password_hash, account.failed_logins, account.locked_until = users.hash_password(password), 0, None
+        users.new_password(session, account, password)
         contact.invite_hash = contact.invite_expires_at = None
         return account.username
 

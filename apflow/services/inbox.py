@@ -10,12 +10,12 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 
-from sqlalchemy import and_, false, func, or_, select, update
+from sqlalchemy import and_, exists, false, func, or_, select, update
 
 from apflow.clock import clock
 from apflow.errors import Conflict, Forbidden, Invalid, NotFound
-from apflow.roles import ROLES, role_title
-from apflow.store.models import Event, HumanTask, Instance, Organisation, ProcessVersion, SavedFilter, TaskDraft, User
+from apflow.roles import ROLES, role_title, with_cover
+from apflow.store.models import Event, HumanTask, Instance, Organisation, ProcessVersion, SavedFilter, TaskDraft, User, UserRole
 
 from . import disclosure, permissions
 from .core import Core
@@ -158,8 +158,9 @@ def _colleague(session, task: HumanTask, username: str) -> User:
     if task.role in permissions.EXTERNAL_ROLES or not permissions.staff_roles(colleague):
         raise Invalid("Tasks for a family go to the parent or pupil the placement names; they cannot be handed to anyone else.",
                       {"assignee": ["Choose a member of staff."]})
-    if task.role not in permissions.staff_roles(colleague) or not permissions.in_scope(colleague, session.get(Instance, task.instance_id)):
-        raise Invalid(f"{colleague.display_name} cannot work this task: it needs the {role_title(task.role or '?')} role.",
+    if permissions.may_hold(session, colleague, task.role, session.get(Instance, task.instance_id)):
+        raise Invalid(f"{colleague.display_name} cannot work this task: it needs the {role_title(task.role or '?')} role "
+                      "in an organisation working on this placement.",
                       {"assignee": [f"Choose someone in the {role_title(task.role or '?')} role."]})
     return colleague
 
@@ -236,15 +237,22 @@ def _name(session, user_id: int | None) -> str | None:
 
 def colleagues(core: Core, user: User, task_id: str) -> list[dict]:
     """People this task could be handed to: active staff in its role (or covering it) who work on the placement's
-    organisations. Never a parent or pupil: a family's task is theirs alone."""
+    organisations (permissions.may_hold, the rule assignTo follows too). Never a parent or pupil: a family's task is
+    theirs alone."""
     with core.db.session(readonly=True) as session:
         task = _task(session, user, task_id)
-        if task.role in permissions.EXTERNAL_ROLES:
+        if task.role in permissions.EXTERNAL_ROLES or task.role is None:
             return []
         instance = session.get(Instance, task.instance_id)
-        people = session.scalars(select(User).where(User.active.is_(True)).order_by(User.display_name))
+        people = session.scalars(select(User).where(User.active.is_(True), exists().where(
+            UserRole.user_id == User.id, UserRole.role.in_(_holding(task.role)))).order_by(User.display_name))
         return [{"username": p.username, "display_name": p.display_name} for p in people
-                if task.role in permissions.staff_roles(p) and permissions.in_scope(p, instance) and p.id != task.assignee_id]
+                if p.id != task.assignee_id and not permissions.may_hold(session, p, task.role, instance)]
+
+
+def _holding(role: str) -> set[str]:
+    """The roles whose members work tasks of `role`: the role itself and any that cover it."""
+    return {r for r in ROLES if role in with_cover({r})}
 
 
 # -- drafts and saved filters ----------------------------------------------------------------

@@ -13,20 +13,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, delete, func, or_, select, text, union, update
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import DetachedInstanceError, StaleDataError
 
 from apflow.clock import clock
-from apflow.engine.forms import Form
-from apflow.engine.runtime import TaskNotReady
-from apflow.errors import Conflict, Invalid, NotFound, ServiceError, WorkflowFailed
+from apflow.engine import payloads
+from apflow.engine.forms import SCHEMA_PROPERTY, UI_PROPERTY, Form
+from apflow.engine.runtime import StepOutcome, TaskNotReady
+from apflow.errors import Conflict, Invalid, NotFound, ServiceError, Unavailable, WorkflowFailed
 from apflow.placements import cp_file
 from apflow.placements.models import Pupil, PupilContact
 from apflow.roles import role_for_lane
 from apflow.store import outbox
-from apflow.store.db import append_row, instance_params, instance_where, is_sqlite, locked_instance, save_row
+from apflow.store.db import append_row, database_failure, instance_params, instance_where, is_sqlite, locked_instance, save_row
 from apflow.store.models import NO_DUE_DATE, Event, HumanTask, Instance, Organisation, PendingTimer, ProcessVersion, TaskDraft, User
 
-from . import deadlines, disclosure, documents, form_options, permissions, records
+from . import deadlines, disclosure, documents, faults, form_options, permissions, records
 from .core import Core
 from .processes import latest_version
 from .users import display_names, usernames
@@ -150,7 +152,7 @@ def instance_dict(core: Core, session, instance: Instance, workflow=None, viewer
     if workflow is None:
         workflow = core.host.load(instance.state, core.bundle(instance.version))
     seen = disclosure.view(core, session, viewer, instance) if viewer is not None else None
-    data = core.host.current_data(workflow)
+    data = workflow.data if isinstance(workflow, StepOutcome) else core.host.current_data(workflow)
     result = {
         "id": instance.id,
         "process_id": instance.process_id,
@@ -227,8 +229,21 @@ def start_instance(core: Core, user: User, process_id: str, data: dict | None) -
 def start_for(core: Core, user: User | None, process_id: str, data: dict | None, organisation_id: int | None) -> dict:
     """Start a process for a use case that decided itself who may (e.g. a concern anyone working with the pupil
     may raise starts the DSL's process): no start-lane check; the instance belongs to `organisation_id`."""
+    ahead = None
+    for attempt in range(STEP_ATTEMPTS):
+        try:
+            return _start_once(core, user, process_id, data, organisation_id, ahead, last=attempt == STEP_ATTEMPTS - 1)
+        except _RunAhead as plan:
+            ahead = plan
+        ahead = _run_ahead(core, Actor.of(user), {"kind": "start", "process_id": process_id}, ahead)  # rolled back: no lock held
+    raise AssertionError("the last attempt runs under the lock")
+
+
+def _start_once(core: Core, user: User | None, process_id: str, data: dict | None, organisation_id: int | None,
+                ahead: "_RunAhead | None", last: bool) -> dict:
     if data is not None and not isinstance(data, dict):
         raise Invalid("`data` must be a JSON object.", {"data": ["Send an object of names to values."]})
+    _refuse_unsafe_data(data or {})
     actor = Actor.of(user)
     after: list = []
     with core.db.session() as session:
@@ -242,14 +257,17 @@ def start_for(core: Core, user: User | None, process_id: str, data: dict | None,
         session.add(instance)
         session.flush()
         data = dict(data or {})
+        _check_start_form(core, version, bundle, data)
         data.update(records.apply(core, session, instance, actor, None, core.host.start_properties(bundle), data, data, after))
         try:
-            workflow = core.host.start(bundle, data)
+            workflow = _run_in_step(core, instance, {"kind": "start", "data": data}, None, ahead, last,
+                                    lambda message: f"The process could not start: {message}")
             add_event(session, instance, actor, "instance_started", detail={"version": version.version, "keys_after": sorted(data or {})})
             due = persist(core, session, instance, workflow, actor, before={}, ready_rows={}, timers_before=[]).due
-        except ServiceError:
+        except (ServiceError, Unavailable):
             raise
         except Exception as err:  # the diagram failed before the instance existed: nothing is kept
+            _raise_if_database_failed(err)
             raise WorkflowFailed(f"The process could not start: {explain(err)}", {"process_id": process_id}) from err
         result = instance_dict(core, session, instance, workflow)
     core.timers_scheduled(due)
@@ -265,6 +283,8 @@ def _signal_after(core: Core, actor: Actor, after: list) -> None:
             send_signal(core, actor.user, instance_id, name, detail)
         except ServiceError as err:
             log.warning("signal %s to instance %s after a step failed: %s", name, instance_id, err.message)
+        except Unavailable as err:  # the step itself was committed: its answer stands
+            log.error("signal %s to instance %s after a step was not sent: the database did not answer (%s)", name, instance_id, err)
 
 
 def complete_task(core: Core, user: User, task_id: str, data) -> dict:
@@ -278,7 +298,7 @@ def retry(core: Core, user: User, instance_id: int) -> dict:
     """Run again the action that failed on this instance (a manager's call, e.g. after a fix)."""
     with core.db.session() as session:
         instance = session.get(Instance, instance_id)
-        if instance is None:
+        if instance is None or not permissions.can(user, "instance.view", instance, session):
             raise NotFound(f"There is no instance {instance_id}.")
         permissions.require(user, "instance.retry", instance)
         action = instance.error_action
@@ -366,7 +386,9 @@ def _locked_step(core: Core, actor: Actor, action: dict, failure, instance_id: i
     tasks holds that task and the instance's ready tasks (else None).
 
     A concurrent change becomes a Conflict; a failure of the diagram rolls everything back, is recorded on
-    the instance with the action (for a retry), and reaches the caller as WorkflowFailed.
+    the instance with the action (for a retry), and reaches the caller as WorkflowFailed. A failure of the
+    database (lost connection, timeout, any driver error) also rolls everything back but is no fault of the
+    diagram: nothing is recorded, and the caller gets Unavailable (503) to send the same request again.
     """
     try:
         with core.db.session() as session:
@@ -378,9 +400,10 @@ def _locked_step(core: Core, actor: Actor, action: dict, failure, instance_id: i
             yield session, instance, tasks
     except StaleDataError:
         raise Conflict("Someone else changed this placement at the same moment; reload and try again.") from None
-    except ServiceError:
+    except (ServiceError, Unavailable):
         raise
     except Exception as err:
+        _raise_if_database_failed(err)
         if instance_id is None:
             raise
         message = explain(err)
@@ -391,11 +414,24 @@ def _locked_step(core: Core, actor: Actor, action: dict, failure, instance_id: i
 def _step(core: Core, actor: Actor, action: dict, instance_id: int | None = None, retried_by: str | None = None,
           viewer: User | None = None) -> dict:
     """Complete the task the action names. viewer: the person asking, who must be able to see the task."""
+    ahead = None
+    for attempt in range(STEP_ATTEMPTS):
+        try:
+            return _step_once(core, actor, action, instance_id, retried_by, viewer, ahead, last=attempt == STEP_ATTEMPTS - 1)
+        except _RunAhead as plan:
+            ahead = plan
+        ahead = _run_ahead(core, actor, action, ahead)  # rolled back: no lock is held while the diagram's code runs
+    raise AssertionError("the last attempt runs under the lock")
+
+
+def _step_once(core: Core, actor: Actor, action: dict, instance_id: int | None, retried_by: str | None, viewer: User | None,
+               ahead: "_RunAhead | None", last: bool) -> dict:
     def failure(message):
         return (f"The process could not move on: {message}. Nothing was changed and your answers were kept; "
                 "a manager can see the error on the placement and retry it once the process is fixed.")
 
     task_id = action["task_id"]
+    _refuse_unsafe_data(action["data"])  # before the lock: a refused submission holds up nobody
     with _locked_step(core, actor, action, failure, instance_id, task_id) as (session, instance, tasks):
         task = tasks.rows.get(task_id)
         if viewer is not None and (task is None or not permissions.can(viewer, "task.view", task, session)):
@@ -403,7 +439,7 @@ def _step(core: Core, actor: Actor, action: dict, instance_id: int | None = None
         _check_can_complete(session, actor, task, for_family=bool(action.get("on_behalf_of_family")))
         if tasks.drafted:  # first: nothing to autoflush yet
             session.execute(delete(TaskDraft).where(TaskDraft.task_id == task.id).execution_options(synchronize_session=False))
-        workflow = core.host.load(instance.state, core.bundle(instance.version))
+        workflow = _reused(ahead, instance) or core.host.load(instance.state, core.bundle(instance.version))
         timers_before = core.host.waiting_timers(workflow)
         form = _form(core, instance.version, task)
         task_data = core.host.task_data(workflow, task.id)
@@ -418,7 +454,8 @@ def _step(core: Core, actor: Actor, action: dict, instance_id: int | None = None
             cp_file.keep_answers(session, instance, actor, task, form, {k: answers.pop(k) for k in list(answers) if k in restricted},
                                  {**before, **answers})
         try:
-            core.host.complete(workflow, task.id, answers)
+            workflow = _run_in_step(core, instance, {"kind": "complete", "task_id": task.id, "data": answers,
+                                                     "known_ready": sorted(tasks.rows)}, workflow, ahead, last, failure)
         except TaskNotReady:
             raise Conflict("This task is no longer waiting for an answer: the process has moved on without it.") from None
         detail = {"retried_by": retried_by} if retried_by else {}
@@ -434,6 +471,109 @@ def _step(core: Core, actor: Actor, action: dict, instance_id: int | None = None
     core.timers_scheduled(persisted.due)
     _signal_after(core, actor, after)
     return result
+
+
+class _RunAhead(ServiceError):
+    """Raised inside a step's transaction to roll it back and run the diagram's code with no transaction open."""
+
+    def __init__(self, instance: Instance, action: dict, failure, workflow, pending):
+        super().__init__("the step runs its diagram's code first")
+        self.instance_id, self.lock_version, self.action, self.failure = instance.id, instance.lock_version, action, failure
+        self.state, self.workflow, self.pending = instance.state, workflow, pending
+        self.outcome: StepOutcome | None = None
+
+
+def _reused(ahead: _RunAhead | None, instance: Instance):
+    """The workflow as restored in the first attempt (it was only read), if the instance has not changed since."""
+    return ahead.workflow if ahead is not None and instance.lock_version == ahead.lock_version else None
+
+
+# On SQLite a step's transaction holds the one write lock of the whole database; its diagram code may keep it this
+# long (seconds) before the step lets go of the lock and waits for the worker with no transaction open.
+LOCK_GRACE_SECONDS = 0.1
+
+
+def _run_in_step(core: Core, instance: Instance, action: dict, workflow, ahead: _RunAhead | None, last: bool, failure) -> StepOutcome:
+    """The engine's run for a step that holds the instance's lock.
+
+    On SQLite a writing transaction holds the one write lock of the whole database, so the diagram's code may not
+    run long inside it: a step whose worker has not answered within LOCK_GRACE_SECONDS is rolled back (_RunAhead),
+    the worker's answer awaited with no transaction open, and the step done again, taking that answer if nothing
+    changed meanwhile (the same state, and the same answers after the record handlers). Only a step that keeps
+    changing under it runs its code under the lock, on the last attempt. On PostgreSQL the step's transaction holds
+    only this placement's rows, and the code runs inside it.
+    """
+    if ahead is not None and ahead.lock_version == instance.lock_version and ahead.action == action:
+        return ahead.outcome
+    if core.steps.isolated and core.db.is_sqlite and not last:
+        version = instance.version
+        pending = core.steps.submit(f"{version.process_id}:{version.content_hash}", lambda: version.spec, instance.state, action)
+        outcome = pending.result(timeout=LOCK_GRACE_SECONDS)
+        if outcome is not None:
+            return outcome
+        raise _RunAhead(instance, action, failure, workflow, pending)
+    return _run(core, instance.version, instance.state, action, workflow)
+
+
+def _run_ahead(core: Core, actor: Actor, step_action: dict, plan: _RunAhead) -> _RunAhead:
+    """Wait for the plan's diagram code with no transaction open; a failure is recorded on the instance as in a step
+    (a start's instance does not exist yet: nothing is recorded, and nothing is kept)."""
+    try:
+        plan.outcome = plan.pending.result()
+    except TaskNotReady:
+        raise Conflict("This task is no longer waiting for an answer: the process has moved on without it.") from None
+    except (ServiceError, Unavailable):
+        raise
+    except Exception as err:
+        _raise_if_database_failed(err)
+        message = explain(err)
+        if step_action["kind"] == "start":
+            raise WorkflowFailed(plan.failure(message), {"process_id": step_action["process_id"]}) from err
+        _record_error(core, plan.instance_id, actor, message, step_action)
+        raise WorkflowFailed(plan.failure(message), {"instance_id": plan.instance_id}) from err
+    return plan
+
+
+def _run(core: Core, version: ProcessVersion, state: dict | None, action: dict, workflow=None) -> StepOutcome:
+    """Run one action of the engine, the diagram's own code, where the settings say: a worker process with limits
+    on processor time and memory (the default), or this process. workflow: the instance as already restored here.
+
+    The version may come from a unit of work that has ended (timers and signals run the diagram's code with no
+    transaction open): its spec, a deferred column, is then read in a read of its own, and only if needed."""
+    def spec() -> dict:
+        try:
+            return version.spec
+        except DetachedInstanceError:
+            with core.db.session(readonly=True) as session:
+                set_committed_value(version, "spec", session.get(ProcessVersion, version.id).spec)
+            return version.spec
+
+    def bundle():
+        try:
+            return core.bundle(version)
+        except DetachedInstanceError:
+            spec()
+            return core.bundle(version)
+
+    return core.steps.run(f"{version.process_id}:{version.content_hash}", spec, bundle, state, action, workflow)
+
+
+def _refuse_unsafe_data(data) -> None:
+    """Everything from outside that becomes workflow data (answers, start data) passes here first: bounded in size
+    and shape, and without the names SpiffWorkflow's serializer would read as its own objects (which would leave
+    the instance unreadable for everyone)."""
+    found = payloads.problems(data)
+    if found:
+        raise Invalid(f"{payloads.summary(found)} Nothing was changed.", {"fields": found})
+
+
+def _check_start_form(core: Core, version: ProcessVersion, bundle, data: dict) -> None:
+    """A start event that names a form (formJsonSchemaFilename) takes only start data that fits it."""
+    properties = core.host.start_properties(bundle)
+    form = core.form(version, properties.get(SCHEMA_PROPERTY), properties.get(UI_PROPERTY))
+    errors = form.errors(data) if form is not None else {}
+    if errors:
+        raise Invalid("Some start details need correcting; nothing was started.", {"fields": errors})
 
 
 def _checked_answers(form: Form | None, task_data: dict, submitted: dict) -> dict:
@@ -482,19 +622,66 @@ def send_signal(core: Core, user: User, instance_id: int, name: str, detail: dic
     """Send a named BPMN signal into one instance as one step, e.g. a safeguarding concern that interrupts
     the running placement. Returns {"caught": False} and changes nothing when no part of it waits for the signal."""
     actor = Actor.of(user)
-    with _locked_step(core, actor, {"kind": "signal", "name": name},
-                      lambda message: f"The signal '{name}' could not be handled: {message}.", instance_id) as (session, instance, _):
-        if instance.status == "completed":
+    action = {"kind": "signal", "name": name}
+
+    def failure(message):
+        return f"The signal '{name}' could not be handled: {message}."
+
+    for _ in range(STEP_ATTEMPTS):
+        seen = _read_for_step(core, instance_id)
+        if seen is None:
+            raise NotFound(f"There is no instance {instance_id}.")
+        if seen.status == "completed":
             return {"caught": False}
-        workflow = core.host.load(instance.state, core.bundle(instance.version))
-        before = core.host.current_data(workflow)
-        timers_before = core.host.waiting_timers(workflow)
-        if not core.host.signal(workflow, name):
+        step = _run_unlocked(core, actor, action, failure, seen)
+        if not step.caught:
             return {"caught": False}
-        add_event(session, instance, actor, "signal", detail={"signal": name, **(detail or {})})
-        due = persist(core, session, instance, workflow, actor, before=before, timers_before=timers_before).due
-    core.timers_scheduled(due)
-    return {"caught": True}
+        with _locked_step(core, actor, action, failure, instance_id) as (session, instance, _):
+            if instance.lock_version != seen.lock_version:
+                continue  # someone else moved it on while the diagram ran: run it again on what they left
+            add_event(session, instance, actor, "signal", detail={"signal": name, **(detail or {})})
+            due = persist(core, session, instance, step, actor, before=step.before, timers_before=step.timers_before).due
+        core.timers_scheduled(due)
+        return {"caught": True}
+    raise Conflict("Someone else kept changing this placement; try again.")
+
+
+# Signals and timers run the diagram's code with no transaction open (no lock is held while it computes): read,
+# run, then lock and write only if nobody moved the instance on meanwhile (its lock_version), else again.
+STEP_ATTEMPTS = 3
+
+
+@dataclass
+class _Seen:
+    """An instance as read before a step runs its diagram's code outside any transaction."""
+    instance_id: int
+    lock_version: int
+    status: str
+    version: ProcessVersion
+    state: dict
+    ready: list[str]
+
+
+def _read_for_step(core: Core, instance_id: int) -> _Seen | None:
+    with core.db.session(readonly=True) as session:
+        instance = session.get(Instance, instance_id)
+        if instance is None:
+            return None
+        ready = list(session.scalars(select(HumanTask.id).where(HumanTask.instance_id == instance_id, HumanTask.state == "ready")))
+        return _Seen(instance.id, instance.lock_version, instance.status, instance.version, instance.state, ready)
+
+
+def _run_unlocked(core: Core, actor: Actor, action: dict, failure, seen: _Seen) -> StepOutcome:
+    """Run the action's diagram code with no transaction open; a failure is recorded on the instance as in a step."""
+    try:
+        return _run(core, seen.version, seen.state, {**action, "known_ready": seen.ready})
+    except (ServiceError, Unavailable):
+        raise
+    except Exception as err:
+        _raise_if_database_failed(err)
+        message = explain(err)
+        _record_error(core, seen.instance_id, actor, message, action)
+        raise WorkflowFailed(failure(message), {"instance_id": seen.instance_id}) from err
 
 
 # -- timers ----------------------------------------------------------------------------------
@@ -544,32 +731,42 @@ def fire_instance_timers(core: Core, instance_id: int, retried_by: str | None = 
 def _fire(core: Core, instance_id: int | None, retried_by: str | None = None) -> bool | None:
     actor = Actor(None, "scheduler")
     try:
-        with core.db.session() as session:
-            now = clock.now()
-            if instance_id is None:
-                instance_id = _claim_due(session, now)
-                if instance_id is None:
-                    return None
-            instance = locked_instance(session, instance_id)
-            if instance is None:
-                return False
-            due = list(session.scalars(select(PendingTimer).where(PendingTimer.instance_id == instance_id, _due(now))))
-            if not due:
-                return False
-            workflow = core.host.load(instance.state, core.bundle(instance.version))
-            before = core.host.current_data(workflow)
-            timers_before = core.host.waiting_timers(workflow)
-            skipped = {f.task_id: f.skipped for f in core.host.fire_timers(workflow, now)}
-            for timer in due:
-                detail = {"timer": timer.spec_id, "name": timer.name, "due_at": timer.due_at.isoformat(),
-                          "late_seconds": round((now - timer.due_at).total_seconds(), 3)}
-                if skipped.get(timer.id):
-                    detail["skipped_cycles"] = skipped[timer.id]
-                if retried_by:
-                    detail["retried_by"] = retried_by
-                add_event(session, instance, actor, "timer_fired", detail=detail)
-            scheduled = persist(core, session, instance, workflow, actor, before=before, timers_before=timers_before).due
+        now, ahead = clock.now(), None
+        for attempt in range(STEP_ATTEMPTS):
+            try:
+                with core.db.session() as session:
+                    if instance_id is None:
+                        instance_id = _claim_due(session, now)
+                        if instance_id is None:
+                            return None
+                    instance = locked_instance(session, instance_id)
+                    if instance is None:
+                        return False
+                    due = list(session.scalars(select(PendingTimer).where(PendingTimer.instance_id == instance_id, _due(now))))
+                    if not due:
+                        return False
+                    # The diagram's code (timer expressions, what follows the timer) as for a completion: see _run_in_step.
+                    step = _run_in_step(core, instance, {"kind": "fire"}, None, ahead, attempt == STEP_ATTEMPTS - 1, None)
+                    skipped = {f.task_id: f.skipped for f in step.fired}
+                    for timer in due:
+                        detail = {"timer": timer.spec_id, "name": timer.name, "due_at": timer.due_at.isoformat(),
+                                  "late_seconds": round((now - timer.due_at).total_seconds(), 3)}
+                        if skipped.get(timer.id):
+                            detail["skipped_cycles"] = skipped[timer.id]
+                        if retried_by:
+                            detail["retried_by"] = retried_by
+                        add_event(session, instance, actor, "timer_fired", detail=detail)
+                    scheduled = persist(core, session, instance, step, actor, before=step.before, timers_before=step.timers_before).due
+                break
+            except _RunAhead as plan:
+                ahead = plan
+            ahead.outcome = ahead.pending.result()  # rolled back: no lock is held while the diagram's code runs
+        else:
+            return False
+    except Unavailable:  # nothing was recorded: the timers stay due and the next sweep fires them
+        raise
     except Exception as err:
+        _raise_if_database_failed(err)
         if instance_id is None:
             raise
         message = explain(err)
@@ -597,16 +794,18 @@ def persist(core: Core, session, instance: Instance, workflow, actor: Actor, bef
     the workflow's waiting timers as last stored (the pending_timers rows mirror them), if the caller
     knows them. Either is read from the database otherwise.
     """
-    host = core.host
     now = clock.now()
-    save_row(session, instance, {"state": host.dump(workflow), "status": "completed" if host.is_completed(workflow) else "running",
-                                 "updated_at": now, "error_message": None, "error_at": None, "error_action": None})
-
-    ready = {t.id: t for t in host.ready_human_tasks(workflow)}
-    waiting = {t.task_id: t for t in host.waiting_timers(workflow)}
     if ready_rows is None:
         ready_rows = {t.id: t for t in session.scalars(select(HumanTask).where(
             HumanTask.instance_id == instance.id, HumanTask.state == "ready"))}
+    # What the step left behind, as data: from the engine's run (a worker process's answer), or, for a workflow
+    # changed here without running its code (a migration), read off it now.
+    step = workflow if isinstance(workflow, StepOutcome) else core.host.outcome(workflow, now, known_ready=set(ready_rows))
+    save_row(session, instance, {"state": step.state, "status": "completed" if step.completed else "running",
+                                 "updated_at": now, "error_message": None, "error_at": None, "error_action": None})
+
+    ready = {t.id: t for t in step.ready}
+    waiting = {t.task_id: t for t in step.waiting}
     closed = []
     for task_id, row in ready_rows.items():
         if task_id in ready:
@@ -618,7 +817,7 @@ def persist(core: Core, session, instance: Instance, workflow, actor: Actor, bef
         if not done:
             add_event(session, instance, actor, "task_cancelled", task=row)
     deadlines.close(session, closed)
-    data = host.current_data(workflow)
+    data = step.data
     if instance.provider_organisation_id is None or data.get("provider_name") != before.get("provider_name"):
         _link_provider(session, instance, data)
     still_ready = [row for task_id, row in ready_rows.items() if task_id in ready]
@@ -627,14 +826,14 @@ def persist(core: Core, session, instance: Instance, workflow, actor: Actor, bef
         if task_id in ready_rows:
             continue
         watching = [t.due_at for t in waiting.values() if t.attached_to == task_id]
-        due_at = host.due_time(workflow, task_id, task.due_in, now) if task.due_in else (min(watching) if watching else None)
+        due_at = step.due.get(task_id) if task.due_in else (min(watching) if watching else None)
         row = HumanTask(id=task_id, instance_id=instance.id, process_id=task.process_id, spec_id=task.spec_id,
                         name=task.name, lane=task.lane, role=role_for_lane(task.lane), form_schema=task.form.schema_file,
                         form_ui_schema=task.form.ui_file, documentation=task.documentation, state="ready",
                         created_at=now, due_at=due_at, sort_due=due_at or NO_DUE_DATE, due_soon_at=deadlines.due_soon_at(now, due_at),
                         deadline_by_diagram=bool(watching), pupil_name=_text(data.get("pupil_name")),
                         pupil_ref=_text(data.get("pupil_ref")), provider_name=_text(data.get("provider_name")),
-                        assignee_id=_assignee_from(session, task, data), escalate_to=escalation_roles(task.escalate_to))
+                        assignee_id=_assignee_from(session, task, data, instance, actor), escalate_to=escalation_roles(task.escalate_to))
         session.add(row)
         new_rows.append(row)
         deadlines.plan(session, row)
@@ -697,11 +896,18 @@ def _link_provider(session, instance: Instance, data: dict) -> None:
         instance.provider_organisation_id = org_id
 
 
-def _assignee_from(session, task, data: dict) -> int | None:
-    """A task with property assignTo=KEY goes straight to the user named in data[KEY] (e.g. the pupil's parent). A
-    parent's task that names nobody with an account goes to the parent the school linked to the pupil, if any."""
+def _assignee_from(session, task, data: dict, instance: Instance, actor: Actor) -> int | None:
+    """A task with property assignTo=KEY goes straight to the user named in data[KEY] (e.g. the pupil's parent) if they may
+    hold it (permissions.may_hold: the task's role, the placement's organisations, a parent linked to the pupil); naming
+    anyone else is recorded as an event and the task waits for its role. A parent's task that names nobody who may
+    hold it goes to the parent the school linked to the pupil, if any."""
     key = task.assign_to
-    named = session.scalar(select(User.id).where(User.username == str(data[key]), User.active.is_(True))) if key and data.get(key) else None
+    person = session.scalar(select(User).where(User.username == str(data[key]), User.active.is_(True))) if key and data.get(key) else None
+    refused = permissions.may_hold(session, person, role_for_lane(task.lane), instance, data.get("pupil_ref")) if person else None
+    if refused:
+        add_event(session, instance, actor, "assignment_refused", detail={"named": person.username, "task_name": task.name, "message":
+                  f"{person.display_name} was named to do '{task.name}' but {refused}, so it was not given to them."})
+    named = person.id if person is not None and not refused else None
     if named is None and key and role_for_lane(task.lane) == "parent" and data.get("pupil_ref"):
         return session.scalar(select(PupilContact.user_id).join(Pupil, Pupil.id == PupilContact.pupil_id)
                               .join(User, User.id == PupilContact.user_id)
@@ -724,6 +930,18 @@ def add_event(session, instance: Instance, actor: Actor, kind: str, task: HumanT
         detail["changed"] = sorted(k for k in after if k not in before or before[k] != after[k])
     append_row(session, Event, dict(instance_id=instance.id, at=clock.now(), actor_id=actor.id, actor=actor.name, kind=kind,
                                     task_id=task.id if task else None, task_name=task.name if task else None, detail=detail))
+
+
+def _raise_if_database_failed(err: Exception) -> None:
+    """A step that failed because of the database (not the diagram) records nothing on the instance: a value the
+    database cannot store is the request's fault (Invalid), anything else ends as Unavailable, to be sent again."""
+    refusal = faults.refusal_for(err)
+    if refusal is not None:
+        raise refusal from err
+    failure = database_failure(err)
+    if failure is not None:
+        log.warning("a step was rolled back because the database failed: %s", failure)
+        raise failure from err
 
 
 def _record_error(core: Core, instance_id: int, actor: Actor, message: str, action: dict, timer_failed: bool = False) -> None:

@@ -172,6 +172,7 @@ def disable(core: Core, user: User, user_id: int) -> dict:
             raise Invalid("You cannot disable your own account; ask another manager to do it.")
         person.active = False
         person.invite_hash = person.invite_expires_at = None
+        person.session_epoch = (person.session_epoch or 0) + 1  # their sessions stay ended if they are enabled again
         for token in session.scalars(select(ApiToken).where(ApiToken.user_id == person.id, ApiToken.revoked.is_(False))):
             token.revoked = True
         held = list(session.scalars(select(HumanTask).where(HumanTask.assignee_id == person.id, HumanTask.state == "ready")))
@@ -200,7 +201,7 @@ def accept_invitation(core: Core, token: str, password: str, confirm: str) -> st
         if password != confirm:
             raise Invalid("The two passwords differ.", {"fields": {"confirm": ["Type the same password twice."]}})
         users.check_new_password(password)
-        person.password_hash, person.failed_logins, person.locked_until = users.hash_password(password), 0, None
+        users.new_password(session, person, password)
         person.invite_hash = person.invite_expires_at = None
         return person.username
 

@@ -14,9 +14,9 @@ from sqlalchemy import and_, exists, false, or_, select, true
 
 from apflow.clock import clock
 from apflow.errors import Forbidden
-from apflow.placements.models import CpAccessGrant, Placement, Pupil
+from apflow.placements.models import CpAccessGrant, Placement, Pupil, PupilContact
 from apflow.roles import SAFEGUARDING_ROLES, role_for_lane, role_title, with_cover
-from apflow.store.models import HumanTask, Instance, ProcessVersion, User
+from apflow.store.models import HumanTask, Instance, Organisation, ProcessVersion, User
 
 MANAGER = "manager"
 EXTERNAL_ROLES = {"parent", "pupil"}
@@ -48,6 +48,8 @@ def can(user: User, action: str, target=None, session=None) -> bool:
     roles = user.role_names
     if action == "process.list":
         return True
+    if action == "instance.retry":  # target: the Instance, or None for whether the person retries at all
+        return MANAGER in roles and (target is None or in_scope(user, target))
     if action in MANAGER_ACTIONS:
         return MANAGER in roles
     if action == "dashboard.view":
@@ -121,6 +123,40 @@ FAMILY_STAFF = {"coordinator", "headteacher", "manager"}
 PROFESSIONALS_STAFF = {"coordinator", "headteacher", "dsl", "deputy_dsl", "senco", "manager"}
 
 
+def may_hold(session, person: User, role: str | None, instance: Instance, pupil_ref: str | None = None) -> str | None:
+    """Why this person may not hold a task of `role` on `instance`, or None if they may. A family's task (parent,
+    pupil) only goes to someone in that role, and a parent's only to a parent or carer the school linked to the
+    pupil. Staff must hold the role (or cover it) and work for one of the placement's organisations; a local
+    authority's officers work with every school in its area (apflow does not record which), so an LA officer of
+    an LA organisation may hold an LA officer's task on any placement."""
+    if not person.active:
+        return "their account is disabled"
+    if role in EXTERNAL_ROLES:
+        if role not in person.role_names:
+            return f"they are not a {role_title(role).lower()}"
+        if role == "parent" and not _linked_family(session, person, pupil_ref):
+            return "they are not a parent or carer linked to this pupil"
+        return None
+    if role is None or role not in staff_roles(person):
+        return f"they are not in the {role_title(role or '?')} role"
+    if not in_scope(person, instance) and not (role == "la_officer" and _works_for_an_la(session, person)):
+        return "they do not work for an organisation on this placement"
+    return None
+
+
+def _linked_family(session, person: User, pupil_ref: str | None) -> bool:
+    if not pupil_ref:
+        return False
+    return bool(session.scalar(select(exists().where(
+        PupilContact.user_id == person.id, PupilContact.removed_at.is_(None),
+        PupilContact.pupil_id.in_(select(Pupil.id).where(Pupil.ref == str(pupil_ref)))))))
+
+
+def _works_for_an_la(session, person: User) -> bool:
+    orgs = person.organisation_ids
+    return bool(orgs) and bool(session.scalar(select(exists().where(Organisation.id.in_(orgs), Organisation.kind == "la"))))
+
+
 def _safeguards(session, user: User, pupil_id: int | None) -> bool:
     """A DSL or deputy DSL of the pupil's own organisation (any, in an install without organisations)."""
     if not (user.role_names & SAFEGUARDING_ROLES):
@@ -181,6 +217,8 @@ def _refusal(user: User, action: str, target) -> str:
     if action == "instance.start":
         role = start_role(target)
         return f"Only the {role_title(role)} role can start this process." if role else "Only managers and AP Coordinators can start this process."
+    if action == "instance.retry" and target is not None and MANAGER in user.role_names:
+        return "Only a manager of an organisation working on this placement can run its failed step again."
     if action in MANAGER_ACTIONS:
         return "Only managers can do this."
     if action == "task.record_for_family":

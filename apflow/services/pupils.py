@@ -94,6 +94,14 @@ def profile(core: Core, user: User, ref: str) -> dict:
         return result
 
 
+def referral_seed(core: Core, user: User, ref: str) -> dict:
+    """What a new referral of a pupil already on record starts with, as far as this person reads it: nobody types
+    the pupil's details twice. NotFound unless they may see the pupil."""
+    details = profile(core, user, ref)["pupil"]
+    seed = {"pupil_name": details["name"], "pupil_ref": ref, "date_of_birth": details.get("date_of_birth"), "school": details.get("school")}
+    return {k: v for k, v in seed.items() if v}
+
+
 def _family_or_none(core: Core, user: User, ref: str) -> dict | None:
     try:
         return families.list_contacts(core, user, ref)

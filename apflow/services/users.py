@@ -1,4 +1,7 @@
-"""People: accounts, roles, passwords (Argon2id), lockout after repeated failures, API tokens.
+"""People: accounts, roles, passwords (Argon2id), API tokens, and ending sessions and tokens.
+
+Repeated failed sign-ins are limited by the web layer (apflow/web/throttle.py) before a password is checked; here
+every refused sign-in looks the same, whether or not the username exists.
 
 The functions taking `core` are the use cases (each its own transaction); those taking a session are the
 building blocks other services use inside theirs."""
@@ -10,22 +13,27 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from apflow.clock import clock
-from apflow.errors import Invalid, ServiceError, TooManyAttempts, Unauthorized
+from apflow.errors import Invalid, Unauthorized
 from apflow.roles import ROLES
 from apflow.store.models import ApiToken, Organisation, User, UserOrganisation, UserRole
 
 from .core import Core
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 10
 _hasher = PasswordHasher()
-# Verifying against a dummy hash when the user does not exist keeps the response time the same,
-# so timing does not reveal which usernames exist.
-_DUMMY_HASH = _hasher.hash("not a real password, only for timing")
+_dummy_hashes: dict[int, str] = {}
+
+
+def _dummy_hash() -> str:
+    """A hash made with the hasher in use, checked when the username is unknown or disabled: the same Argon2 work as a
+    real account's check, so neither the answer nor its timing says which usernames exist."""
+    key = id(_hasher)
+    if key not in _dummy_hashes:
+        _dummy_hashes[key] = _hasher.hash(secrets.token_urlsafe(16))
+    return _dummy_hashes[key]
 
 
 def hash_password(password: str) -> str:
@@ -65,29 +73,39 @@ def add_user(session, username: str, password: str, roles: list[str], display_na
 
 
 def authenticate(session, username: str, password: str) -> User:
-    """The user with these credentials; counts failures and locks the account after too many."""
+    """The user with these credentials. An unknown username, a disabled account and a wrong password take the same
+    path: one Argon2 check and the same answer. (Repeated failures are limited before this, by client address and
+    username alike, whether or not the account exists: apflow/web/throttle.py.)"""
     user = session.scalar(select(User).where(User.username == (username or "").strip()))
-    now = clock.now()
-    if user is None or not user.active:
-        _verify(_DUMMY_HASH, password or "")
+    known = user is not None and user.active
+    if not _verify(user.password_hash if known else _dummy_hash(), password or "") or not known:
         raise Unauthorized("Wrong username or password.")
-    if user.locked_until and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        raise TooManyAttempts(f"Too many failed attempts: this account is locked for {minutes} more minute(s). Try again later or ask a manager to reset your password.")
-    if not _verify(user.password_hash, password or ""):
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + LOCKOUT
-            user.failed_logins = 0
-        raise Unauthorized("Wrong username or password.")
-    user.failed_logins = 0
-    user.locked_until = None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
 
 
-def change_password(core: Core, user_id: int, current: str, new: str, confirm: str) -> None:
+def new_password(session, user: User, password: str) -> None:
+    """Give the account a new password: every browser session and API token it had stops working."""
+    user.password_hash, user.failed_logins, user.locked_until = hash_password(password), 0, None
+    _credentials_changed(session, user)
+
+
+def _credentials_changed(session, user: User) -> None:
+    user.session_epoch = (user.session_epoch or 0) + 1
+    user.credentials_changed_at = clock.now()
+    revoke_tokens(session, user.id)
+
+
+def revoke_tokens(session, user_id: int) -> int:
+    """Revoke every API token of the person; how many were still live."""
+    return session.execute(update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked.is_(False), ApiToken.expires_at > clock.now())
+                           .values(revoked=True).execution_options(synchronize_session=False)).rowcount
+
+
+def change_password(core: Core, user_id: int, current: str, new: str, confirm: str) -> int:
+    """Change one's own password. Other browser sessions and every API token end; returns the new session epoch, for
+    the browser that changed it to stay signed in."""
     with core.db.session() as session:
         user = session.get(User, user_id)
         if user is None or not _verify(user.password_hash, current or ""):
@@ -97,17 +115,18 @@ def change_password(core: Core, user_id: int, current: str, new: str, confirm: s
         if new == current:
             raise Invalid("Choose a password different from the current one.", {"new": ["Choose a different password."]})
         check_new_password(new)
-        user.password_hash = hash_password(new)
+        new_password(session, user, new)
+        return user.session_epoch
 
 
 def set_password(core: Core, username: str, new: str) -> None:
-    """An administrator sets a new password; this also lifts a lockout."""
+    """An administrator sets a new password; the person's sessions and API tokens end."""
     with core.db.session() as session:
         user = user_by_name(session, username)
         if user is None:
             raise Invalid(f"There is no user '{username}'.")
         check_new_password(new)
-        user.password_hash, user.failed_logins, user.locked_until = hash_password(new), 0, None
+        new_password(session, user, new)
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -121,22 +140,32 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(session, user: User, days: int) -> str:
+def issue_token(session, user: User, hours: float) -> str:
     token = secrets.token_urlsafe(32)
     now = clock.now()
     session.add(ApiToken(user_id=user.id, token_hash=token_hash(token), created_at=now,
-                         expires_at=now + timedelta(days=days), revoked=False))
+                         expires_at=now + timedelta(hours=hours), revoked=False))
     return token
 
 
 def user_for_token(core: Core, token: str) -> User | None:
-    """The active user an API token belongs to, or None (a read: it never waits for a writer)."""
+    """The active user an API token belongs to, or None if it is unknown, revoked, expired or older than the
+    person's last password change (a read: it never waits for a writer)."""
     with core.db.session(readonly=True) as session:
         row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
         if row is None or row.revoked or row.expires_at <= clock.now():
             return None
         user = session.get(User, row.user_id)
-        return user if user is not None and user.active else None
+        if user is None or not user.active or (user.credentials_changed_at is not None and row.created_at < user.credentials_changed_at):
+            return None
+        return user
+
+
+def revoke_token(core: Core, token: str) -> bool:
+    """Revoke one API token (signing a script out); False if it was unknown or no longer live."""
+    with core.db.session() as session:
+        return bool(session.execute(update(ApiToken).where(ApiToken.token_hash == token_hash(token), ApiToken.revoked.is_(False))
+                                    .values(revoked=True).execution_options(synchronize_session=False)).rowcount)
 
 
 def active_user(core: Core, user_id: int) -> User | None:
@@ -146,27 +175,32 @@ def active_user(core: Core, user_id: int) -> User | None:
         return user if user is not None and user.active else None
 
 
+def sign_out(core: Core, user_id: int, everywhere: bool = False) -> int:
+    """End every browser session of the person (their session epoch moves on); everywhere: revoke their API tokens
+    too. Returns how many tokens were revoked."""
+    with core.db.session() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            return 0
+        user.session_epoch = (user.session_epoch or 0) + 1
+        return revoke_tokens(session, user.id) if everywhere else 0
+
+
 def sign_in(core: Core, username: str, password: str) -> User:
-    """The user with these credentials. A failed attempt is counted (and may lock the account) even though
-    it raises, so the count is committed before the error goes back to the caller."""
+    """The user with these credentials."""
     return _signed_in(core, username, password, lambda session, user: user)
 
 
 def sign_in_for_token(core: Core, username: str, password: str) -> str:
-    """A new API token for these credentials, valid for the configured number of days."""
-    return _signed_in(core, username, password, lambda session, user: issue_token(session, user, core.settings.token_days))
+    """A new API token for these credentials, valid for the configured number of hours."""
+    return _signed_in(core, username, password, lambda session, user: issue_token(session, user, core.settings.token_hours))
 
 
 def _signed_in(core: Core, username: str, password: str, then):
-    """then(session, user) in the sign-in's transaction; on a refused sign-in, commit the failure count, then raise."""
+    """then(session, user) in the sign-in's transaction (a refused sign-in changes nothing)."""
     with core.db.session() as session:
-        try:
-            user = authenticate(session, username, password)
-        except ServiceError as err:
-            failure = err
-        else:
-            return then(session, user)
-    raise failure
+        user = authenticate(session, username, password)
+        return then(session, user)
 
 
 def create_user(core: Core, username: str, password: str, roles: list[str], display_name: str = "",

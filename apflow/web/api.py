@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from apflow.engine.problems import InvalidDiagram
-from apflow.errors import Invalid, NotFound, ServiceError
+from apflow.errors import Invalid, NotFound, ServiceError, Unavailable
 from apflow.services import (
     calendars,
     caseload,
     deadlines,
     families,
+    faults,
     inbox,
     incidents,
     instances,
@@ -26,10 +27,9 @@ from apflow.services import (
     placements,
     processes,
     pupils,
-    users,
 )
 
-from .auth import api_user, current_core
+from .auth import api_user, current_core, sign_in_for_token
 from .openapi import openapi_document
 
 bp = Blueprint("api", __name__)
@@ -54,8 +54,8 @@ def openapi():
 @bp.post("/tokens")
 def create_token():
     body = json_body()
-    token = users.sign_in_for_token(current_core(), str(body.get("username", "")), str(body.get("password", "")))
-    return jsonify({"token": token, "expires_in_days": current_core().settings.token_days}), 201
+    token = sign_in_for_token(str(body.get("username", "")), str(body.get("password", "")))
+    return jsonify({"token": token, "expires_in_hours": current_core().settings.token_hours}), 201
 
 
 @bp.get("/me")
@@ -112,10 +112,10 @@ def start_instance(process_id):
 def list_tasks():
     user = api_user()
     instance = request.args.get("instance")
-    if instance is not None and not instance.isdigit():
+    if instance is not None and not _whole(instance):
         raise Invalid("`instance` must be an instance id (a whole number).", {"instance": ["Not a number."]})
     limit, offset = request.args.get("limit", str(TASKS_PAGE)), request.args.get("offset", "0")
-    if not limit.isdigit() or not offset.isdigit() or not 1 <= int(limit) <= TASKS_PAGE_MAX:
+    if not _whole(limit) or not _whole(offset) or not 1 <= int(limit) <= TASKS_PAGE_MAX:
         raise Invalid(f"`limit` is 1 to {TASKS_PAGE_MAX} and `offset` a whole number.", {"limit": [limit], "offset": [offset]})
     tasks = instances.list_ready_tasks(current_core(), user, int(instance) if instance else None, int(limit) + 1, int(offset))
     more = len(tasks) > int(limit)
@@ -123,6 +123,11 @@ def list_tasks():
     if more:
         body["next_offset"] = int(offset) + int(limit)
     return jsonify(body)
+
+
+def _whole(text: str) -> bool:
+    """A whole number written in ASCII digits that fits a database integer (ids, offsets)."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
 
 
 @bp.get("/tasks/<task_id>")
@@ -400,6 +405,14 @@ def _error(status: int, code: str, message: str, details=None):
     return response
 
 
+UNAVAILABLE_PAGE = """<!doctype html>
+<html lang="en-GB"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Unavailable for a moment - apflow</title></head>
+<body><main><h1>The service is unavailable for a moment</h1>
+<p>Please try again in a few seconds. If you were sending a form, go back and send it again.</p></main></body></html>
+"""
+
+
 def register_error_handlers(app) -> None:
     @app.errorhandler(ServiceError)
     def service_error(err: ServiceError):
@@ -411,8 +424,24 @@ def register_error_handlers(app) -> None:
             return err
         return _error(err.code or 500, (err.name or "error").lower().replace(" ", "_"), err.description or err.name)
 
+    @app.errorhandler(Unavailable)
+    def unavailable(err: Unavailable):
+        log.warning("the database did not answer on %s %s: %s", request.method, request.path, err.cause or err)
+        if request.path.startswith("/api/"):
+            response = _error(err.status, err.code, err.message)
+        else:  # a page of its own: the usual page template reads the database (the signed-in person, unread counts)
+            response = current_app.response_class(UNAVAILABLE_PAGE, status=err.status, mimetype="text/html")
+        response.headers["Retry-After"] = str(err.retry_after)
+        return response
+
     @app.errorhandler(Exception)
     def unexpected(err: Exception):
+        refusal = faults.refusal_for(err)
+        if refusal is not None:  # a value the database could not take got past the checks: the request's fault
+            log.warning("the database refused a value on %s %s: %s", request.method, request.path, err)
+            if not request.path.startswith("/api/"):
+                return refusal.message, refusal.status
+            return service_error(refusal)
         log.exception("unhandled error on %s %s", request.method, request.path)
         if not request.path.startswith("/api/"):
             return "Something went wrong on our side; it has been logged. Please try again.", 500

@@ -1,7 +1,9 @@
 """Inbox pages: the task list, a task with its form, a placement, a pupil, and the account page."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+import secrets
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from apflow.errors import Conflict, Invalid, NotFound, ServiceError, WorkflowFailed
@@ -22,7 +24,8 @@ from apflow.services import (
 )
 
 from . import forms
-from .auth import check_csrf, current_core
+from .auth import check_csrf, current_core, keep_session
+from .downloads import attachment
 
 bp = Blueprint("inbox", __name__)
 
@@ -289,9 +292,7 @@ def retry(instance_id):
 @login_required
 def document(instance_id, document_id):
     found = documents.download(current_core(), _user(), instance_id, document_id)
-    safe_name = found.filename.replace('"', "")
-    return Response(found.content, mimetype=found.content_type,
-                    headers={"Content-Disposition": f'attachment; filename="{safe_name}"', "X-Content-Type-Options": "nosniff"})
+    return attachment(found.content, found.filename, found.content_type)
 
 
 @bp.get("/pupils/<ref>")
@@ -303,7 +304,9 @@ def pupil_page(ref, values=None, errors=None, status=200, failed="contact"):
         found = pupils.profile(current_core(), _user(), ref)
     except NotFound:
         abort(404)
+    can_refer = any(p["id"] == "placement" for p in processes.startable(current_core(), _user()))
     return render_template("pupil.html", ref=ref, profile=found, name=found["pupil"]["name"], family=found.get("family"),
+                           can_refer=can_refer, nonce=secrets.token_urlsafe(16),
                            relationships=families.RELATIONSHIPS, professional_roles=pupils.PROFESSIONAL_ROLES,
                            values=values or {}, errors=errors or {}, failed=failed), status
 
@@ -376,9 +379,10 @@ def change_password():
     errors, status = {}, 200
     if request.method == "POST":
         try:
-            users.change_password(current_core(), _user().id, request.form.get("current", ""), request.form.get("new", ""),
-                                  request.form.get("confirm", ""))
-            flash("Your password has been changed.")
+            epoch = users.change_password(current_core(), _user().id, request.form.get("current", ""), request.form.get("new", ""),
+                                          request.form.get("confirm", ""))
+            keep_session(epoch)  # this browser stays signed in; other sessions and API tokens end
+            flash("Your password has been changed. You are signed out on other browsers, and API tokens no longer work.")
             return redirect(url_for("inbox.inbox_page"))
         except ServiceError as err:
             errors, status = err.details or {"current": [err.message]}, err.status if err.status != 401 else 422

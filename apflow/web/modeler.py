@@ -16,6 +16,7 @@ from apflow.services import drafts, form_library, library, migration, permission
 from . import forms
 from .api import json_body
 from .auth import api_user, check_csrf, current_core
+from .downloads import attachment
 
 bp = Blueprint("modeler", __name__)
 api_bp = Blueprint("modeler_api", __name__)
@@ -45,9 +46,7 @@ def _only_managers():
 
 
 def _download(filename: str, text: str) -> Response:
-    safe = filename.replace('"', "")
-    return Response(text, mimetype="application/xml", headers={
-        "Content-Disposition": f'attachment; filename="{safe}"', "X-Content-Type-Options": "nosniff"})
+    return attachment(text, filename, "application/xml")
 
 
 # -- pages ---------------------------------------------------------------------------------

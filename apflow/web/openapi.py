@@ -16,7 +16,7 @@ def _json(schema: dict, description: str = "OK") -> dict:
 
 
 ERRORS = {str(code): {"$ref": f"#/components/responses/{name}"} for code, name in
-          [(400, "BadRequest"), (401, "Unauthorized"), (403, "Forbidden"), (404, "NotFound")]}
+          [(400, "BadRequest"), (401, "Unauthorized"), (403, "Forbidden"), (404, "NotFound"), (503, "Unavailable")]}
 
 
 def _op(summary: str, responses: dict, body: dict | None = None, params: list | None = None, public: bool = False) -> dict:
@@ -191,10 +191,17 @@ def openapi_document() -> dict:
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}, {"session": []}],
         "paths": {
-            "/tokens": {"post": _op("Exchange a username and password for an API token", {
-                "201": _json({"type": "object", "properties": {"token": {"type": "string"}, "expires_in_days": {"type": "integer"}}}, "Created"),
-                "429": {"$ref": "#/components/responses/TooManyAttempts"}},
-                {"type": "object", "required": ["username", "password"], "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}, public=True)},
+            "/tokens": {
+                "post": _op("Exchange a username and password for an API token; it stops working after expires_in_hours, at a password "
+                            "change, or when revoked", {
+                                "201": _json({"type": "object", "properties": {"token": {"type": "string"}, "expires_in_hours": {"type": "number"}}}, "Created"),
+                                "429": {"$ref": "#/components/responses/TooManyAttempts"}},
+                            {"type": "object", "required": ["username", "password"], "properties": {"username": {"type": "string"}, "password": {"type": "string"}}},
+                            public=True),
+                "delete": _op("Sign out everywhere: revoke every API token of the caller and end their browser sessions",
+                              {"200": _json({"type": "object", "properties": {"revoked": {"type": "integer"}}})})},
+            "/tokens/current": {"delete": _op("Revoke the bearer token this request is sent with",
+                                              {"200": _json({"type": "object", "properties": {"revoked": {"type": "integer"}}})})},
             "/me": {"get": _op("The calling user and their roles", {"200": _json({"type": "object"})})},
             "/processes": {
                 "get": _op("Deployed processes with their versions", {"200": _json({"type": "object", "properties": {"processes": {"type": "array", "items": _ref("Process")}}})}),
@@ -264,6 +271,7 @@ def openapi_document() -> dict:
             "responses": {name: _json(_ref("Error"), desc) for name, desc in [
                 ("BadRequest", "The request could not be read"), ("Unauthorized", "Not signed in or bad token"), ("Forbidden", "Not allowed for your role"),
                 ("NotFound", "No such thing that you can see"), ("Conflict", "Already done, or no longer possible"),
-                ("Invalid", "Data does not fit; details holds per-field errors"), ("TooManyAttempts", "Account locked after repeated failures")]},
+                ("Invalid", "Data does not fit; details holds per-field errors"), ("TooManyAttempts", "Too many failed sign-ins: wait for the seconds in Retry-After"),
+                ("Unavailable", "The database did not answer; nothing was recorded: send the same request again after Retry-After seconds")]},
         },
     }

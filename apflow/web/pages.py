@@ -5,12 +5,13 @@ import secrets
 from urllib.parse import urlparse
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 
 from apflow.errors import ServiceError
-from apflow.services import calendars, deadlines, families, instances, notifications, permissions, processes, users
+from apflow.services import calendars, deadlines, families, instances, notifications, permissions, processes, pupils
 
-from .auth import SessionUser, check_csrf, current_core
+from . import auth
+from .auth import check_csrf, current_core
 
 bp = Blueprint("pages", __name__)
 
@@ -47,7 +48,9 @@ def start(process_id):
     instance_id = started.get(nonce)
     if instance_id is None:
         try:
-            instance_id = instances.start_instance(core, user, process_id, {})["id"]
+            # From a pupil's page, a referral starts with the pupil's details on record.
+            seed = pupils.referral_seed(core, user, request.form["pupil"][:100]) if request.form.get("pupil") else {}
+            instance_id = instances.start_instance(core, user, process_id, seed)["id"]
         except ServiceError as err:
             flash(err.message, "error")
             return redirect(url_for("pages.start_page"))
@@ -115,22 +118,21 @@ def notification_list():
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
+    error, status = None, 200
     username = ""
     if request.method == "POST":
         check_csrf(request.form.get("csrf_token"))
         username = request.form.get("username", "")
         try:
-            user = users.sign_in(current_core(), username, request.form.get("password", ""))
-            login_user(SessionUser(user))
+            auth.sign_in(username, request.form.get("password", ""))
             target = request.args.get("next", "")
             # Only same-site paths, so the login page cannot bounce people to another site.
             if not target.startswith("/") or target.startswith("//") or urlparse(target).netloc:
                 target = url_for("inbox.inbox_page")
             return redirect(target)
         except ServiceError as err:
-            error = err.message
-    return render_template("login.html", error=error, username=username), (401 if error else 200)
+            error, status = err.message, (429 if err.status == 429 else 401)
+    return render_template("login.html", error=error, username=username), status
 
 
 @bp.route("/welcome/<token>", methods=["GET", "POST"])
@@ -153,6 +155,12 @@ def welcome(token):
 
 @bp.post("/logout")
 def logout():
+    """Sign out: every browser session of the person ends (a copied session cookie stops working too); with
+    `everywhere`, their API tokens are revoked as well."""
     check_csrf(request.form.get("csrf_token"))
+    everywhere = bool(request.form.get("everywhere"))
+    revoked = auth.sign_out(everywhere=everywhere)
     logout_user()
+    if everywhere:
+        flash(f"You are signed out everywhere: on every browser, and {revoked} API token(s) no longer work.")
     return redirect(url_for("pages.login"))

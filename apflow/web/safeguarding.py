@@ -6,13 +6,14 @@ import json
 import secrets
 from datetime import date
 
-from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
 from apflow.errors import Invalid, NotFound, ServiceError
 from apflow.services import permissions, safeguarding
 
 from .auth import api_user, check_csrf, current_core
+from .downloads import attachment
 
 bp = Blueprint("safeguarding", __name__)
 api_bp = Blueprint("safeguarding_api", __name__)
@@ -128,9 +129,8 @@ def file_api(ref):
 
 def _export(user, ref):
     document = safeguarding.export_file(current_core(), user, ref)
-    name = f"child-protection-{ref}-{date.today().isoformat()}.json".replace('"', "")
-    return Response(json.dumps(document, indent=2, ensure_ascii=False), mimetype="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+    return attachment(json.dumps(document, indent=2, ensure_ascii=False), f"child-protection-{ref}-{date.today().isoformat()}.json",
+                      "application/json", **{"Cache-Control": "no-store"})
 
 
 @bp.get("/pupils/<ref>/child-protection/export")

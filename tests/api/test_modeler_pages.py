@@ -109,7 +109,7 @@ def test_library_pages_for_managers_only(app, core, people, triage):
 def test_download_upload_rollback_and_migrate_pages(app, core, people, triage):
     boss = browser(app, "boss")
     download = boss.get("/processes/referral_triage/versions/1/download")
-    assert download.headers["Content-Disposition"] == 'attachment; filename="referral_triage.v1.bpmn"'
+    assert download.headers["Content-Disposition"].replace('"', "") == "attachment; filename=referral_triage.v1.bpmn"
     assert download.get_data(as_text=True) == ORIGINAL
     refused = post(boss, "/processes/upload", {"file": (io.BytesIO(b"<!DOCTYPE x><x/>"), "evil.bpmn")}, content_type="multipart/form-data")
     assert refused.status_code == 422 and "DOCTYPE" in refused.get_data(as_text=True)

@@ -4,6 +4,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from apflow.engine.workers import Engine
 from apflow.errors import Conflict, Forbidden, Invalid, NotFound, WorkflowFailed
 from apflow.services import instances, processes
 from apflow.store.models import Event, HumanTask, Instance, PendingTimer, ProcessVersion
@@ -186,6 +187,7 @@ def test_a_failing_timer_is_recorded_backs_off_and_fires_later(core, people, tri
     def broken(workflow, now):
         raise RuntimeError("disk full")
 
+    monkeypatch.setattr(core, "steps", Engine(core.host))  # the engine in this process, where the patch below reaches
     monkeypatch.setattr(core.host, "fire_timers", broken)
     assert instances.fire_due_timers(core) == 0
     with core.db.session() as s:

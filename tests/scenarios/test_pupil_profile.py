@@ -169,3 +169,22 @@ def test_R11_R71_the_attendance_summary_counts_the_recorded_registers(app, core,
     life.clock.freeze(datetime(2026, 4, 14, 9, 0, tzinfo=timezone.utc))  # the summer term: nothing registered in it yet
     later = pupils.profile(core, life.people["coordinator"], REF)["attendance"]
     assert later["overall"] == counts and later["this_term"]["sessions"] == 0 and later["this_term"]["percent"] is None
+
+
+def test_R11_a_new_referral_from_the_pupils_page_starts_with_their_details_on_record(app, core, provider_ready):
+    import re
+
+    life = provider_ready
+    life.refer()
+    coordinator = browser(app, "coord")
+    page = coordinator.get(f"/pupils/{REF}").get_data(as_text=True)
+    nonce = re.search(r'name="nonce" value="([^"]+)"', page).group(1)
+    started = post(coordinator, "/start/placement", {"nonce": nonce, "pupil": REF})
+    task = coordinator.get(started.headers["Location"]).get_data(as_text=True)
+    assert "Record the referral" in task and 'value="Jordan T."' in task and 'value="2011-05-04"' in task
+    assert 'value="The Nest School"' in task
+    assert "New referral for this pupil" not in browser(app, "tutor").get(f"/pupils/{REF}").get_data(as_text=True)
+    before = len(life.tasks())
+    refused = post(coordinator, "/start/placement", {"nonce": "another", "pupil": "NOBODY-1"})
+    assert refused.status_code == 302 and len(life.tasks()) == before  # no one to refer: nothing started
+    assert "There is no pupil NOBODY-1" in coordinator.get(refused.headers["Location"]).get_data(as_text=True)
