@@ -49,6 +49,7 @@ def serve(host, port, threads, scheduler):
     core = _core()
     core.db.upgrade()
     app = create_app(core=core, run_scheduler=scheduler)
+    core.steps.warm_up()  # the engine's worker processes start now, not on the first person's step
     click.echo(f"apflow is listening on http://{host}:{port}/ (timers fired here: {'yes' if 'apflow_scheduler' in app.extensions else 'no'})")
     waitress_serve(app, host=host, port=port, threads=threads, ident="apflow")
 
@@ -62,6 +63,7 @@ def scheduler(sweep_seconds):
     core = _core()
     core.db.upgrade()
     runner = TimerScheduler(core, sweep_seconds=sweep_seconds)
+    core.steps.warm_up()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

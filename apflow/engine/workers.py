@@ -82,6 +82,9 @@ class Engine:
 
     isolated = False
 
+    def warm_up(self) -> None:
+        """Nothing to start: steps run here."""
+
     def __init__(self, host: WorkflowHost):
         self.host = host
 
@@ -105,6 +108,9 @@ class PooledEngine:
 
     def __init__(self, pool: "EnginePool", context: Callable[[], object] = lambda: None):
         self.pool, self.context = pool, context
+
+    def warm_up(self) -> None:
+        self.pool.warm_up()
 
     def run(self, key: str, spec: Callable[[], dict], bundle: Callable[[], SpecBundle], state: dict | None,
             action: dict, workflow=None) -> StepOutcome:
