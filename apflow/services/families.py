@@ -141,11 +141,8 @@ def accept_invitation(core: Core, token: str, password: str, confirm: str) -> st
         contact = session.scalar(select(PupilContact).where(PupilContact.invite_hash == users.token_hash(token)))
         if contact is None or contact.user_id is None or contact.invite_expires_at <= clock.now():
             raise NotFound("This link has been used or has lapsed. Ask the school to send a new invitation.")
-        if password != confirm:
-            raise Invalid("The two passwords differ.", {"fields": {"confirm": ["Type the same password twice."]}})
-        users.check_new_password(password)
         account = session.get(User, contact.user_id)
-        users.new_password(session, account, password)
+        users.first_password(session, account, password, confirm)
         contact.invite_hash = contact.invite_expires_at = None
         return account.username
 

@@ -198,10 +198,7 @@ def accept_invitation(core: Core, token: str, password: str, confirm: str) -> st
         person = session.scalar(select(User).where(User.invite_hash == users.token_hash(token)))
         if person is None or not person.active or person.invite_expires_at <= clock.now():
             raise NotFound("This link has been used or has lapsed. Ask your manager to send a new invitation.")
-        if password != confirm:
-            raise Invalid("The two passwords differ.", {"fields": {"confirm": ["Type the same password twice."]}})
-        users.check_new_password(password)
-        users.new_password(session, person, password)
+        users.first_password(session, person, password, confirm)
         person.invite_hash = person.invite_expires_at = None
         return person.username
 

@@ -85,6 +85,14 @@ def authenticate(session, username: str, password: str) -> User:
     return user
 
 
+def first_password(session, user: User, password: str, confirm: str) -> None:
+    """The password an invited person chooses from the link in their e-mail, typed twice."""
+    if password != confirm:
+        raise Invalid("The two passwords differ.", {"fields": {"confirm": ["Type the same password twice."]}})
+    check_new_password(password)
+    new_password(session, user, password)
+
+
 def new_password(session, user: User, password: str) -> None:
     """Give the account a new password: every browser session and API token it had stops working."""
     user.password_hash, user.failed_logins, user.locked_until = hash_password(password), 0, None
