@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import timedelta
 
 from sqlalchemy import select
 
 from apflow.clock import clock
 from apflow.errors import Invalid, NotFound
 from apflow.placements.models import RELATIONSHIPS, Pupil, PupilContact
-from apflow.store.models import HumanTask, OutboxEmail, User
+from apflow.store import outbox
+from apflow.store.models import HumanTask, User
 
 from . import permissions, users
 from .core import Core
@@ -100,16 +100,12 @@ def _family_account(session, contact: PupilContact, pupil: Pupil) -> User:
 
 
 def _send_invitation(session, contact: PupilContact, pupil: Pupil) -> None:
-    token = secrets.token_urlsafe(32)
-    contact.invite_hash = users.token_hash(token)
-    contact.invite_expires_at = clock.now() + timedelta(days=INVITE_DAYS)
-    now = clock.now()
+    token, contact.invite_hash, contact.invite_expires_at = users.invitation(INVITE_DAYS)
     # no pupil's name in an e-mail: it leaves the product (R81); the parent sees the name once signed in
-    session.add(OutboxEmail(to_address=contact.email, subject="Your account for your child's school placement",
-                            body=(f"Hello {contact.name},\n\nYour child's school has set up an account for you, so you can follow "
-                                  "your child's placement and give your consent online.\n\nChoose your password here (the link "
-                                  f"works once, for {INVITE_DAYS} days):\n\n/welcome/{token}\n"),
-                            created_at=now, next_attempt_at=now, attempts=0))
+    outbox.queue_email(session, contact.email, "Your account for your child's school placement",
+                 f"Hello {contact.name},\n\nYour child's school has set up an account for you, so you can follow "
+                 "your child's placement and give your consent online.\n\nChoose your password here (the link "
+                 f"works once, for {INVITE_DAYS} days):\n\n/welcome/{token}\n")
 
 
 def _hand_waiting_tasks(session, contact: PupilContact, pupil: Pupil) -> int:

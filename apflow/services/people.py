@@ -8,14 +8,14 @@ found", so whether an account exists elsewhere does not leak.
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 
 from sqlalchemy import select
 
 from apflow.clock import clock
 from apflow.errors import Invalid, NotFound
 from apflow.roles import ROLES, role_title
-from apflow.store.models import ApiToken, HumanTask, Organisation, OutboxEmail, User, UserOrganisation, UserRole
+from apflow.store import outbox
+from apflow.store.models import ApiToken, HumanTask, Organisation, User, UserOrganisation, UserRole
 
 from . import permissions, users
 from .core import Core
@@ -112,19 +112,15 @@ def add_staff(core: Core, user: User, username: str, display_name: str, email: s
 
 
 def _send_invitation(session, person: User, by: User, organisation: str | None) -> None:
-    token = secrets.token_urlsafe(32)
-    now = clock.now()
-    person.invite_hash = users.token_hash(token)
-    person.invite_expires_at = now + timedelta(days=INVITE_DAYS)
+    token, person.invite_hash, person.invite_expires_at = users.invitation(INVITE_DAYS)
     where = f" at {organisation}" if organisation else ""
     roles = ", ".join(role_title(r) for r in sorted(person.role_names))
     # the link goes on a line of its own: the outbox makes such lines full addresses when it sends
-    session.add(OutboxEmail(to_address=person.email, subject="Your account for alternative provision placements",
-                            body=(f"Hello {person.display_name},\n\n{by.display_name or by.username} has set up an account for you{where}, "
-                                  f"to work on alternative provision placements as {roles}.\n\nYour username is {person.username}. "
-                                  f"Choose your password here (the link works once, for {INVITE_DAYS} days):\n\n"
-                                  f"/welcome/staff/{token}\n\nIf you were not expecting this e-mail, you can ignore it.\n"),
-                            created_at=now, next_attempt_at=now, attempts=0))
+    outbox.queue_email(session, person.email, "Your account for alternative provision placements",
+                 f"Hello {person.display_name},\n\n{by.display_name or by.username} has set up an account for you{where}, "
+                 f"to work on alternative provision placements as {roles}.\n\nYour username is {person.username}. "
+                 f"Choose your password here (the link works once, for {INVITE_DAYS} days):\n\n"
+                 f"/welcome/staff/{token}\n\nIf you were not expecting this e-mail, you can ignore it.\n")
 
 
 def resend_invitation(core: Core, user: User, user_id: int) -> dict:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -83,6 +83,12 @@ def authenticate(session, username: str, password: str) -> User:
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
+
+
+def invitation(days: int) -> tuple[str, str, datetime]:
+    """A link token to choose a password: the token for the e-mail, its hash to keep, and when it lapses."""
+    token = secrets.token_urlsafe(32)
+    return token, token_hash(token), clock.now() + timedelta(days=days)
 
 
 def first_password(session, user: User, password: str, confirm: str) -> None:

@@ -29,6 +29,12 @@ def instance_organisations(instance) -> list[int]:
     return [o for o in (instance.organisation_id, instance.provider_organisation_id) if o is not None]
 
 
+def queue_email(session, to_address: str, subject: str, body: str) -> None:
+    """An e-mail in the outbox, sent once this transaction commits."""
+    now = clock.now()
+    session.add(OutboxEmail(to_address=to_address, subject=subject, body=body, created_at=now, next_attempt_at=now, attempts=0))
+
+
 def notify(session, people: list[User], kind: str, message: str, instance_id: int | None = None,
            subject: str | None = None, link: str | None = None, email: str | None = None) -> None:
     """In-app notification for each person, and an e-mail in the outbox for those with an address.
@@ -46,5 +52,4 @@ def notify(session, people: list[User], kind: str, message: str, instance_id: in
         if person.email:
             text = email or message
             body = f"{text}\n\n{link}\n" if link else f"{text}\n"
-            session.add(OutboxEmail(to_address=person.email, subject=subject or text[:120], body=body,
-                                    created_at=now, next_attempt_at=now, attempts=0))
+            queue_email(session, person.email, subject or text[:120], body)
