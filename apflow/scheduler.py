@@ -19,7 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from apflow.clock import clock
 from apflow.errors import Unavailable
-from apflow.services import deadlines, idempotency, instances, notifications
+from apflow.services import deadlines, idempotency, instances, notifications, watches
 from apflow.services.core import Core
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,8 @@ SWEEP_JOB = "apflow-sweep"
 OUTBOX_JOB = "apflow-outbox"
 HOUSEKEEPING_JOB = "apflow-housekeeping"
 HOUSEKEEPING_SECONDS = 3600
+WATCH_JOB = "apflow-watch"
+WATCH_SECONDS = 60
 
 
 class TimerScheduler:
@@ -51,6 +53,7 @@ class TimerScheduler:
         self._scheduler.add_job(self.send_mail, outbox_every, id=OUTBOX_JOB, replace_existing=True)
         self._scheduler.add_job(self.housekeeping, IntervalTrigger(seconds=HOUSEKEEPING_SECONDS), id=HOUSEKEEPING_JOB,
                                 replace_existing=True)
+        self._scheduler.add_job(self.watch, IntervalTrigger(seconds=WATCH_SECONDS), id=WATCH_JOB, replace_existing=True)
         # Catch up at start-up on whatever fell due while nothing was running.
         self._scheduler.add_job(self.run_due, id="apflow-startup")
         if not self.core.db.is_sqlite:
@@ -131,6 +134,10 @@ class TimerScheduler:
             idempotency.purge(self.core)
         except Exception:
             log.exception("housekeeping failed; it runs again within the hour")
+
+    def watch(self) -> None:
+        """Every minute: the checks of apflow/services/watches.py (missing registers, reminders, digests)."""
+        watches.run_all(self.core)
 
     def _arm(self, due_at: datetime) -> None:
         # The app clock may be shifted (tests, clock corrections); APScheduler runs on real time.
