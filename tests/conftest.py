@@ -91,10 +91,22 @@ def database_url(request, tmp_path):
     url = request.getfixturevalue("postgres_url")
     engine = create_engine(url)
     with engine.begin() as conn:
-        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        _empty_postgres(conn)
     engine.dispose()
     return url
+
+
+def _empty_postgres(conn) -> None:
+    """Empty every table an earlier test wrote to and restart its ids. Truncating only those (rows present, or an
+    id sequence used even by a rolled-back insert) costs a few milliseconds instead of 150 for all fifty tables."""
+    names = [t.name for t in Base.metadata.sorted_tables]
+    holding = " UNION ALL ".join(f"SELECT '{n}' WHERE EXISTS (SELECT 1 FROM {n})" for n in names)
+    dirty = set(conn.scalars(text(holding)))
+    dirty |= {seq.removesuffix("_id_seq") for seq in conn.scalars(text(
+        "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL"))}
+    dirty &= set(names)
+    if dirty:
+        conn.execute(text(f"TRUNCATE {', '.join(sorted(dirty))} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture
