@@ -64,6 +64,16 @@ class Settings:
     escalation_grace_hours: float = 24.0
     concern_response_minutes: int = 60  # a safeguarding concern's response is due this long after it is raised, any hour (R80)
     log_level: str = "WARNING"
+    # registers (issue 15: R71): a register still missing this long after its session starts chases the provider, and
+    # this long again tells the school; attendance below the percentage over four weeks, or this many lates in the
+    # number of days, opens a review
+    register_missing_minutes: int = 30
+    register_school_minutes: int = 30
+    attendance_review_percent: float = 90.0
+    lateness_review_count: int = 3
+    lateness_review_days: int = 14
+    lesson_reminder_time: str = "18:00"  # UK time on the school day before a session: families' lesson reminder e-mails (R7)
+    digest_time: str = "17:00"  # UK time: the daily digest e-mail of notifications people chose to receive that way
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -102,6 +112,13 @@ class Settings:
             escalation_grace_hours=float(env.get("APFLOW_ESCALATION_GRACE_HOURS", 24)),
             concern_response_minutes=int(env.get("APFLOW_CONCERN_RESPONSE_MINUTES", 60)),
             log_level=(env.get("APFLOW_LOG_LEVEL") or "WARNING").strip().upper(),
+            register_missing_minutes=int(env.get("APFLOW_REGISTER_MISSING_MINUTES", 30)),
+            register_school_minutes=int(env.get("APFLOW_REGISTER_SCHOOL_MINUTES", 30)),
+            attendance_review_percent=float(env.get("APFLOW_ATTENDANCE_REVIEW_PERCENT", 90)),
+            lateness_review_count=int(env.get("APFLOW_LATENESS_REVIEW_COUNT", 3)),
+            lateness_review_days=int(env.get("APFLOW_LATENESS_REVIEW_DAYS", 14)),
+            lesson_reminder_time=(env.get("APFLOW_LESSON_REMINDER_TIME") or "18:00").strip(),
+            digest_time=(env.get("APFLOW_DIGEST_TIME") or "17:00").strip(),
         )
         for key, value in overrides.items():
             setattr(settings, key, value)

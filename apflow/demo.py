@@ -10,7 +10,7 @@ from __future__ import annotations
 from apflow.engine.problems import InvalidDiagram
 from apflow.errors import NotFound
 from apflow.placements.common import today
-from apflow.services import calendars, inbox, instances, placements, processes, safeguarding, users
+from apflow.services import calendars, inbox, instances, placements, processes, provider_side, registers, safeguarding, users
 
 DEMO_PASSWORD = "apflow-demo"
 SCHOOL, LA, NEXT_STEPS, GREENFIELD = "The Nest School", "Northshire County Council", "Next Steps Education", "Greenfield Farm Learning"
@@ -78,6 +78,8 @@ def answers(form: str, **extra) -> dict:
                      "la_officer_name": "Graham Hughes", "la_officer_role": "education_inclusion_officer", "la_officer_username": "laofficer",
                      "ehcp": False, "learning_mentor": True},
         "provider_choice": {"choice_reason": "Small groups and a vocational route that suits the pupil."},
+        "referral_decision": {"referral_decision": "accept", "criteria_met": ["attendance", "needs_not_met"],
+                              "decision_reason": "Within our admission criteria; a place is free from Monday."},
         "plan": {"improvement_objectives": "Attend 90% of sessions; manage anxiety in groups.", "attainment_objectives": "Grade 4 English and maths.",
                  "objectives_timeframe": "By the end of the summer term", "reintegration_timeframe": "Next September",
                  "assessment_arrangements": "Half-termly reviews against the objectives.", "baseline_summary": "Working at grade 2-3.",
@@ -201,6 +203,10 @@ def _load_work(core) -> list[str]:
             for task in ["Carry out due diligence", "Approve the provider", "Draft the service level agreement", "Agree and sign the agreement"]:
                 work.do(iid, task, **({"sla_signed_by": f"Director, {name}"} if task == "Agree and sign the agreement" else {}))
         said.append(f"provider {name}: {'approved, agreement signed' if stage == 'approved' else 'in due diligence'}")
+    # R12: Next Steps' own admission policy ("We accept referrals for students who are...")
+    for provider in provider_side.my_providers(core, work.people["provider"]):
+        provider_side.save_admission_criteria(core, work.people["provider"], provider["id"], ["attendance", "medical", "needs_not_met",
+                                              "send", "cic", "cp"], notes="Children not in education, or at risk of it.")
     for pupil, ref, provider, accounts, stage in PUPILS:
         iid = instances.start_instance(core, coordinator, "placement", {"pupil_name": pupil, "pupil_ref": ref})["id"]
         _advance(core, work, iid, pupil, ref, provider, accounts, stage)
@@ -218,6 +224,7 @@ def _advance(core, work: _Worker, iid: int, pupil: str, ref: str, provider: str,
     if reached < 1:
         return
     work.do(iid, "Choose the provider", provider_name=provider)
+    work.do(iid, "Decide on the referral")  # R12: the provider accepts against its admission criteria
     for task in ["Draw up the personalised plan", "Assess the placement risks", "Arrange transport and equipment",
                  "Consult the parents or carers"]:
         work.do(iid, task)
@@ -240,6 +247,7 @@ def _advance(core, work: _Worker, iid: int, pupil: str, ref: str, provider: str,
     if stage == "running":
         for task in ["Termly assessment against the plan", "Review the risk assessments", "Send the termly progress update"]:
             work.do(iid, task)
+        _keep_todays_register(core, work)
         return
     placement_id = placements.placement_for_instance(core, work.people["manager"], iid)["id"]
     safeguarding.raise_concern(core, work.people["provider" if provider == NEXT_STEPS else "greenfield"], placement_id, "Pupil disclosed something worrying at the site today.",
@@ -249,3 +257,13 @@ def _advance(core, work: _Worker, iid: int, pupil: str, ref: str, provider: str,
     work.do(iid, "Respond to the concern and review the placement")
     work.do(iid, "Tell the parents, or record why not now")
     work.do(iid, "Remove the pupil from the placement now")
+
+
+def _keep_todays_register(core, work: _Worker) -> None:
+    """Registers (issue 15): today's sessions laid out, and those already started marked present by the tutor, as the
+    Today page would; sessions still to come stay blank for the tutor to mark."""
+    registers.lay_out_registers(core)
+    tutor = work.people["provider"]
+    started = [row["key"] for row in registers.provider_day(core, tutor)["rows"] if row["started"] and row["status"] is None]
+    if started:
+        registers.record_marks(core, tutor, [], all_present=started)

@@ -23,20 +23,20 @@ from sqlalchemy import create_engine, text
 
 from apflow.config import ROOT
 
-from . import common, log_levels, overhead, pool, scaling, size, timers
+from . import common, log_levels, overhead, pool, registers, scaling, size, timers
 from . import http as http_bench
 from .common import POSTGRES_URL, load_average, postgres_problem, say
 
-ALL = ["overhead", "scaling", "timers", "http", "size", "logging", "pool", "profile"]
+ALL = ["overhead", "scaling", "timers", "http", "size", "logging", "pool", "registers", "profile"]
 
 FULL = {"overhead_iterations": 1000, "scaling_sizes": [100, 1_000, 10_000], "scaling_rounds": 10,
         "scaling_reps": {"inbox": 3, "page": 20, "complete": 20, "start": 20},
         "timers": 10_000, "http_seconds": 30, "http_tasks_per_user": 10, "size_instances": 200, "profile_iterations": 300, "logging_iterations": 1000,
-        "pool_iterations": 1000}
+        "pool_iterations": 1000, "registers_sizes": [100, 2_000], "registers_rounds": 10}
 QUICK = {"overhead_iterations": 100, "scaling_sizes": [100, 1_000], "scaling_rounds": 4,
          "scaling_reps": {"inbox": 2, "page": 10, "complete": 10, "start": 10},
          "timers": 500, "http_seconds": 4, "http_tasks_per_user": 5, "size_instances": 20, "profile_iterations": 0, "logging_iterations": 200,
-         "pool_iterations": 100}
+         "pool_iterations": 100, "registers_sizes": [100, 2_000], "registers_rounds": 3}
 
 
 def machine() -> dict:
@@ -133,6 +133,9 @@ def headline(results: dict, dbs: list[str]) -> dict:
     out["instance_bytes_on_disk"] = z["on_disk_bytes_per_instance"] if z else nan
     g = results.get("logging")
     out["engine_info_logging_ratio"] = g["ratio"] if g else nan
+    r = pick("registers")
+    for key in ("grid", "mark", "everyone", "one"):
+        out[f"registers_{key}_scaling_ratio"] = r["ratios"][key] if r else nan
     p = pick("pool")
     out["pool_step_overhead_ms"] = p["overhead_ms"] if p else nan
     out["pool_step_ratio"] = p["ratio"] if p else nan
@@ -224,6 +227,11 @@ def main(argv=None) -> int:
             results["pool"] = [pool.run(db, workdir, sizes["pool_iterations"]) for db in dbs]
             results["pool_engine"] = pool.engine_only(sizes["pool_iterations"])
             pool.report(results["pool"], results["pool_engine"])
+        if "registers" in wanted:
+            mark("registers")
+            say("\n== 9. registers and whereabouts: a provider's grid (200 pupils) and a school's 2,000 placements (issue 15) ==")
+            results["registers"] = [registers.run(db, workdir, sizes["registers_sizes"], sizes["registers_rounds"]) for db in dbs]
+            registers.report(results["registers"])
         if "profile" in wanted and sizes["profile_iterations"]:
             mark("profile")
             say(f"\n== profile: {sizes['profile_iterations']} service-layer completions, timed by step and with cProfile ==")

@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from apflow.errors import Invalid
 
-from . import attendance
 from .common import log, now, parse_date, today, touch
 from .models import Communication, Concern, Placement, Pupil, Review, RiskAssessment
 
@@ -86,7 +85,7 @@ def _resume(ctx, placement: Placement) -> dict:
     """What the placement-in-progress stage needs to pick up where it was interrupted (not start again)."""
     commenced = ctx.session.scalar(select(Review.id).where(Review.placement_id == placement.id, Review.kind == "commencement")
                                    .limit(1)) is not None
-    return {"commenced": commenced, **attendance.resume_register(ctx.core, ctx.session, placement)}
+    return {"commenced": commenced}
 
 
 def record_parents_informed(ctx):

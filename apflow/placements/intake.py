@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from apflow.errors import Invalid
 from apflow.store.models import User, UserRole
 
-from . import gates
+from . import gates, provider_side
 from .common import log, now, parse_date, placement_of, touch
 from .models import Communication, KeyInformationDocument, Placement, Plan, Pupil, PupilContact, PurchaseOrder, TimetableSession
 from .providers import by_name
@@ -144,6 +144,7 @@ def record_funding_followup(ctx):
 def record_allocation(ctx):
     placement = placement_of(ctx)
     gates.require_purchase_order(ctx.session, placement)
+    provider_side.require_acceptance(ctx.session, placement)  # R12: the provider accepted the referral first
     a = ctx.answers
     if not a.get("venue_agreed_with_carers"):
         raise Invalid("Agree with the carers where the sessions take place before timetabling them.",

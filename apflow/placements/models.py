@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint, true
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from apflow.store.models import Base, UTCDateTime
@@ -428,3 +428,244 @@ class LogEntry(Base):
     record: Mapped[str | None] = mapped_column(String(40), nullable=True)  # table name of the row written
     record_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# -- lesson reports, lesson materials and staff-recorded pupil views (issue 15: R7, R63, R72, R115) ---------------
+
+
+class LessonReport(Base):
+    """A tutor's short report on one timetabled session of a pupil on one day: what was covered and how the pupil
+    engaged (R72, R7). The session is named by its start time: timetables are rewritten, reports stay."""
+    __tablename__ = "lesson_reports"
+    __table_args__ = (UniqueConstraint("placement_id", "day", "starts", name="uq_lesson_reports_session_day"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("timetable_sessions.id", ondelete="SET NULL"), nullable=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    starts: Mapped[str] = mapped_column(String(5))
+    ends: Mapped[str] = mapped_column(String(5))
+    activity: Mapped[str] = mapped_column(String(200), default="")
+    covered: Mapped[str] = mapped_column(Text)
+    participation: Mapped[int] = mapped_column(Integer)
+    behaviour: Mapped[int] = mapped_column(Integer)
+    relationships: Mapped[int] = mapped_column(Integer)
+    progress: Mapped[int] = mapped_column(Integer)
+    wellbeing: Mapped[int] = mapped_column(Integer)
+    school_comment: Mapped[str] = mapped_column(Text, default="")  # for the school only: never shown to families
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    written_by: Mapped[str] = mapped_column(String(200))
+    written_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    changed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class EngagementReview(Base):
+    """One episode of repeated low engagement (R72): the review it opened, and when engagement recovered."""
+    __tablename__ = "engagement_reviews"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), index=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("lesson_reports.id", ondelete="SET NULL"), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class LessonMaterial(Base):
+    """A lesson plan or material the provider shares in advance; the school checks it before parents see it (R63)."""
+    __tablename__ = "lesson_materials"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # plan, material
+    title: Mapped[str] = mapped_column(String(200))
+    for_date: Mapped[date] = mapped_column(Date)
+    whole_week: Mapped[bool] = mapped_column(Boolean, default=False)  # for the week beginning for_date
+    description: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str] = mapped_column(String(500), default="")
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"), nullable=True)
+    confidentiality_agreed: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # awaiting_check, checked, sent_back
+    shared_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    shared_by: Mapped[str] = mapped_column(String(200))
+    shared_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    checked_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    sent_back_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class PupilViewRecord(Base):
+    """The pupil's views gathered by staff in a one-to-one discussion or an adapted questionnaire (R115)."""
+    __tablename__ = "pupil_view_records"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), index=True)
+    held_on: Mapped[date] = mapped_column(Date)
+    method: Mapped[str] = mapped_column(String(30))  # one_to_one, questionnaire
+    adaptation: Mapped[str] = mapped_column(String(30), default="")  # read_aloud, symbols, simplified, other
+    adaptation_detail: Mapped[str] = mapped_column(String(300), default="")
+    answers: Mapped[dict] = mapped_column(JSON, default=dict)  # the questions of the pupil's own form
+    pupil_words: Mapped[str] = mapped_column(Text)
+    communication_id: Mapped[int | None] = mapped_column(ForeignKey("communications.id", ondelete="SET NULL"), nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+
+# -- families: lesson reminders the evening before (issue 15: R7) --------------------------------------------------
+
+
+class LessonReminder(Base):
+    """One parent's reminder e-mail for one day's sessions: written with the e-mail in one transaction, and unique per
+    parent and day, so two schedulers (or a late catch-up) never send it twice."""
+    __tablename__ = "lesson_reminders"
+    __table_args__ = (UniqueConstraint("user_id", "day", name="uq_lesson_reminders_user_day"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    sessions: Mapped[int] = mapped_column(Integer)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# -- the provider's own side of the policy (issue 15: R12, R14, R24) ------------------------------------------------
+
+class AdmissionCriteria(Base):
+    """The provider's own admission policy (R12): the referral reasons it takes pupils for, the ages, and anything else
+    it asks; shown to its staff beside each referral they decide on."""
+    __tablename__ = "provider_admission_criteria"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"), unique=True)
+    reasons: Mapped[list] = mapped_column(JSON, default=list)  # referral reasons (Placement.reasons) it accepts
+    age_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    age_to: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class ReferralDecision(Base):
+    """A provider's decision on one referral against its admission criteria, before any allocation (R12)."""
+    __tablename__ = "provider_referral_decisions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), index=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"), index=True)
+    decision: Mapped[str] = mapped_column(String(20))  # accepted, declined
+    reason: Mapped[str] = mapped_column(Text, default="")
+    criteria_met: Mapped[list] = mapped_column(JSON, default=list)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    decided_by_name: Mapped[str] = mapped_column(String(200))
+
+
+class PlanSignoff(Base):
+    """The provider's quality check of one version of a Relational Learning Plan or Pupil Passport (R14): by a member
+    of its staff other than the author wherever it has more than one."""
+    __tablename__ = "plan_signoffs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), unique=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), index=True)
+    checks: Mapped[list] = mapped_column(JSON, default=list)
+    comments: Mapped[str] = mapped_column(Text, default="")
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    signed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    signed_by_name: Mapped[str] = mapped_column(String(200))
+
+
+class EffectivenessReport(Base):
+    """The provider's termly report to the commissioning school on how well its provision works (R14): each target
+    met, partly met or not, what worked and what it will change."""
+    __tablename__ = "provider_effectiveness_reports"
+    __table_args__ = (UniqueConstraint("placement_id", "term", name="uq_effectiveness_report_term"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), index=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"), index=True)
+    term: Mapped[str] = mapped_column(String(60))
+    targets: Mapped[list] = mapped_column(JSON, default=list)  # [{"target": ..., "status": met | partly | not_met}]
+    what_worked: Mapped[str] = mapped_column(Text)
+    changes: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    recorded_by_name: Mapped[str] = mapped_column(String(200))
+
+
+class ArrangementNotice(Base):
+    """The provider telling the commissioning school of an arrangement that may put the child at risk (R24), and the
+    school's re-check of it (its own process, instance_id) with the outcome."""
+    __tablename__ = "arrangement_notices"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), index=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"), index=True)
+    batch: Mapped[str] = mapped_column(String(40), index=True)  # notices sent together (a staff change affecting several pupils)
+    kind: Mapped[str] = mapped_column(String(30))  # staff_change, site_change, new_adult, supervision_change, other
+    summary: Mapped[str] = mapped_column(Text)
+    effective_on: Mapped[date] = mapped_column(Date)
+    adult_name: Mapped[str] = mapped_column(String(200), default="")
+    checks_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)  # the provider's safeguarding checks of a new adult
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reported_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    reported_by_name: Mapped[str] = mapped_column(String(200))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id", ondelete="SET NULL"), nullable=True, index=True)
+    outcome: Mapped[str] = mapped_column(String(20), default="")  # satisfied, needs_changes, suspend
+    outcome_notes: Mapped[str] = mapped_column(Text, default="")
+    outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    outcome_by_name: Mapped[str] = mapped_column(String(200), default="")
+
+
+# -- registers: one mark per timetabled session, chased when missing, coded by the school (issue 15: R62, R71, R79) ---
+
+
+class RegisterMark(Base):
+    """One timetabled session of a running placement on one school day: what the provider reported (present, late by
+    so many minutes, absent with a reason, a note), the code the school entered in its statutory register, and the
+    school's follow-up of an absence (R71, R79). A row exists for every session the register was kept for, marked or
+    not, so a missing register stays visible. Also where the pupil was (the session's site, R62)."""
+    __tablename__ = "register_marks"
+    # the chase and the missing list ask for unmarked sessions by start time: (status, starts_at) answers that without
+    # stepping over every mark ever made
+    __table_args__ = (UniqueConstraint("placement_id", "day", "starts", name="uq_register_marks_session_day"),
+                      Index("ix_register_marks_status_starts_at", "status", "starts_at"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("timetable_sessions.id", ondelete="SET NULL"), nullable=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    starts: Mapped[str] = mapped_column(String(5))  # HH:MM, UK time
+    ends: Mapped[str] = mapped_column(String(5))
+    half: Mapped[str] = mapped_column(String(5))  # the statutory session(s) it counts for: AM, PM or AM+PM
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    activity: Mapped[str] = mapped_column(String(200), default="")
+    address: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str | None] = mapped_column(String(10), nullable=True)  # None until reported: present, late, absent
+    minutes_late: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reason: Mapped[str] = mapped_column(String(20), default="")  # why absent, as the provider knows it
+    note: Mapped[str] = mapped_column(Text, default="")  # the provider's note, for the school only
+    marked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    marked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    marked_by: Mapped[str] = mapped_column(String(200), default="")
+    code: Mapped[str | None] = mapped_column(String(4), nullable=True)  # School Attendance Regulations 2024 code
+    coded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    coded_by: Mapped[str] = mapped_column(String(200), default="")
+    followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    follow_up: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # what has been done about it, each claimed once (two schedulers never send the same alert)
+    alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # absence told to the school
+    signalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # follow-up task asked for
+    chased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # missing: provider chased
+    school_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # still missing: school told
+
+
+class RegisterBook(Base):
+    """How far a placement's registers have been laid out (a row per session per school day while it runs), and the
+    last day its attendance patterns were checked; days while it is suspended or stopped are passed over, not kept."""
+    __tablename__ = "register_books"
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), primary_key=True)
+    kept_through: Mapped[date | None] = mapped_column(Date, nullable=True)
+    patterns_checked_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class RegisterReview(Base):
+    """A review asked for because of an attendance pattern (low attendance, repeated lateness), once per episode."""
+    __tablename__ = "register_reviews"
+    __table_args__ = (UniqueConstraint("placement_id", "kind", "raised_on", name="uq_register_reviews_kind_day"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # low_attendance, lateness
+    raised_on: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    review_opened: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from apflow.errors import Invalid
 
-from . import attendance, gates
+from . import gates
 from .common import log, now, parse_date, placement_of, touch, yes
 from .intake import new_plan
 from .models import Consent, Pupil, RiskAssessment
@@ -132,6 +132,5 @@ def record_placement_start(ctx):
     placement.start_date = parse_date(a["start_date"], "start_date")
     placement.attendance_code = a["attendance_code"]
     touch(placement, "active")
-    first = attendance.first_register(ctx.core, ctx.session, placement, placement.start_date)
     log(ctx, f"Placement started on {placement.start_date} (attendance code {placement.attendance_code})", placement=placement)
-    return {"commenced": False, **first}
+    return {"commenced": False}

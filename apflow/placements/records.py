@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import attendance, concerns, exits, intake, planning, providers, reviews
+from . import attendance, concerns, exits, intake, planning, provider_side, providers, reviews
 from .common import RecordContext
 
 HANDLERS: dict[str, Callable[[RecordContext], dict | None]] = {
-    # attendance
-    "attendance": attendance.record_attendance,
+    # attendance: registers are records (placements/registers.py); the school's follow-up of absences is a task
     "absence_follow_up": attendance.record_absence_follow_up,
     # concerns
     "concern_response": concerns.record_concern_response,
@@ -58,6 +57,9 @@ HANDLERS: dict[str, Callable[[RecordContext], dict | None]] = {
     "qa_visit": providers.record_qa_visit,
     "sla": providers.record_sla,
     "sla_signature": providers.record_sla_signature,
+    # the provider's own side (R12, R24)
+    "referral_decision": provider_side.record_referral_decision,
+    "arrangement_recheck": provider_side.record_arrangement_recheck,
     # reviews
     "commencement_review": reviews.record_commencement,
     "pupil_passport": reviews.record_passport,

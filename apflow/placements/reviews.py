@@ -6,6 +6,7 @@ from __future__ import annotations
 from apflow.errors import Invalid
 from apflow.store import outbox
 
+from . import family_notices
 from .common import iso, log, now, parse_date, placement_of, provider_of, pupil_organisation, today
 from .intake import new_plan
 from .models import Assessment, Communication, Placement, Pupil, Review, RiskAssessment
@@ -106,7 +107,8 @@ def record_incident_review(ctx):
 def record_parent_update(ctx):
     placement = placement_of(ctx)
     row = _tell(ctx, placement, "progress_update", "parents", ["update_sent_on", "update_summary", "assessment_shared", "visit_offered"])
-    log(ctx, "Termly progress update sent to the parents", placement=placement, record=row)
+    told = family_notices.progress_update(ctx.session, placement, ctx.answers["update_summary"])  # R77: it reaches them (issue 15)
+    log(ctx, f"Termly progress update sent to the parents ({told} with an account told in apflow)", placement=placement, record=row)
 
 
 def record_feedback(ctx):
@@ -127,6 +129,8 @@ def record_feedback(ctx):
 def record_invitation(ctx):
     placement = placement_of(ctx)
     row = _tell(ctx, placement, "review_invitation", ", ".join(ctx.answers["invited"]), ["meeting_on", "invited", "invitation_notes"])
+    if "parents" in ctx.answers["invited"]:  # R77: the invitation reaches them (issue 15)
+        family_notices.review_invitation(ctx.session, placement, parse_date(ctx.answers["meeting_on"], "meeting_on"))
     log(ctx, f"Invited {', '.join(ctx.answers['invited'])} to the review on {ctx.answers['meeting_on']}", placement=placement, record=row)
 
 

@@ -18,7 +18,7 @@ from apflow.placements.models import RELATIONSHIPS, Pupil, PupilContact
 from apflow.store import outbox
 from apflow.store.models import HumanTask, User
 
-from . import permissions, users
+from . import family_portal, permissions, users
 from .core import Core
 from .instances import Actor, _step
 
@@ -45,7 +45,9 @@ def list_contacts(core: Core, user: User, pupil_ref: str) -> dict:
         rows = list(session.scalars(select(PupilContact).where(PupilContact.pupil_id == pupil.id, PupilContact.removed_at.is_(None))
                                     .order_by(PupilContact.id)))
         names = users.usernames(session, [c.user_id for c in rows])
-        return {"pupil": {"ref": pupil.ref, "name": pupil.name}, "contacts": [_contact_dict(c, names.get(c.user_id)) for c in rows],
+        reminded = family_portal.gets_reminders(session, [c.user_id for c in rows if c.user_id])  # R7: who gets lesson reminders
+        return {"pupil": {"ref": pupil.ref, "name": pupil.name},
+                "contacts": [{**_contact_dict(c, names.get(c.user_id)), "lesson_reminders": c.user_id in reminded} for c in rows],
                 "can_edit": permissions.can(user, "family.edit", pupil.id, session)}
 
 

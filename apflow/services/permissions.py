@@ -99,6 +99,8 @@ def can(user: User, action: str, target=None, session=None) -> bool:
     # -- a pupil's family (R7, R13): the pupil's own school -----------------------------------------
     if action == "family.view":  # target: a pupil id
         return bool(staff_roles(user) & (PLACEMENT_STAFF - {"la_officer"})) and _pupils_school(session, user, target)
+    if action == "family.child":  # target: a pupil id; a parent or carer the school linked to the pupil (issue 15)
+        return "parent" in roles and user.active and _linked_family_by_id(session, user, target)
     if action == "family.edit":  # add, link, invite or remove a parent or carer
         return bool(staff_roles(user) & FAMILY_STAFF) and _pupils_school(session, user, target)
     # -- the professionals involved with a pupil (R13): the pupil's own school ---------------------------------
@@ -108,6 +110,22 @@ def can(user: User, action: str, target=None, session=None) -> bool:
         instance = session.get(Instance, target.instance_id)
         return (target.state == "ready" and target.role in EXTERNAL_ROLES and bool(staff_roles(user) & FAMILY_STAFF)
                 and (not user.organisation_ids or instance.organisation_id in user.organisation_ids))
+    # -- lessons (issue 15: R63, R72, R115); target: a Placement ---------------------------------------
+    if action == "lessons.teach":  # the delivering provider's staff write lesson reports and share materials
+        return "provider" in staff_roles(user) and _placement_org(session, user, target, "provider_organisation_id")
+    if action == "lessons.check":  # the commissioning school checks shared materials before parents see them (R63)
+        return bool(staff_roles(user) & LESSON_CHECKERS) and _placement_org(session, user, target, "organisation_id")
+    if action == "pupil_views.record":  # staff record a pupil's views from a discussion or adapted questionnaire (R115)
+        return can(user, "lessons.teach", target, session) or (
+            bool(staff_roles(user) & PUPIL_VIEW_STAFF) and _placement_org(session, user, target, "organisation_id"))
+    # -- the provider's own side (issue 15: R12, R14, R24); target: a Placement --------------------------
+    if action == "provider.act":  # the delivering provider's staff decide on the referral, check plans, report, tell the school
+        return ("provider" in staff_roles(user) and target.provider_id is not None
+                and _placement_org(session, user, target, "provider_organisation_id"))
+    if action == "provider.read":  # what the provider decided and reported: staff of the school or of the provider, not families
+        if staff_roles(user) == {"provider"}:  # a provider's staff, only while their provider has the placement
+            return can(user, "provider.act", target, session) and can(user, "placement.view", target, session)
+        return bool(staff_roles(user)) and can(user, "placement.view", target, session)
     # -- staff accounts: managers, for the staff of their own organisations ---------------------------
     if action == "people.manage":  # target: None (the people page at all), or a User to change
         if MANAGER not in roles:
@@ -115,12 +133,33 @@ def can(user: User, action: str, target=None, session=None) -> bool:
         if target is None:
             return True
         return not (target.role_names & EXTERNAL_ROLES) and (not user.organisation_ids or bool(target.organisation_ids & user.organisation_ids))
+    # -- registers and where the pupil is (issue 15: R62, R71, R79) ----------------------------------------------------
+    if action == "register.mark":  # target: a Placement; the staff of the provider delivering it report attendance
+        return "provider" in staff_roles(user) and _delivers(session, user, target)
+    if action == "register.view":  # target: a Placement; its provider's staff, and the school's staff
+        return can(user, "register.mark", target, session) or can(user, "whereabouts.view", target, session)
+    if action == "register.code":  # target: a Placement; the school codes what the provider reports, follows up absences
+        return bool(staff_roles(user) & REGISTER_STAFF) and _commissions(session, user, target)
+    if action == "whereabouts.view":  # target: a Placement, or None for whether the person has a school-wide list at all
+        return bool(staff_roles(user) & PLACEMENT_STAFF) and (target is None or _commissions(session, user, target))
     raise ValueError(f"unknown action {action}")
 
 
 PLACEMENT_STAFF = {"coordinator", "headteacher", "dsl", "deputy_dsl", "senco", "la_officer", "manager"}
 FAMILY_STAFF = {"coordinator", "headteacher", "manager"}
 PROFESSIONALS_STAFF = {"coordinator", "headteacher", "dsl", "deputy_dsl", "senco", "manager"}
+REGISTER_STAFF = {"coordinator", "headteacher", "manager"}  # code the provider's marks (R79)
+LESSON_CHECKERS = {"coordinator", "headteacher", "senco", "manager"}
+PUPIL_VIEW_STAFF = {"coordinator", "senco", "headteacher", "manager"}
+
+
+def _placement_org(session, user: User, placement: Placement, which: str) -> bool:
+    """Whether this person works for the placement's commissioner (organisation_id) or its provider
+    (provider_organisation_id); anyone, in an install without organisations."""
+    if not user.organisation_ids:
+        return True
+    instance = session.get(Instance, placement.instance_id) if placement.instance_id else None
+    return instance is not None and getattr(instance, which) in user.organisation_ids
 
 
 def may_hold(session, person: User, role: str | None, instance: Instance, pupil_ref: str | None = None) -> str | None:
@@ -150,6 +189,11 @@ def _linked_family(session, person: User, pupil_ref: str | None) -> bool:
     return bool(session.scalar(select(exists().where(
         PupilContact.user_id == person.id, PupilContact.removed_at.is_(None),
         PupilContact.pupil_id.in_(select(Pupil.id).where(Pupil.ref == str(pupil_ref)))))))
+
+
+def _linked_family_by_id(session, person: User, pupil_id: int | None) -> bool:
+    return pupil_id is not None and bool(session.scalar(select(exists().where(
+        PupilContact.user_id == person.id, PupilContact.removed_at.is_(None), PupilContact.pupil_id == pupil_id))))
 
 
 def _works_for_an_la(session, person: User) -> bool:
@@ -258,3 +302,41 @@ def visible_task_filter(user: User):
     by_role = true() if MANAGER in user.role_names else (HumanTask.role.in_(staff) if staff else false())
     return or_(HumanTask.assignee_id == user.id, HumanTask.completed_by == user.id, HumanTask.owner_id == user.id,
                and_(by_role, scope_clause(user)))
+
+
+# -- registers and where the pupil is (issue 15: R62, R71, R79) --------------------------------------------------------
+
+def _delivers(session, user: User, placement: Placement) -> bool:
+    """Whether this person works for the provider delivering the placement (any, in an install without organisations)."""
+    orgs = user.organisation_ids
+    if not orgs:
+        return placement.provider_id is not None
+    instance = session.get(Instance, placement.instance_id) if placement.instance_id else None
+    return instance is not None and instance.provider_organisation_id in orgs
+
+
+def _commissions(session, user: User, placement: Placement) -> bool:
+    """Whether this person works for the school or LA that commissioned the placement, or the pupil's own school."""
+    orgs = user.organisation_ids
+    if not orgs:
+        return True
+    instance = session.get(Instance, placement.instance_id) if placement.instance_id else None
+    if instance is not None and instance.organisation_id in orgs:
+        return True
+    return session.scalar(select(Pupil.organisation_id).where(Pupil.id == placement.pupil_id)) in orgs
+
+
+def commissioned_by(user: User):
+    """SQL over Placement joined to its Instance and Pupil: the placements whose school-side staff this person is."""
+    orgs = user.organisation_ids
+    if not orgs:
+        return true()
+    return or_(Instance.organisation_id.in_(orgs), Pupil.organisation_id.in_(orgs))
+
+
+def delivered_by(user: User):
+    """SQL over Placement joined to its Instance: the placements this person's provider delivers."""
+    orgs = user.organisation_ids
+    if not orgs:
+        return Placement.provider_id.is_not(None)
+    return Instance.provider_organisation_id.in_(orgs)

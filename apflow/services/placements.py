@@ -1,17 +1,16 @@
 """Placement queries for pages, the API and reports: list and search placements, one placement with its whole
-history, a pupil's placements, the register of pupils (R11), the provider register (R22), where a pupil is (R62),
-and trends across placements (R112). Every function checks the one permission rule."""
+history, a pupil's placements, the register of pupils (R11), the provider register (R22), and trends across
+placements (R112). Every function checks the one permission rule. Where a pupil is (R62): services/whereabouts.py."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
 
 from sqlalchemy import func, or_, select
 
 from apflow.engine.forms import Form
 from apflow.errors import Invalid, NotFound
-from apflow.placements import providers
-from apflow.placements.common import UK, now
+from apflow.placements import providers, registers
+from apflow.placements.common import now
 from apflow.placements.models import (
     Assessment,
     AttendanceRecord,
@@ -27,6 +26,7 @@ from apflow.placements.models import (
     Pupil,
     PurchaseOrder,
     QaVisit,
+    RegisterMark,
     Review,
     RiskAssessment,
     ServiceLevelAgreement,
@@ -114,9 +114,11 @@ def get_placement(core: Core, user: User, placement_id: int) -> dict:
                      for r in _rows(session, Review, p.id, Review.held_on)],
             assessments=[{"kind": a.kind, "assessed_on": _day(a.assessed_on), "content": a.content}
                          for a in _rows(session, Assessment, p.id, Assessment.id)],
-            attendance=[{"day": _day(a.day), "status": a.status, "code": a.code, "site": a.site_address, "engagement": a.engagement,
-                         "lesson_report": a.lesson_report, "followed_up": a.followed_up_at is not None}
-                        for a in _rows(session, AttendanceRecord, p.id, AttendanceRecord.day)],
+            attendance=[{"day": _day(m.day), "starts": m.starts, "ends": m.ends, "half": m.half, "status": m.status,
+                         "minutes_late": m.minutes_late, "reason": m.reason, "code": m.code, "site": m.address,
+                         "followed_up": m.followed_up_at is not None}  # the registers, one mark per session (issue 15)
+                        for m in session.scalars(select(RegisterMark).where(RegisterMark.placement_id == p.id, RegisterMark.status.is_not(None))
+                                                 .order_by(RegisterMark.day, RegisterMark.starts))],
             communications=[{"kind": c.kind, "audience": c.audience, "at": c.at.isoformat(), "content": c.content}
                             for c in _rows(session, Communication, p.id, Communication.id)],
             exits=[{"kind": e.kind, "started_on": _day(e.started_on), "notice_period_school_days": e.notice_period_school_days,
@@ -222,38 +224,13 @@ def provider_record(core: Core, user: User, provider_id: int) -> dict:
                 "placements": dict(running), "requires_rlp": provider.requires_rlp}
 
 
-NOT_THERE = {"suspended": "The placement is suspended while a safeguarding concern is dealt with: the pupil is not at the provider.",
-             "removed": "The pupil was removed from the placement: they are not at the provider.",
-             "ended": "The placement has ended.", "withdrawn": "The placement was withdrawn before it started.",
-             "declined": "The placement was declined."}
-
-
-def where_is_pupil(core: Core, user: User, placement_id: int, at: datetime) -> dict | None:
-    """Where the timetable puts the pupil at a moment (R62): the session and its address; or, when the pupil cannot be
-    there (suspended, removed, ended, not started), a status and the reason in plain words. None outside any session."""
-    with core.db.session(readonly=True) as session:
-        p = visible_placement(session, user, placement_id)
-        if p.status in NOT_THERE:
-            return {"status": p.status, "reason": NOT_THERE[p.status]}
-        if p.status not in ACTIVE:
-            return {"status": "not_started", "reason": "The placement has not started yet."}
-        local = at.astimezone(UK)
-        clock_time = local.strftime("%H:%M")
-        for s in _rows(session, TimetableSession, p.id, TimetableSession.starts):
-            if s.weekday == local.weekday() and s.starts <= clock_time < s.ends:
-                provider = session.get(Provider, p.provider_id)
-                return {"status": "in_session", "provider": provider.name if provider else None, "address": s.address, "venue": s.venue_kind,
-                        "activity": s.activity, "from": s.starts, "to": s.ends}
-        return None
-
-
 def outcomes_report(core: Core, user: User) -> dict:
     """Trends across the placements this person may see (R112): attendance, engagement, review outcomes, destinations."""
     with core.db.session(readonly=True) as session:
         placements = _visible(session, user, session.scalars(select(Placement)))
         ids = [p.id for p in placements] or [-1]
-        attendance = list(session.scalars(select(AttendanceRecord).where(AttendanceRecord.placement_id.in_(ids))))
-        attended = sum(1 for a in attendance if a.status in ("present", "late"))
+        marks = list(session.scalars(select(RegisterMark).where(RegisterMark.placement_id.in_(ids), RegisterMark.status.is_not(None))))
+        attendance = list(session.scalars(select(AttendanceRecord).where(AttendanceRecord.placement_id.in_(ids))))  # engagement of old days
         engagement = Counter()
         counts = Counter()
         for a in attendance:
@@ -266,8 +243,8 @@ def outcomes_report(core: Core, user: User) -> dict:
         return {
             "placements": len(placements),
             "by_status": dict(Counter(p.status for p in placements)),
-            "attendance_rate": round(100 * attended / len(attendance), 1) if attendance else None,
-            "unexplained_absences": sum(1 for a in attendance if a.status == "unexplained_absence"),
+            "attendance_rate": registers.percent(marks),
+            "unexplained_absences": sum(1 for m in marks if m.status == "absent" and m.reason == registers.UNEXPLAINED),
             "engagement_average": {k: round(engagement[k] / counts[k], 2) for k in engagement},
             "review_outcomes": dict(reviews),
             "destinations": dict(destinations),
@@ -280,7 +257,10 @@ def request_review(core: Core, user: User, placement_id: int, reason: str) -> di
     changed needs, or an incident. The running placement starts a review due within five school days."""
     reason = (reason or "").strip()
     with core.db.session() as session:
-        placement = visible_placement(session, user, placement_id)  # first: say nothing to someone with no part in it
+        family = session.get(Placement, placement_id)  # a linked parent or carer asks from the family page (issue 15)
+        if family is None or not permissions.can(user, "family.child", family.pupil_id, session):
+            family = None
+        placement = family or visible_placement(session, user, placement_id)  # first: say nothing to someone with no part in it
         if len(reason) < 5:
             message = "Say why the review is needed (at least 5 characters)."
             raise Invalid(message, {"fields": {"reason": [message]}})

@@ -18,7 +18,6 @@ from apflow.placements import gates
 from apflow.placements.common import now, parse_date, today
 from apflow.placements.models import (
     PROFESSIONAL_ROLES,
-    AttendanceRecord,
     Concern,
     CpRecord,
     Destination,
@@ -30,11 +29,9 @@ from apflow.placements.models import (
 from apflow.school_calendar import CalendarError, Term
 from apflow.store.models import HumanTask, Instance, User
 
-from . import caseload, disclosure, families, instances, permissions, placements
+from . import caseload, disclosure, families, instances, permissions, placements, registers
 from .core import Core
 
-ATTENDED = ("present", "late")
-ABSENT = ("authorised_absence", "unexplained_absence")
 DESTINATION_FORM = "destination.schema.json"
 
 # -- the national curriculum year group ---------------------------------------------------------------
@@ -161,21 +158,14 @@ def _destination_words(core: Core, session, placement: Placement, kind: str) -> 
 
 
 def _attendance(core: Core, session, placement_ids: list[int]) -> dict:
-    """Registers recorded on these placements: overall and, when the term dates are set up, this term."""
-    marks = list(session.execute(select(AttendanceRecord.day, AttendanceRecord.status).where(AttendanceRecord.placement_id.in_(placement_ids))))
-    result = {"overall": _counts([status for _, status in marks]), "this_term": None}
+    """Sessions registered on these placements (the provider's marks, as the school coded them): overall and, when the
+    term dates are set up, this term."""
+    result = {"overall": registers.attendance_summary(session, placement_ids), "this_term": None}
     term = _this_term(core)
     if term is not None:
-        result["this_term"] = {**_counts([status for day, status in marks if term.start <= day <= term.end]), "term": term.name,
+        result["this_term"] = {**registers.attendance_summary(session, placement_ids, term.start, term.end), "term": term.name,
                                "from": term.start.isoformat(), "to": term.end.isoformat()}
     return result
-
-
-def _counts(statuses: list[str]) -> dict:
-    attended = sum(1 for s in statuses if s in ATTENDED)
-    return {"sessions": len(statuses), "present": statuses.count("present"), "late": statuses.count("late"),
-            "absent": sum(1 for s in statuses if s in ABSENT), "unexplained": statuses.count("unexplained_absence"),
-            "percent": round(100 * attended / len(statuses), 1) if statuses else None}
 
 
 def _this_term(core: Core) -> Term | None:

@@ -11,11 +11,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from . import family_portal, preferences, registers  # lesson reminders and digests; registers (issue 15)
 from .core import Core
 
 log = logging.getLogger(__name__)
 
 WATCHES: list[tuple[str, Callable[[Core], int]]] = [
+    # registers (issue 15: R71, R79), in this order: lay out today's, then chase what is missing, then follow up
+    ("registers laid out", registers.lay_out_registers),
+    ("missing registers", registers.chase_missing_registers),
+    ("absence follow-ups", registers.open_absence_follow_ups),
+    ("attendance patterns", registers.attendance_patterns),
+    ("lesson reminders", family_portal.send_lesson_reminders),  # R7: families' e-mail the evening before (issue 15)
+    ("notification digests", preferences.send_digests),  # the daily digest e-mail people chose (issue 15)
 ]
 
 

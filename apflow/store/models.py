@@ -388,3 +388,33 @@ class ProcessChange(Base):
     version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     content: Mapped[str | None] = mapped_column(Text, nullable=True, deferred=True)  # the saved diagram or form, so any save can be recovered
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+# -- notification preferences and the daily digest (issue 15, point 7) -------------------------------------------
+
+
+class NotificationPreference(Base):
+    """How one person wants one kind of notification: immediate (in the app and by e-mail now), digest (in the app
+    now, by e-mail once a day) or in_app (no e-mail); for lesson reminders, immediate (on) or off. No row: immediate.
+    Safety alerts ignore it (apflow.store.outbox.SAFETY_KINDS)."""
+    __tablename__ = "notification_preferences"
+    __table_args__ = (UniqueConstraint("user_id", "kind", name="uq_notification_preferences_user_kind"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    mode: Mapped[str] = mapped_column(String(20))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DigestItem(Base):
+    """A notification waiting for its person's daily digest e-mail: only the e-mail's words (never the in-app text,
+    which may name a pupil), sent once, marked with the moment it went."""
+    __tablename__ = "digest_items"
+    __table_args__ = (Index("ix_digest_items_user_sent", "user_id", "sent_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

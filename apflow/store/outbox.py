@@ -8,7 +8,15 @@ from sqlalchemy import exists, or_, select
 
 from apflow.clock import clock
 
-from .models import Notification, OutboxEmail, User, UserOrganisation, UserRole
+from .models import DigestItem, Notification, NotificationPreference, OutboxEmail, User, UserOrganisation, UserRole
+
+# Alerts about a pupil's safety always go at once, in the app and by e-mail, whatever the person chose (issue 15, point
+# 7): an absence to follow up, a pupil not known to be safe or saying they feel unsafe, a register still missing (nobody
+# knows whether the pupil is there), a task marked `alert` (a safeguarding concern to answer, a review that found a
+# pupil not safe, an emergency removal) and escalations of late tasks (a concern's response among them).
+SAFETY_KINDS = frozenset({"unexplained_absence", "absence_reported", "absence_safety", "pupil_feels_unsafe", "register_missing",
+                          "register_missing_school", "task_alert", "escalation", "second_escalation"})
+MODES = ("immediate", "digest", "in_app")  # in the app and by e-mail now; in the app now and in the daily e-mail; app only
 
 
 def role_members(session, role: str, organisation_id: int | Collection[int | None] | None = None) -> list[User]:
@@ -40,16 +48,30 @@ def notify(session, people: list[User], kind: str, message: str, instance_id: in
     """In-app notification for each person, and an e-mail in the outbox for those with an address.
 
     email: the e-mail's text when it must say less than the in-app message (e-mail leaves the product, so
-    alerts about a pupil say only that something needs attention, with the link; never a name or detail)."""
+    alerts about a pupil say only that something needs attention, with the link; never a name or detail). A person
+    who chose a daily digest for this kind gets that text in their next digest instead; in_app, no e-mail."""
     now = clock.now()
     seen = set()
+    modes = {} if kind in SAFETY_KINDS else preferred_modes(session, [p.id for p in people], kind)
+    page = link if link and link.startswith("/") else (f"/placements/{instance_id}" if instance_id else None)
     for person in people:
         if person.id in seen:
             continue
         seen.add(person.id)
-        session.add(Notification(user_id=person.id, instance_id=instance_id, kind=kind, message=message, created_at=now,
-                                 link=link if link and link.startswith("/") else (f"/placements/{instance_id}" if instance_id else None)))
-        if person.email:
+        session.add(Notification(user_id=person.id, instance_id=instance_id, kind=kind, message=message, created_at=now, link=page))
+        mode = modes.get(person.id, "immediate")
+        if person.email and mode != "in_app":
             text = email or message
+            if mode == "digest":
+                session.add(DigestItem(user_id=person.id, kind=kind, text=text, link=page, created_at=now))
+                continue
             body = f"{text}\n\n{link}\n" if link else f"{text}\n"
             queue_email(session, person.email, subject or text[:120], body)
+
+
+def preferred_modes(session, user_ids: list[int], kind: str) -> dict[int, str]:
+    """What each of these people chose for this kind of notification (no row: immediate)."""
+    if not user_ids:
+        return {}
+    return dict(session.execute(select(NotificationPreference.user_id, NotificationPreference.mode)
+                                .where(NotificationPreference.user_id.in_(user_ids), NotificationPreference.kind == kind)).all())

@@ -9,7 +9,8 @@ from apflow.config import Settings
 from apflow.roles import role_title
 from apflow.services.core import Core
 
-from . import api, assets, auth, guards, idempotency, inbox, mail, modeler, pages, people, safeguarding
+from . import api, assets, auth, family, guards, idempotency, inbox, lessons, mail, modeler, pages, people, provider_side, safeguarding
+from . import registers as registers_pages
 
 
 def create_app(settings: Settings | None = None, core: Core | None = None, run_scheduler: bool | None = None) -> Flask:
@@ -47,6 +48,14 @@ def create_app(settings: Settings | None = None, core: Core | None = None, run_s
     app.register_blueprint(safeguarding.api_bp, url_prefix="/api/v1")
     app.register_blueprint(people.bp)
     app.register_blueprint(mail.bp)
+    app.register_blueprint(registers_pages.bp)  # registers and whereabouts (issue 15)
+    app.register_blueprint(registers_pages.api_bp, url_prefix="/api/v1")
+    app.register_blueprint(family.bp)  # families, the LA officer, notification settings (issue 15)
+    app.register_blueprint(family.api_bp, url_prefix="/api/v1")
+    app.register_blueprint(lessons.bp)  # lesson reports, materials, pupil views (issue 15)
+    app.register_blueprint(lessons.api_bp, url_prefix="/api/v1")
+    app.register_blueprint(provider_side.bp)  # the provider's own side: referral decisions, plan sign-off, notices (issue 15)
+    app.register_blueprint(provider_side.api_bp, url_prefix="/api/v1")
     api.register_error_handlers(app)
     if run_scheduler if run_scheduler is not None else settings.run_scheduler:
         from apflow.scheduler import TimerScheduler

@@ -179,6 +179,166 @@ def _people_paths() -> dict:
     }
 
 
+def _family_paths() -> dict:
+    """Families, the LA officer and notification settings (issue 15)."""
+    ref, invalid = _path_param("ref"), {"422": {"$ref": "#/components/responses/Invalid"}}
+    placement_body = {"type": "object", "required": ["placement_id"], "properties": {"placement_id": {"type": "integer"}}}
+    modes = {"type": "object", "additionalProperties": {"type": "string", "enum": ["immediate", "digest", "in_app", "off"]},
+             "description": "kind -> choice; safety alerts are always immediate; lesson_reminder is immediate (on) or off"}
+    return {
+        "/family/children": {"get": _op("A parent's or carer's linked children", {"200": _json({"type": "object"})})},
+        "/family/children/{ref}": {"get": _op("A linked child's page: each placement's timetable with places and times (R6), attendance, lesson "
+                                              "reports and materials (R7), reviews and invitations, termly progress updates (R77), the family's "
+                                              "forms, whether lesson reminders are on; 404 for any other child", {"200": _json({"type": "object"})}, params=[ref])},
+        "/family/reminders": {"put": _op("Switch the caller's lesson reminder e-mails on or off (R7)", {"200": _json({"type": "object"}), **invalid},
+                                         {"type": "object", "required": ["on"], "properties": {"on": {"type": "boolean"}}})},
+        "/family/children/{ref}/feedback": {"post": _op("Send the school feedback on a linked child's placement (R77); the same words again "
+                                                        "within ten minutes are not sent twice (200)",
+                                                        {"201": _json({"type": "object"}, "Sent"), "200": _json({"type": "object"}), **invalid},
+                                                        {**placement_body, "required": ["placement_id", "feedback"],
+                                                         "properties": {**placement_body["properties"], "feedback": {"type": "string"}}}, [ref])},
+        "/family/children/{ref}/review-requests": {"post": _op("Ask for a review of a linked child's placement and plan (R73)",
+                                                               {"201": _json({"type": "object"}, "Review opened"), **invalid},
+                                                               {**placement_body, "required": ["placement_id", "reason"],
+                                                                "properties": {**placement_body["properties"], "reason": {"type": "string"}}}, [ref])},
+        "/la": {"get": _op("The LA officer's placements (named, or their authority's) with purchase orders, and what is due",
+                           {"200": _json({"type": "object"})})},
+        "/preferences": {
+            "get": _op("The caller's notification settings: each kind they receive, their choice and the choices offered", {"200": _json({"type": "object"})}),
+            "put": _op("Change the caller's notification settings; nothing is saved if any choice is refused",
+                       {"200": _json({"type": "object"}), **invalid}, {"type": "object", "required": ["preferences"], "properties": {"preferences": modes}})},
+    }
+
+
+def _lesson_paths() -> dict:
+    """Lesson reports, lesson plans and materials, and pupil views recorded by staff (issue 15: R7, R63, R72, R115)."""
+    pid, invalid = _path_param("placement_id", "integer"), {"422": {"$ref": "#/components/responses/Invalid"}}
+    score = {"type": "integer", "minimum": 1, "maximum": 5}
+    report = {"type": "object", "required": ["day", "starts", "covered", "engagement"], "properties": {
+        "day": {"type": "string", "format": "date"}, "starts": {"type": "string", "description": "HH:MM, the session's start"},
+        "covered": {"type": "string"}, "school_comment": {"type": "string", "description": "for the school only; never shown to families"},
+        "engagement": {"type": "object", "required": ["participation", "behaviour", "relationships", "progress", "wellbeing"],
+                       "properties": {k: score for k in ("participation", "behaviour", "relationships", "progress", "wellbeing")}}}}
+    material = {"type": "object", "required": ["kind", "title", "for_date", "confidentiality_agreed"], "properties": {
+        "kind": {"type": "string", "enum": ["plan", "material"]}, "title": {"type": "string"}, "for_date": {"type": "string", "format": "date"},
+        "whole_week": {"type": "boolean"}, "description": {"type": "string"}, "link": {"type": "string"},
+        "confidentiality_agreed": {"type": "boolean", "const": True}},
+        "description": "JSON with a link, or multipart/form-data with the same fields and a `file`"}
+    check = {"type": "object", "required": ["decision"], "properties": {
+        "decision": {"type": "string", "enum": ["checked", "sent_back"]}, "accurate": {"type": "boolean"}, "age_appropriate": {"type": "boolean"},
+        "unbiased": {"type": "boolean"}, "reason": {"type": "string", "description": "why it is sent back"}}}
+    views = {"type": "object", "required": ["held_on", "method", "pupil_words", "going_well", "feel_safe", "want_to_continue"], "properties": {
+        "held_on": {"type": "string", "format": "date"}, "method": {"type": "string", "enum": ["one_to_one", "questionnaire"]},
+        "adaptation": {"type": "string", "enum": ["", "read_aloud", "symbols", "simplified", "other"]}, "adaptation_detail": {"type": "string"},
+        "pupil_words": {"type": "string"}, "going_well": {"type": "string"}, "could_be_better": {"type": "string"},
+        "feel_safe": {"type": "string", "enum": ["yes", "mostly", "no"]}, "want_to_continue": {"type": "string", "enum": ["yes", "not_sure", "no"]}}}
+    obj = _json({"type": "object"})
+    return {
+        "/lessons/today": {"get": _op("Provider staff: today's sessions of every pupil they teach, and recent sessions whose report is "
+                                      "still to write (R72)", {"200": obj})},
+        "/placements/{placement_id}/lesson-reports": {
+            "get": _op("A placement's lesson reports, newest first; families get them without the comment for the school (R7, R72)",
+                       {"200": obj}, params=[pid, {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer"}}]),
+            "post": _op("Write (201) or correct (200) the report of one session, until the end of the next school day; repeated low "
+                        "engagement opens a review once per episode (R72)", {"201": _json({"type": "object"}, "Written"), "200": obj, **invalid},
+                        report, [pid])},
+        "/placements/{placement_id}/lesson-materials": {
+            "get": _op("Lesson plans and materials: staff read every one with its check; families only those checked (R63)", {"200": obj}, params=[pid]),
+            "post": _op("The provider shares a lesson plan or material in advance, for the school to check (R63)",
+                        {"201": _json({"type": "object"}, "Shared"), **invalid}, material, [pid])},
+        "/lesson-materials/{material_id}/check": {"post": _op("The school checks a shared material (accurate, age and stage appropriate, "
+                                                              "unbiased) or sends it back with a reason (R63)", {"200": obj, **invalid}, check,
+                                                              [_path_param("material_id", "integer")])},
+        "/placements/{placement_id}/pupil-views": {
+            "get": _op("The pupil's views on the placement: recorded by staff and from the pupil's own form (R115)", {"200": obj}, params=[pid]),
+            "post": _op("Record the pupil's views from a one-to-one discussion or an adapted questionnaire (R115)",
+                        {"201": _json({"type": "object"}, "Recorded"), **invalid}, views, [pid])},
+    }
+
+
+def _register_paths() -> dict:
+    """Registers as records and where the pupil is now (issue 15: R62, R71, R79)."""
+    invalid = {"$ref": "#/components/responses/Invalid"}
+    placement, ref = [_path_param("placement_id", "integer")], [_path_param("ref")]
+    day = {"name": "day", "in": "query", "required": False, "schema": {"type": "string", "format": "date"}}
+    span = [{"name": n, "in": "query", "required": False, "schema": {"type": "string", "format": "date"}} for n in ("from", "to")]
+    mark = {"type": "object", "required": ["placement_id", "day", "starts", "status"], "properties": {
+        "placement_id": {"type": "integer"}, "day": {"type": "string", "format": "date"}, "starts": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"},
+        "status": {"type": "string", "enum": ["present", "late", "absent"]}, "minutes_late": {"type": "integer", "minimum": 1, "maximum": 300},
+        "reason": {"type": "string", "enum": ["unknown", "ill", "medical", "transport", "family", "refused", "other"]},
+        "note": {"type": "string", "maxLength": 1000}}}
+    return {
+        "/registers": {
+            "get": _op("Provider staff: the register grid of a day (default today): every session of every pupil they teach, across "
+                       "commissioning schools, and every register still missing", {"200": _json({"type": "object"})}, params=[day]),
+            "post": _op("Provider staff: record many marks at once, all or nothing (errors per mark); the same marks again change nothing. "
+                        "all_present: sessions ('placement_id:YYYY-MM-DD:HH:MM') with no mark yet to mark present",
+                        {"200": _json({"type": "object"}), **invalid},
+                        {"type": "object", "properties": {"marks": {"type": "array", "items": mark},
+                                                          "all_present": {"type": "array", "items": {"type": "string"}}}})},
+        "/registers/missing": {"get": _op("Provider staff: sessions that started with no mark, earlier days included", {"200": _json({"type": "object"})})},
+        "/placements/{placement_id}/register": {"get": _op(
+            "A placement's register per day and session: the provider's report, the school's code, follow-up of absences (the school's staff "
+            "and the provider delivering it)", {"200": _json({"type": "object"})}, params=[*placement, *span])},
+        "/placements/{placement_id}/register/codes": {"post": _op(
+            "The school codes marks (School Attendance Regulations 2024 codes); suggested=true codes every reported mark not coded yet",
+            {"200": _json({"type": "object"}), **invalid},
+            {"type": "object", "properties": {"codes": {"type": "object", "additionalProperties": {"type": "string"}}, "suggested": {"type": "boolean"}}},
+            placement)},
+        "/whereabouts": {"get": _op("The school's and LA's staff: where each of their AP pupils is right now, or why not in a session",
+                                    {"200": _json({"type": "object"})})},
+        "/pupils/{ref}/whereabouts": {"get": _op("Where one pupil is right now: session, provider, site address, tutor, today's mark, or why not "
+                                                 "in a session", {"200": _json({"type": "object"})}, params=ref)},
+    }
+
+
+def _provider_side_paths() -> dict:
+    """The provider's own side (R12, R14, R24): its decisions on referrals, plan sign-offs, termly reports, notices."""
+    invalid = {"422": {"$ref": "#/components/responses/Invalid"}}
+    pid, obj = _path_param("placement_id", "integer"), _json({"type": "object"})
+    reasons = {"type": "array", "items": {"type": "string", "enum": ["attendance", "medical", "needs_not_met", "send", "cic", "cp"]}}
+    decision = {"type": "object", "required": ["decision", "reason"], "properties": {
+        "decision": {"type": "string", "enum": ["accept", "decline"]}, "reason": {"type": "string", "minLength": 10},
+        "criteria_met": {**reasons, "description": "the admission criteria the referral meets; at least one to accept"}}}
+    criteria = {"type": "object", "required": ["reasons"], "properties": {"reasons": reasons, "age_from": {"type": ["integer", "null"]},
+                                                                            "age_to": {"type": ["integer", "null"]}, "notes": {"type": "string"}}}
+    signoff = {"type": "object", "required": ["checks"], "properties": {"checks": {"type": "array", "items": {"type": "string", "enum": [
+        "needs_reflected", "targets_measurable", "pupil_voice", "safeguarding_considered", "shared_with_staff"]}}, "comments": {"type": "string"}}}
+    report = {"type": "object", "required": ["targets", "what_worked", "changes"], "properties": {
+        "targets": {"type": "object", "additionalProperties": {"type": "string", "enum": ["met", "partly", "not_met"]},
+                    "description": "each commencement-review target (or its index) -> met, partly or not_met"},
+        "what_worked": {"type": "string"}, "changes": {"type": "string"}}}
+    notice = {"type": "object", "required": ["placement_ids", "kind", "summary", "effective_on"], "properties": {
+        "placement_ids": {"type": "array", "items": {"type": "integer"}},
+        "kind": {"type": "string", "enum": ["staff_change", "site_change", "new_adult", "supervision_change", "other"]},
+        "summary": {"type": "string"}, "effective_on": {"type": "string", "format": "date"},
+        "adult_name": {"type": "string", "description": "required for a staff change or a new adult"}, "checks_confirmed": {"type": "boolean"}}}
+    provider = [_path_param("provider_id", "integer")]
+    return {
+        "/provider/referrals": {"get": _op("Provider staff: the referrals waiting for their provider's decision, with its admission criteria (R12)",
+                                           {"200": obj})},
+        "/placements/{placement_id}/referral-decision": {"post": _op(
+            "The delivering provider accepts or declines the referral with a reason (R12); a decline goes back to the coordinator",
+            {"201": _json({"type": "object"}, "Decided"), **invalid}, decision, [pid])},
+        "/providers/{provider_id}/admission-criteria": {
+            "get": _op("A provider's admission criteria (staff)", {"200": obj}, params=provider),
+            "put": _op("The provider's own staff set its admission criteria (R12)", {"200": obj, **invalid}, criteria, provider)},
+        "/placements/{placement_id}/provider-quality": {"get": _op(
+            "What the provider decided and reported: decisions on the referral, plans with their sign-off or 'waiting', termly "
+            "effectiveness reports, notices of changed arrangements with the school's re-check (school and provider staff)",
+            {"200": obj}, params=[pid])},
+        "/plans/{plan_id}/sign-off": {"post": _op("The provider's quality check of a Relational Learning Plan or Pupil Passport, by staff "
+                                                  "other than its author where it has more than one (R14)", {"201": obj, **invalid}, signoff,
+                                                  [_path_param("plan_id", "integer")])},
+        "/placements/{placement_id}/effectiveness-reports": {"post": _op(
+            "The provider's termly report to the commissioning school: each target met, partly or not, what worked, what changes (R14); "
+            "sent again the same term, it replaces the term's report", {"201": obj, **invalid}, report, [pid])},
+        "/arrangement-notices": {"post": _op(
+            "Provider staff tell the commissioning schools of an arrangement that may put pupils at risk (R24): one notice and one "
+            "re-check per pupil, each at the pupil's own school only", {"201": obj, **invalid}, notice)},
+    }
+
+
 def openapi_document() -> dict:
     data_body = {"type": "object", "properties": {"data": {"type": "object"}}}
     files_body = {"type": "object", "required": ["files"], "properties": {
@@ -249,6 +409,10 @@ def openapi_document() -> dict:
             **_library_paths(),
             **_placement_paths(),
             **_people_paths(),
+            **_family_paths(),
+            **_lesson_paths(),
+            **_provider_side_paths(),
+            **_register_paths(),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}, "session": {"type": "apiKey", "in": "cookie", "name": "session"}},

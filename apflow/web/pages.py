@@ -27,6 +27,8 @@ def unread_notifications():
 @bp.get("/")
 @login_required
 def home():
+    if current_user.user.role_names == {"parent"}:  # a parent lands on their child's page (issue 15)
+        return redirect(url_for("family.family_home"))
     return redirect(url_for("inbox.inbox_page"))
 
 
@@ -128,7 +130,9 @@ def login():
             target = request.args.get("next", "")
             # Only same-site paths, so the login page cannot bounce people to another site.
             if not target.startswith("/") or target.startswith("//") or urlparse(target).netloc:
-                target = url_for("inbox.inbox_page")
+                # a parent lands on their child's page (issue 15), everyone else on their inbox
+                parent = current_user.is_authenticated and current_user.user.role_names == {"parent"}
+                target = url_for("family.family_home") if parent else url_for("inbox.inbox_page")
             return redirect(target)
         except ServiceError as err:
             error, status = err.message, (429 if err.status == 429 else 401)

@@ -90,7 +90,7 @@ def provider_approval() -> Diagram:
 
 
 def placement() -> Diagram:
-    d = Diagram("placement", "AP placement", SCHOOL, [HEAD, COORD],
+    d = Diagram("placement", "AP placement", SCHOOL, [HEAD, COORD, PROVIDER],
                 "One pupil's placement from referral to destination. Hard gates are checked again when each step is "
                 "recorded (see docs/authoring.md), so a placement cannot start even if a gateway is edited away.")
     d.start("Start_referral", "Referral received", COORD, 0)
@@ -98,41 +98,58 @@ def placement() -> Diagram:
            doc="Who referred the pupil and why, the LA officer, and the family's and pupil's apflow accounts if they have them.")
     d.gateway("Gateway_choose_merge", "", COORD, 2)
     d.user("Task_choose_provider", "Choose the provider", COORD, 3, form="provider_choice", records="provider_choice",
-           due="school_days(5)", doc="Only providers on the approved register with a signed service level agreement can take placements.")
+           due="school_days(5)", doc="Only providers on the approved register with a signed service level agreement can take placements. "
+           "The provider then decides on the referral; if it declines, you are told why and choose again.")
     d.gateway("Gateway_provider_ready", "Approved, with an SLA?", COORD, 4)
     d.user("Task_provider_not_ready", "Provider not ready: decide what to do", COORD, 4, row=1, form="provider_not_ready",
            doc="The provider is not on the approved register or has no signed agreement. Start its approval, or choose another provider.")
-    d.call("Call_planning", "Plan the placement with the family", COORD, 5, called="placement_planning")
-    d.gateway("Gateway_consent", "Written consent?", COORD, 6, label="right")
-    d.end("End_no_consent", "No consent", COORD, 6, row=1)
-    d.user("Task_approve_placement", "Approve the placement", HEAD, 7, form="placement_decision", records="headteacher_approval",
+    # R12: the provider decides against its admission criteria before anything is planned or allocated
+    d.user("Task_referral_decision", "Decide on the referral", PROVIDER, 5, form="referral_decision", records="referral_decision",
+           due="school_days(3)", doc="Read the referral's reasons and needs on the referral page (Provider work > Referrals) beside "
+           "your admission criteria, then accept it or decline it with a reason. Nothing is allocated before you accept.")
+    d.gateway("Gateway_provider_accepts", "Accepted?", PROVIDER, 6)
+    d.call("Call_planning", "Plan the placement with the family", COORD, 7, called="placement_planning")
+    d.gateway("Gateway_consent", "Written consent?", COORD, 8, label="right")
+    d.end("End_no_consent", "No consent", COORD, 8, row=1)
+    d.user("Task_approve_placement", "Approve the placement", HEAD, 9, form="placement_decision", records="headteacher_approval",
            due="school_days(3)", doc="Read the plan, risk assessment and consent, and approve or decline the placement.")
-    d.gateway("Gateway_head_approved", "Approved?", HEAD, 8)
-    d.end("End_head_declined", "Not approved", HEAD, 8, row=1)
-    d.call("Call_intake", "Commission the provider", COORD, 9, called="provider_intake")
-    d.gateway("Gateway_commissioned", "Purchase order?", COORD, 10)
-    d.end("End_not_commissioned", "Not commissioned", COORD, 10, row=1)
-    d.user("Task_confirm_start", "Confirm the placement start", COORD, 11, form="placement_start", records="placement_start",
+    d.gateway("Gateway_head_approved", "Approved?", HEAD, 10)
+    d.end("End_head_declined", "Not approved", HEAD, 10, row=1)
+    d.call("Call_intake", "Commission the provider", COORD, 11, called="provider_intake")
+    d.gateway("Gateway_commissioned", "Purchase order?", COORD, 12)
+    d.end("End_not_commissioned", "Not commissioned", COORD, 12, row=1)
+    d.user("Task_confirm_start", "Confirm the placement start", COORD, 13, form="placement_start", records="placement_start",
            doc="apflow checks every condition for starting: purchase order, Relational Learning Plan, due diligence, SLA, risk assessment, written consent and approval.")
-    d.gateway("Gateway_run_merge", "", COORD, 12)
-    d.call("Call_in_progress", "Placement in progress", COORD, 13, called="placement_in_progress",
+    d.gateway("Gateway_run_merge", "", COORD, 14)
+    d.call("Call_in_progress", "Placement in progress", COORD, 15, called="placement_in_progress",
            doc="Attendance, reviews and assessments until the placement is to end. A safeguarding concern interrupts it at any point.")
     d.boundary_signal("Signal_concern", "Safeguarding concern", "Call_in_progress", "safeguarding_concern")
-    d.call("Call_concern", "Respond to the concern", COORD, 13, row=1, called="safeguarding_concern")
-    d.gateway("Gateway_concern_outcome", "Placement after the concern?", COORD, 14, row=1, label="below")
-    d.call("Call_emergency", "Emergency removal", COORD, 16, row=2, called="emergency_removal")
-    d.gateway("Gateway_exit_merge", "", COORD, 15)
-    d.call("Call_exit", "Planned exit", COORD, 16, called="planned_exit")
-    d.gateway("Gateway_return_merge", "", COORD, 17)
-    d.call("Call_return", "Return to a setting", COORD, 18, called="return_to_setting")
-    d.end("End_closed", "Placement closed", COORD, 19)
+    d.call("Call_concern", "Respond to the concern", COORD, 15, row=1, called="safeguarding_concern")
+    d.gateway("Gateway_concern_outcome", "Placement after the concern?", COORD, 16, row=1, label="below")
+    d.call("Call_emergency", "Emergency removal", COORD, 18, row=2, called="emergency_removal")
+    d.gateway("Gateway_exit_merge", "", COORD, 17)
+    d.call("Call_exit", "Planned exit", COORD, 18, called="planned_exit")
+    d.gateway("Gateway_return_merge", "", COORD, 19)
+    d.call("Call_return", "Return to a setting", COORD, 20, called="return_to_setting")
+    d.end("End_closed", "Placement closed", COORD, 21)
+    # R92: removal decided from the placement page while it runs, is exiting or is suspended for a concern
+    d.boundary_signal("Signal_remove_running", "Removal decided", "Call_in_progress", "emergency_removal", slot=1).doc = (
+        "R92: a DSL, headteacher or coordinator removes the pupil now, from the placement page or the API.")
+    d.boundary_signal("Signal_remove_exiting", "Removal decided", "Call_exit", "emergency_removal").doc = (
+        "R92: removal during the notice period stops the planned exit.")
+    d.boundary_signal("Signal_remove_suspended", "Removal decided", "Call_concern", "emergency_removal").doc = (
+        "R92: removal while the placement is suspended for a concern.")
+    d.gateway("Gateway_removal_merge", "", COORD, 17, row=2)
     d.flow("Start_referral", "Task_record_referral")
     d.flow("Task_record_referral", "Gateway_choose_merge")
     d.flow("Gateway_choose_merge", "Task_choose_provider")
     d.flow("Task_choose_provider", "Gateway_provider_ready")
-    d.flow("Gateway_provider_ready", "Call_planning", "Yes", "provider_ready == True")
+    d.flow("Gateway_provider_ready", "Task_referral_decision", "Yes", "provider_ready == True", route="hv")
     d.flow("Gateway_provider_ready", "Task_provider_not_ready", "No", default=True)
     d.flow("Task_provider_not_ready", "Gateway_choose_merge", route="hv")
+    d.flow("Task_referral_decision", "Gateway_provider_accepts")
+    d.flow("Gateway_provider_accepts", "Call_planning", "Accepted", "provider_accepts == True")
+    d.flow("Gateway_provider_accepts", "Gateway_choose_merge", "Declined: choose another", default=True)
     d.flow("Call_planning", "Gateway_consent")
     d.flow("Gateway_consent", "Task_approve_placement", "Yes", "consent_given == True")
     d.flow("Gateway_consent", "End_no_consent", "No", default=True)
@@ -148,13 +165,18 @@ def placement() -> Diagram:
     d.flow("Signal_concern", "Call_concern")
     d.flow("Call_concern", "Gateway_concern_outcome")
     d.flow("Gateway_concern_outcome", "Gateway_run_merge", "Continue", 'concern_outcome == "continue"', route="above")
-    d.flow("Gateway_concern_outcome", "Call_emergency", "Remove now", 'concern_outcome == "emergency_removal"', route="vh")
+    d.flow("Gateway_concern_outcome", "Gateway_removal_merge", "Remove now", 'concern_outcome == "emergency_removal"', route="vh")
     d.flow("Gateway_concern_outcome", "Gateway_exit_merge", "End", default=True, route="hv")
     d.flow("Gateway_exit_merge", "Call_exit")
     d.flow("Call_exit", "Gateway_return_merge")
     d.flow("Call_emergency", "Gateway_return_merge")
     d.flow("Gateway_return_merge", "Call_return")
     d.flow("Call_return", "End_closed")
+    # below the running stage and the concern, then up into the merge
+    d.flow("Signal_remove_running", "Gateway_removal_merge", points=[("s", 468), ("s", 745), ("t", 745), ("t", 715)])
+    d.flow("Signal_remove_exiting", "Gateway_removal_merge", points=[("s", 468), ("s", 520), ("t", 520), ("t", 665)])
+    d.flow("Signal_remove_suspended", "Gateway_removal_merge")
+    d.flow("Gateway_removal_merge", "Call_emergency")
     return d
 
 
@@ -256,7 +278,8 @@ def provider_intake() -> Diagram:
 
 def placement_in_progress() -> Diagram:
     d = Diagram("placement_in_progress", "Placement in progress", SCHOOL, [PROVIDER, COORD, SENCO, PARENT, PUPIL],
-                "R9, R10, R70-R77, R90: from the first day, in parallel: commencement and baseline, daily attendance, "
+                "R9, R10, R70-R77, R79, R90: from the first day, in parallel: commencement and baseline, the follow-up of "
+                "every absence the provider's registers report, incident reviews, "
                 "half-termly reviews, termly assessment and risk-assessment review with parent updates and feedback, "
                 "6-weekly Pupil Passport reviews, and reviews on request. A review that ends the placement ends this stage.")
     d.start("Start_running", "Placement started", COORD, 0)
@@ -280,16 +303,23 @@ def placement_in_progress() -> Diagram:
     d.user("Task_passport_review", "Review the Pupil Passport and Education Plan", PROVIDER, 5, row=2, form="passport_review",
            records="passport_review", due="school_days(5)")
     d.end("End_no_mentor", "No mentor", PROVIDER, 6, row=2)
-    # daily attendance
-    d.gateway("Gateway_attendance_merge", "", PROVIDER, 2, row=3)
-    d.user("Task_attendance", "Register attendance and the lesson report", PROVIDER, 3, row=3, form="attendance",
-           records="attendance", due="register_due",
-           doc="One register for each school day of the pupil's timetable; an unexplained absence alerts the school at once.")
-    d.gateway("Gateway_unexplained", "Unexplained absence?", PROVIDER, 4, row=3)
-    d.user("Task_absence_follow_up", "Follow up the unexplained absence", COORD, 5, form="absence_follow_up",
-           records="absence_follow_up", due="same_school_day(hours=1)")
-    d.gateway("Gateway_attendance_join", "", PROVIDER, 6, row=3)
-    d.timer("Timer_next_day", "Next school day", PROVIDER, 7, row=3, expression="next_register_at", kind="timeDate")
+    # absences: the provider keeps registers as records (apflow/placements/registers.py, not tasks); every absence it
+    # reports sends `absence_reported`, and the school follows it up within the hour (R71, R79)
+    d.gateway("Gateway_absence_merge", "", COORD, 2)
+    d.signal_catch("Signal_absence", "Absence reported", COORD, 3, signal="absence_reported")
+    follow_up = d.user("Task_absence_follow_up", "Follow up the absence", COORD, 4, form="absence_follow_up",
+                       records="absence_follow_up", due="same_school_day(hours=1)",
+                       doc="R71, R79: the provider reported the pupil absent. Contact the family (and the provider), make sure "
+                           "the pupil is safe, and code the absence. The placement's register lists every absence not yet "
+                           "followed up; this covers them all.")
+    follow_up.props["escalateTo"] = "DSL, Headteacher"
+    # incidents (R76, R82): each one logged opens a review of the risk assessment and the plan
+    d.gateway("Gateway_incident_merge", "", COORD, 2, row=4)
+    d.signal_catch("Signal_incident", "Incident logged", COORD, 3, row=4, signal="incident")
+    d.user("Task_incident_review", "Review the risk assessment and plan after the incident", COORD, 4, row=4, form="incident_review",
+           records="incident_review", due="school_days(2)",
+           doc="R76, R82: an incident was logged on this placement. Read it on the placement page, then review the risk "
+               "assessment and the plan.")
     # half-termly placement and plan review
     d.gateway("Gateway_half_term_merge", "", COORD, 2, row=1)
     d.script("Task_half_termly_due", "Half-termly review due", COORD, 3, row=1,
@@ -324,8 +354,8 @@ def placement_in_progress() -> Diagram:
     d.end("End_pupil_views", "Thank you", PUPIL, 8)
 
     d.flow("Start_running", "Gateway_fork")
-    for first in ["Gateway_commenced", "Gateway_mentor_reviews", "Gateway_attendance_merge", "Gateway_half_term_merge",
-                  "Gateway_request_merge", "Gateway_term_merge"]:
+    for first in ["Gateway_commenced", "Gateway_mentor_reviews", "Gateway_absence_merge", "Gateway_half_term_merge",
+                  "Gateway_request_merge", "Gateway_term_merge", "Gateway_incident_merge"]:
         d.flow("Gateway_fork", first)
     d.flow("Gateway_commenced", "Task_commencement", "Yes", "commenced == False")
     d.flow("Gateway_commenced", "End_under_way", "No", default=True)
@@ -340,13 +370,12 @@ def placement_in_progress() -> Diagram:
     d.flow("Gateway_passport_merge", "Timer_six_weeks")
     d.flow("Timer_six_weeks", "Task_passport_review")
     d.flow("Task_passport_review", "Gateway_passport_merge", route="above")
-    d.flow("Gateway_attendance_merge", "Task_attendance")
-    d.flow("Task_attendance", "Gateway_unexplained")
-    d.flow("Gateway_unexplained", "Task_absence_follow_up", "Yes", "unexplained_absence == True", route="hv")
-    d.flow("Gateway_unexplained", "Gateway_attendance_join", "No", default=True)
-    d.flow("Task_absence_follow_up", "Gateway_attendance_join")
-    d.flow("Gateway_attendance_join", "Timer_next_day")
-    d.flow("Timer_next_day", "Gateway_attendance_merge", route="above")
+    d.flow("Gateway_absence_merge", "Signal_absence")
+    d.flow("Signal_absence", "Task_absence_follow_up")
+    d.flow("Task_absence_follow_up", "Gateway_absence_merge", route="above")
+    d.flow("Gateway_incident_merge", "Signal_incident")
+    d.flow("Signal_incident", "Task_incident_review")
+    d.flow("Task_incident_review", "Gateway_incident_merge", route="below")
     d.flow("Gateway_half_term_merge", "Task_half_termly_due")
     d.flow("Task_half_termly_due", "Call_half_termly_review")
     d.flow("Call_half_termly_review", "Gateway_half_term_outcome")
@@ -525,8 +554,26 @@ def return_to_setting() -> Diagram:
     return d
 
 
+def arrangement_change() -> Diagram:
+    d = Diagram("arrangement_change", "Re-check a changed arrangement", SCHOOL, [COORD],
+                "R24: the provider told the commissioning school of an arrangement that may put the child at risk (a staff "
+                "change, a change of site, a new adult, a change to supervision); the school's coordinator re-checks it. "
+                "Started by apflow.services.provider_side.tell_the_school, one per pupil, in the pupil's school only.")
+    d.start("Start_notice", "The provider told us of a change", COORD, 0)
+    recheck = d.user("Task_recheck", "Re-check the arrangements", COORD, 1, form="arrangement_recheck", records="arrangement_recheck",
+                     due="school_days(1)", doc="Read the provider's notice on the placement page: what changed, from when, the new "
+                     "adult and whether the provider confirmed their safeguarding checks. Check their safeguarding checks and the "
+                     "risk assessment, then record the outcome.")
+    recheck.props["alert"] = "A provider changed an arrangement that may put a pupil at risk: re-check it"
+    recheck.props["escalateTo"] = "Headteacher"
+    d.end("End_rechecked", "Re-checked", COORD, 2)
+    d.flow("Start_notice", "Task_recheck")
+    d.flow("Task_recheck", "End_rechecked")
+    return d
+
+
 ALL = [service_level_agreement, provider_approval, placement, placement_planning, provider_intake, placement_in_progress,
-       placement_review, safeguarding_concern, planned_exit, emergency_removal, return_to_setting]
+       placement_review, safeguarding_concern, planned_exit, emergency_removal, return_to_setting, arrangement_change]
 
 
 FORMS = Path(__file__).resolve().parents[2] / "forms"

@@ -17,6 +17,7 @@ STAFF_WITH_TASK = {"coordinator", "manager"}   # the triage task's lane role, an
 MANAGERS = {"manager"}
 STAFF = EVERYONE - {"parent", "pupil"}
 ANON = "anonymous"
+WHEREABOUTS = {"coordinator", "headteacher", "dsl", "deputy_dsl", "senco", "la_officer", "manager"}  # the school's and LA's staff
 
 # (method, path template, roles allowed; ANON allowed where listed). {task}, {instance}, {doc}, {esc} are filled in.
 ROUTES = [
@@ -167,9 +168,86 @@ ROUTES = [
     ("POST", "/api/v1/people/{staff}/invite", MANAGERS),
     ("GET", "/welcome/staff/not-a-real-invitation", set()),
     ("POST", "/welcome/staff/not-a-real-invitation", set()),
+    # families, the LA officer and notification settings (issue 15): no child is linked to anyone in this world, so a
+    # child's page and its forms are refused with a 404 to all (tests/scenarios/test_family_portal.py walks them on a
+    # real child); a parent's /family says no child is linked yet; each person keeps their own notification settings
+    ("GET", "/family", {"parent"}),
+    ("GET", "/family/NEST-0142", set()),
+    ("POST", "/family/NEST-0142/reminders", set()),
+    ("POST", "/family/NEST-0142/feedback", set()),
+    ("POST", "/family/NEST-0142/review-request", set()),
+    ("GET", "/la", {"la_officer"}),
+    ("GET", "/preferences", EVERYONE),
+    ("POST", "/preferences", EVERYONE),
+    ("GET", "/api/v1/family/children", EVERYONE),  # each sees their own linked children: none here
+    ("GET", "/api/v1/family/children/NEST-0142", set()),
+    ("PUT", "/api/v1/family/reminders", set()),
+    ("POST", "/api/v1/family/children/NEST-0142/feedback", set()),
+    ("POST", "/api/v1/family/children/NEST-0142/review-requests", set()),
+    ("GET", "/api/v1/la", {"la_officer"}),
+    ("GET", "/api/v1/preferences", EVERYONE),
+    ("PUT", "/api/v1/preferences", EVERYONE),  # the walk's body is refused (422) after the person is known: their own settings
     # undelivered e-mail (issue 14): managers only; there is no dead message 1 here, so "send again" is refused to all
     ("GET", "/mail/undelivered", MANAGERS),
     ("POST", "/mail/undelivered/1/send-again", set()),
+    # registers and whereabouts (issue 15): the provider's Today grid and its missing registers are the provider's
+    # (empty here); this world has no placement, so a placement's register and a pupil's whereabouts are refused with a
+    # 404 to all (tests/scenarios/test_registers.py and test_whereabouts.py walk them on real placements). The
+    # school-wide list is for the school's and LA's staff (empty here), never providers or families.
+    ("GET", "/registers", {"provider"}),
+    ("POST", "/registers", {"provider"}),
+    ("GET", "/api/v1/registers", {"provider"}),
+    ("POST", "/api/v1/registers", {"provider"}),
+    ("GET", "/api/v1/registers/missing", {"provider"}),
+    ("GET", "/placements/{instance}/register", set()),
+    ("POST", "/placements/{instance}/register", set()),
+    ("GET", "/api/v1/placements/1/register", set()),
+    ("POST", "/api/v1/placements/1/register/codes", set()),
+    ("GET", "/whereabouts", WHEREABOUTS),
+    ("GET", "/api/v1/whereabouts", WHEREABOUTS),
+    ("GET", "/pupils/NEST-0142/whereabouts", set()),
+    ("GET", "/api/v1/pupils/NEST-0142/whereabouts", set()),
+    # lessons (issue 15: R63, R72, R115): the provider's staff have a sessions page (empty here); this world has no
+    # placement row, so every placement's lessons, reports, materials and pupil views are refused with a 404 to all;
+    # tests/scenarios/test_lesson_reports.py, test_lesson_materials.py and test_pupil_feedback.py walk them on a real one
+    ("GET", "/lessons", {"provider"}),
+    ("GET", "/lessons/report/1/2026-01-12/09:30", set()),
+    ("POST", "/lessons/report/1/2026-01-12/09:30", set()),
+    ("GET", "/placements/{instance}/lessons", set()),
+    ("POST", "/placements/{instance}/lessons/materials", set()),
+    ("POST", "/placements/{instance}/lessons/pupil-views", set()),
+    ("POST", "/lessons/materials/1/check", set()),
+    ("GET", "/lessons/materials/1/file", set()),
+    ("GET", "/api/v1/lessons/today", {"provider"}),
+    ("GET", "/api/v1/placements/1/lesson-reports", set()),
+    ("POST", "/api/v1/placements/1/lesson-reports", set()),
+    ("GET", "/api/v1/placements/1/lesson-materials", set()),
+    ("POST", "/api/v1/placements/1/lesson-materials", set()),
+    ("POST", "/api/v1/lesson-materials/1/check", set()),
+    ("GET", "/api/v1/placements/1/pupil-views", set()),
+    ("POST", "/api/v1/placements/1/pupil-views", set()),
+    # the provider's own side (issue 15: R12, R14, R24): its staff have a work page and the 'tell the school' page (a
+    # notice naming no pupil is refused with a 422 after the person is known); this world has no provider, placement or
+    # plan, so the rest are refused with a 404 to all; tests/scenarios/test_provider_side.py walks them on real ones
+    ("GET", "/provider", {"provider"}),
+    ("GET", "/provider/admission-criteria/1", set()),
+    ("POST", "/provider/admission-criteria/1", set()),
+    ("GET", "/provider/referrals/1", set()),
+    ("POST", "/provider/referrals/1", set()),
+    ("GET", "/provider/plans/1/sign-off", set()),
+    ("POST", "/provider/plans/1/sign-off", set()),
+    ("GET", "/provider/placements/1/effectiveness", set()),
+    ("POST", "/provider/placements/1/effectiveness", set()),
+    ("GET", "/provider/tell-the-school", {"provider"}),
+    ("POST", "/provider/tell-the-school", {"provider"}),
+    ("GET", "/api/v1/provider/referrals", EVERYONE),  # each sees the referrals waiting for their own provider: none here
+    ("POST", "/api/v1/placements/1/referral-decision", set()),
+    ("GET", "/api/v1/providers/1/admission-criteria", set()),
+    ("PUT", "/api/v1/providers/1/admission-criteria", set()),
+    ("GET", "/api/v1/placements/1/provider-quality", set()),
+    ("POST", "/api/v1/plans/1/sign-off", set()),
+    ("POST", "/api/v1/placements/1/effectiveness-reports", set()),
+    ("POST", "/api/v1/arrangement-notices", {"provider"}),
 ]
 
 

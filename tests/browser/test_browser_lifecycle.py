@@ -184,11 +184,12 @@ def test_R7_R40_R54_R110_the_whole_placement_through_pages_on_a_phone_and_a_desk
     mother.get_by_label("Username").fill(parent)
     mother.get_by_label("Password").fill("a-long-passphrase")
     mother.get_by_role("button", name="Sign in").click()
-    mother.get_by_role("heading", name="Inbox").wait_for()
+    mother.get_by_role("heading", name="Amir H.", level=1).wait_for()  # a parent lands on their child's page
     browsers.pages[parent] = mother
 
     # Planning, consent by the mother, approval by the head, commissioning by the LA and the provider.
     work("Choose the provider")
+    work("Decide on the referral")  # R12: the provider's staff accept the referral against their admission criteria
     for name in ("Draw up the personalised plan", "Assess the placement risks", "Arrange transport and equipment",
                  "Consult the parents or carers"):
         work(name)
@@ -204,7 +205,16 @@ def test_R7_R40_R54_R110_the_whole_placement_through_pages_on_a_phone_and_a_desk
     if any(t["name"] == "Complete the Pupil Passport and Education Plan" for t in ready()):
         work("Complete the Pupil Passport and Education Plan")
     work("Baseline assessment once settled")
-    work("Register attendance and the lesson report", "register-phone.png")
+    # The tutor keeps the day's register on the Today page (a record, not an inbox task), on a phone.
+    clock.freeze(datetime(2026, 1, 12, 9, 45, tzinfo=timezone.utc))
+    tutor = browsers.page("tutor")
+    tutor.goto(base)
+    tutor.get_by_role("link", name="Today").click()
+    tutor.get_by_role("heading", name="Registers for Monday 12 January 2026").wait_for()
+    tutor.get_by_label("Present", exact=True).first.check()
+    tutor.screenshot(path=str(SHOTS / "register-phone.png"), full_page=True)
+    tutor.get_by_role("button", name="Save the register").click()
+    tutor.get_by_text("Saved 1 mark.").wait_for()
     work("Invite everyone to the review")
     work("Progress report for the review")
     work("Hold the placement review", review_decision="end")

@@ -52,6 +52,10 @@ def answers(form: str) -> dict:
                      "learning_mentor": False, "parent_username": "parent1", "pupil_username": "pupil1"},
         "provider_choice": {"provider_name": "Bridges Learning", "choice_reason": "Offers the vocational route the pupil wants."},
         "provider_not_ready": {"next_step": "Approval started; choose again when it is done."},
+        "referral_decision": {"referral_decision": "accept", "criteria_met": ["attendance", "send"],
+                              "decision_reason": "Within our criteria: attendance and SEND; we have a place on Mondays to Fridays."},
+        "arrangement_recheck": {"safeguarding_checks_seen": True, "risk_assessment_reviewed": True, "recheck_outcome": "satisfied",
+                                "recheck_notes": ""},
         "placement_decision": {"head_decision": "approve", "head_notes": "Approved for two terms."},
         "placement_start": {"start_date": d, "attendance_code": "B", "part_time": False},
         "plan": {"improvement_objectives": "Attend 90% of sessions.", "attainment_objectives": "Grade 4 in English and maths.",
@@ -84,9 +88,6 @@ def answers(form: str) -> dict:
         "baseline": {"settled_and_safe": True, "baseline_on": d, "english": "Grade 2", "maths": "Grade 3", "science": "Grade 2",
                      "previous_attendance_percent": 42, "previous_engagement": "Low in most lessons.", "baseline_wellbeing": "Anxious but settling."},
         "passport_review": {"passport_reviewed_on": d, "passport_progress": "Settling well."},
-        "attendance": {"status": "present", "code": "B", "site_address": "Hill Farm, Northtown NT9 9ZZ", "engagement_participation": 4,
-                       "engagement_behaviour": 4, "engagement_relationships": 3, "engagement_progress": 3, "engagement_wellbeing": 4,
-                       "lesson_report": "Stripped and rebuilt a carburettor."},
         "absence_follow_up": {"contacted": ["parents"], "absence_outcome": "Overslept; now on the way.", "pupil_safe": "yes", "absence_code": "O"},
         "termly_assessment": {"termly_on": d, "termly_progress": "Two of three objectives on track.", "on_track": "partly"},
         "risk_assessment_review": {"ra_reviewed_on": d, "still_suitable": True, "review_overall_risk": "low", "ra_changes": "None needed."},
@@ -127,6 +128,9 @@ class Lifecycle:
 
     def __init__(self, core, people, clock_):
         self.core, self.people, self.clock = core, people, clock_
+        # R12: once the coordinator chooses a provider, its staff accept the referral at once, unless a test sets this
+        # False to work the provider's 'Decide on the referral' task itself (tests/scenarios/test_provider_side.py)
+        self.provider_accepts = True
 
     def tasks(self, instance_id=None) -> list[dict]:
         return instances.list_ready_tasks(self.core, self.people["manager"], instance_id)
@@ -148,7 +152,10 @@ class Lifecycle:
         task = self.task(name, instance_id)
         form = _form_name(self.core, task["id"])
         data = {**answers(form), **changes} if form else {}
-        return instances.complete_task(self.core, user or self.who(task), task["id"], data)
+        result = instances.complete_task(self.core, user or self.who(task), task["id"], data)
+        if name == "Choose the provider" and self.provider_accepts and "Decide on the referral" in self.names(instance_id):
+            self.do("Decide on the referral", instance_id)
+        return result
 
     def fire(self) -> int:
         return instances.fire_due_timers(self.core)

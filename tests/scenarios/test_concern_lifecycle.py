@@ -11,7 +11,7 @@ from apflow.services import instances, notifications
 from apflow.services import placements as service
 from apflow.services import safeguarding as concerns
 
-REGISTER = "Register attendance and the lesson report"
+REGISTER = "Termly assessment against the plan"  # monitoring runs (registers are records, not tasks)
 RESPOND = "Respond to the concern and review the placement"
 PARENTS = "Tell the parents, or record why not now"
 

@@ -82,9 +82,12 @@ def _pupil_id(core, pid):
         return s.get(Placement, pid).pupil_id
 
 
+MONDAY_DAY = "2026-01-12"
+
+
 def _values(core, pid, pupil_ref):
     """Every value a route parameter can take in this world."""
-    from apflow.placements.models import Concern, CpAccessGrant, Provider
+    from apflow.placements.models import Concern, CpAccessGrant, LessonMaterial, Plan, Provider
 
     with core.db.session(readonly=True) as s:
         return {
@@ -97,6 +100,8 @@ def _values(core, pid, pupil_ref):
             "process_id": ["placement", "safeguarding_concern"], "version": ["1"], "name": ["concern_response.schema.json"],
             "filename": ["pico.min.css"], "escalation_id": [], "filter_id": [], "token": ["not-a-real-invitation"],
             "provider_id": [str(i) for i in s.scalars(select(Provider.id))],
+            "material_id": [str(i) for i in s.scalars(select(LessonMaterial.id))], "plan_id": [str(i) for i in s.scalars(select(Plan.id))],
+            "day": [MONDAY_DAY], "starts": ["09:00"],
         }
 
 

@@ -3,12 +3,17 @@
 from datetime import datetime, timezone
 
 from apflow.services import placements as service
+from apflow.services import registers
 
 
 def review_then(life, decision):
     iid = life.active_placement()
     life.to_running(iid)
-    life.do("Register attendance and the lesson report", iid)
+    before = life.clock.now()
+    life.clock.freeze(before.replace(hour=9, minute=45))  # the provider keeps the day's register (a record, not a task)
+    registers.record_marks(life.core, life.people["provider"], [{"placement_id": life.placement_id(iid), "day": before.date().isoformat(),
+                                                                 "starts": "09:30", "status": "present"}])
+    life.clock.freeze(before)
     life.do("Invite everyone to the review", iid)
     life.do("Progress report for the review", iid)
     life.do("Hold the placement review", iid, review_decision=decision)
@@ -75,7 +80,7 @@ def test_R110_a_placement_page_shows_its_whole_history_in_order(provider_ready):
     assert kinds[0] == "referral"
     for kind in ["referral", "provider_choice", "plan", "risk_assessment", "transport", "consultation", "consent",
                  "headteacher_approval", "purchase_order", "allocation", "relational_learning_plan", "timetable_shared",
-                 "kid_sent", "kid_signed", "placement_start", "commencement_review", "baseline", "attendance",
+                 "kid_sent", "kid_signed", "placement_start", "commencement_review", "baseline", "register",
                  "review_invitation", "progress_report", "placement_review"]:
         assert kind in kinds, kind
     assert all(e["actor"] for e in history)
@@ -90,10 +95,13 @@ def test_R112_trends_across_placements(provider_ready):
     life = provider_ready
     review_then(life, "continue")
     second = life.active_placement(pupil_ref="P-0002", pupil_name="Mia K.")
-    life.do("Register attendance and the lesson report", second, status="unexplained_absence", code="N")
+    life.clock.freeze(datetime(2026, 1, 12, 10, 0, tzinfo=timezone.utc))
+    ids = [p["id"] for p in service.list_placements(life.core, life.people["coordinator"])]
+    registers.record_marks(life.core, life.people["provider"], [
+        {"placement_id": ids[-1], "day": "2026-01-12", "starts": "09:30", "status": "present"},
+        {"placement_id": life.placement_id(second), "day": "2026-01-12", "starts": "09:30", "status": "absent", "reason": "unknown"}])
     report = service.outcomes_report(life.core, life.people["headteacher"])
     assert report["placements"] == 2 and report["attendance_rate"] == 50.0 and report["unexplained_absences"] == 1
-    assert report["engagement_average"]["participation"] == 4
     assert report["review_outcomes"] == {"continue": 1}
 
 

@@ -14,8 +14,7 @@ from tests.scenarios.conftest import answers
 
 FORMS = sorted(p.name.replace(".schema.json", "") for p in (ROOT / "forms").glob("*.schema.json"))
 EXTRA = {"triage_referral": {"decision": "accept", "reasons": ["attendance"], "rationale": "Attendance 40% and falling."},
-         "chase_triage": {"outcome": "Spoke to the school; triage is under way."},
-         "attendance": {"attendance_day": "2026-01-12"}}  # the process fills in the day; a person may correct it
+         "chase_triage": {"outcome": "Spoke to the school; triage is under way."}}
 
 
 class Submission(HTMLParser):

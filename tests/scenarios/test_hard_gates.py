@@ -14,6 +14,7 @@ STEPS = {  # task name -> (form, records)
     "Approve the provider": ("provider_decision", "provider_approval"),
     "Record the referral": ("referral", "referral"),
     "Choose the provider": ("provider_choice", "provider_choice"),
+    "Decide on the referral": ("referral_decision", "referral_decision"),
     "Draw up the personalised plan": ("plan", "plan"),
     "Assess the placement risks": ("risk_assessment", "risk_assessment"),
     "Consult the parents or carers": ("consultation", "consultation"),
@@ -58,6 +59,7 @@ def edited(core, tmp_path, steps: list[str]) -> str:
 def run(life, tmp_path, steps: list[str], last: str, **answers) -> int:
     pid = edited(life.core, tmp_path, steps + [last])
     iid = instances.start_instance(life.core, life.people["coordinator"], pid, {})["id"]
+    life.provider_accepts = False  # the edited diagram has the provider's decision (R12) as a step of its own, when it has it
     for name in steps:
         life.do(name, iid, user=life.people["coordinator"], **({"consent": "given"} if name == "Give written consent" else {}))
     with pytest.raises(Invalid) as err:
@@ -65,7 +67,7 @@ def run(life, tmp_path, steps: list[str], last: str, **answers) -> int:
     return err.value
 
 
-FULL_PLAN = ["Record the referral", "Choose the provider", "Draw up the personalised plan", "Assess the placement risks",
+FULL_PLAN = ["Record the referral", "Choose the provider", "Decide on the referral", "Draw up the personalised plan", "Assess the placement risks",
              "Consult the parents or carers", "Give written consent", "Approve the placement", "Issue the purchase order",
              "Allocate tutors and timetable the sessions", "Write the Relational Learning Plan"]
 
@@ -132,6 +134,7 @@ def test_the_full_set_of_steps_starts_the_placement(provider_ready, tmp_path):
     life = provider_ready
     pid = edited(life.core, tmp_path, FULL_PLAN + ["Confirm the placement start"])
     iid = instances.start_instance(life.core, life.people["coordinator"], pid, {})["id"]
+    life.provider_accepts = False  # "Decide on the referral" is one of the edited diagram's steps
     for name in FULL_PLAN + ["Confirm the placement start"]:
         life.do(name, iid, user=life.people["coordinator"])
     assert service.get_placement(life.core, life.people["coordinator"], life.placement_id(iid))["status"] == "active"

@@ -5,6 +5,7 @@ import pytest
 
 from apflow.errors import Invalid
 from apflow.services import placements as service
+from apflow.services import whereabouts
 
 
 def test_R1_R2_referral_records_the_pupil_the_reasons_and_the_la_officer(life):
@@ -48,11 +49,13 @@ def test_R4_R6_R62_sessions_are_timetabled_with_where_each_takes_place(provider_
     pid = life.placement_id(iid)
     detail = service.get_placement(life.core, life.people["coordinator"], pid)
     assert detail["tutor"] == "Aisha Begum" and len(detail["timetable"]) == 5
-    monday_11 = datetime(2026, 1, 12, 11, 0, tzinfo=timezone.utc)
-    assert service.where_is_pupil(life.core, life.people["coordinator"], pid, monday_11) == {
-        "status": "in_session", "provider": "Bridges Learning", "address": "Hill Farm, Northtown NT9 9ZZ", "venue": "provider_site",
-        "activity": "Engineering", "from": "09:30", "to": "14:30"}
-    assert service.where_is_pupil(life.core, life.people["coordinator"], pid, monday_11.replace(hour=16)) is None
+    life.clock.freeze(datetime(2026, 1, 12, 11, 0, tzinfo=timezone.utc))
+    where = whereabouts.one_pupil(life.core, life.people["coordinator"], "P-0001")
+    assert (where["state"], where["provider"], where["tutor"]) == ("in_session", "Bridges Learning", "Aisha Begum")
+    assert where["session"] == {"day": "2026-01-12", "starts": "09:30", "ends": "14:30", "activity": "Engineering",
+                                "address": "Hill Farm, Northtown NT9 9ZZ"}
+    life.clock.freeze(datetime(2026, 1, 12, 16, 0, tzinfo=timezone.utc))
+    assert whereabouts.one_pupil(life.core, life.people["coordinator"], "P-0001")["state"] == "after_sessions"
     kinds = [c["kind"] for c in detail["communications"]]
     assert "timetable_shared" in kinds
 

@@ -1,6 +1,6 @@
-"""While the placement runs: baseline, daily attendance, engagement, half-termly and requested reviews, termly
+"""While the placement runs: baseline, half-termly and requested reviews, termly
 assessment, risk-assessment review, parent updates and feedback, early intervention (R70-R78, R90)."""
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 import pytest
 
@@ -8,7 +8,7 @@ from apflow.errors import Invalid
 from apflow.services import notifications
 from apflow.services import placements as service
 
-REGISTER = "Register attendance and the lesson report"
+REGISTER = "Termly assessment against the plan"  # monitoring runs (registers: tests/scenarios/test_registers.py)
 
 
 def running(life, **referral):
@@ -26,68 +26,6 @@ def test_R70_the_baseline_waits_until_the_pupil_is_settled(provider_ready):
     life.do("Baseline assessment once settled", iid)
     [baseline] = service.get_placement(life.core, life.people["coordinator"], life.placement_id(iid))["assessments"]
     assert baseline["kind"] == "baseline" and baseline["content"]["previous_attendance_percent"] == 42
-
-
-def test_R71_R72_one_register_for_every_school_day_from_the_first_day_with_engagement(provider_ready):
-    life = provider_ready
-    iid = life.active_placement()
-    register = life.task(REGISTER, iid)  # from day one, before commencement and baseline
-    assert register["due_at"] == "2026-01-12T15:30:00+00:00"
-    life.do(REGISTER, iid, attendance_day="2026-01-12")
-    assert REGISTER not in life.names(iid)
-    life.clock.freeze(datetime(2026, 1, 13, 9, 1, tzinfo=timezone.utc))
-    life.fire()
-    life.do(REGISTER, iid, attendance_day="2026-01-13")
-    with pytest.raises(Invalid, match="2026-01-14"):  # each day has its own register
-        life.clock.freeze(datetime(2026, 1, 14, 9, 1, tzinfo=timezone.utc))
-        life.fire()
-        life.do(REGISTER, iid, attendance_day="2026-01-13")
-    detail = service.get_placement(life.core, life.people["coordinator"], life.placement_id(iid))
-    assert [a["day"] for a in detail["attendance"]] == ["2026-01-12", "2026-01-13"]
-    assert detail["attendance"][0]["engagement"] == {"participation": 4, "behaviour": 4, "relationships": 3, "progress": 3, "wellbeing": 4}
-    assert detail["attendance"][0]["lesson_report"] == "Stripped and rebuilt a carburettor."
-
-
-def test_R71_registers_follow_the_timetable_and_skip_weekends_and_the_half_term(provider_ready):
-    life = provider_ready
-    iid = life.active_placement()
-    life.do(REGISTER, iid, attendance_day="2026-01-12")
-    from apflow.placements.models import TimetableSession
-    with life.core.db.session() as s:  # a part-time timetable: Mondays and Fridays only
-        for row in s.query(TimetableSession).filter(TimetableSession.weekday.in_([1, 2, 3])):
-            s.delete(row)
-    life.clock.freeze(datetime(2026, 1, 13, 9, 1, tzinfo=timezone.utc))
-    life.fire()
-    assert life.task(REGISTER, iid)["due_at"] == "2026-01-13T15:30:00+00:00"  # computed when Monday was registered
-    life.do(REGISTER, iid, attendance_day="2026-01-13")
-    life.clock.freeze(datetime(2026, 2, 13, 9, 1, tzinfo=timezone.utc))  # weeks later: the missed days come one by one
-    life.fire()
-    life.do(REGISTER, iid, attendance_day="2026-01-16")
-    life.advance(minutes=2)
-    life.do(REGISTER, iid, attendance_day="2026-01-19")
-    life.advance(minutes=2)
-    assert life.task(REGISTER, iid)["due_at"] == "2026-01-23T15:30:00+00:00"  # Friday: Tuesday-Thursday have no session
-    from apflow.placements import attendance
-    from apflow.placements.models import Placement
-    pid = life.placement_id(iid)
-    with life.core.db.session() as s:
-        placement = s.get(Placement, pid)
-        assert attendance.next_register_day(life.core, s, placement, date(2026, 2, 13)) == date(2026, 2, 23)  # after half-term
-
-
-def test_R71_an_unexplained_absence_alerts_the_school_at_once_and_is_followed_up_within_the_hour(provider_ready):
-    life = provider_ready
-    iid = life.active_placement()
-    life.clock.freeze(datetime(2026, 1, 12, 10, 0, tzinfo=timezone.utc))
-    life.do(REGISTER, iid, attendance_day="2026-01-12", status="unexplained_absence", code="N")
-    alerted = {n.user_id for n in notifications.list_notifications(life.core, life.people["coordinator"])} | \
-              {n.user_id for n in notifications.list_notifications(life.core, life.people["dsl"])}
-    assert alerted == {life.people["coordinator"].id, life.people["dsl"].id}
-    follow_up = life.task("Follow up the unexplained absence", iid)
-    assert follow_up["due_at"] == "2026-01-12T11:00:00+00:00"
-    life.do("Follow up the unexplained absence", iid)
-    [day] = service.get_placement(life.core, life.people["coordinator"], life.placement_id(iid))["attendance"]
-    assert day["status"] == "unexplained_absence" and day["followed_up"] and day["code"] == "O"
 
 
 def test_R73_R74_R75_R78_a_review_is_held_every_half_term_with_its_date_and_outcome(provider_ready):

@@ -84,18 +84,19 @@ def test_R81_R111_the_dsl_grants_a_colleague_until_a_date_and_every_reading_is_i
 
 def test_R92_the_coordinator_removes_the_pupil_now_and_monitoring_stops(app, core, running):
     life, iid, pid = running
-    assert "Register attendance and the lesson report" in life.names(iid)
+    assert "Termly assessment against the plan" in life.names(iid)
     refused = post(browser(app, "senco"), f"/placements/{iid}/emergency-removal", {"reason": "Unsafe at the site."})
-    assert refused.status_code == 302 and "Register attendance and the lesson report" in life.names(iid)
+    assert refused.status_code == 302 and "Termly assessment against the plan" in life.names(iid)
     coordinator = browser(app, "coord")
     post(coordinator, f"/placements/{iid}/emergency-removal", {"reason": "The site was found unsafe this morning."})
     assert life.names(iid) == ["Remove the pupil from the placement now"]  # registers and reminders stopped
     life.do("Remove the pupil from the placement now", iid)
     from datetime import datetime, timezone
 
-    from apflow.services import placements as service
-    where = service.where_is_pupil(core, life.people["coordinator"], pid, datetime(2026, 1, 12, 11, 0, tzinfo=timezone.utc))
-    assert where["status"] == "removed" and "not at the provider" in where["reason"]  # R62: whereabouts say so
+    from apflow.services import whereabouts
+    life.clock.freeze(datetime(2026, 1, 12, 11, 0, tzinfo=timezone.utc))
+    where = whereabouts.one_pupil(core, life.people["coordinator"], "P-0001")
+    assert where["state"] == "removed" and "not at the provider" in where["words"]  # R62: whereabouts say so
     dsl_file = browser(app, "dsl").get("/pupils/P-0001/child-protection").get_data(as_text=True)
     assert "The site was found unsafe this morning." in dsl_file
     again = post(coordinator, f"/placements/{iid}/emergency-removal", {"reason": "Second attempt."})
