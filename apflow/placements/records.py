@@ -12,6 +12,15 @@ from typing import Callable
 from . import attendance, concerns, exits, intake, planning, provider_side, providers, reviews
 from .common import RecordContext
 
+# Kinds older diagram versions still name, with what to do instead: placements running on such a version are moved
+# to the current one ("Move running placements" on the process's page); new diagrams naming them are refused at
+# validation.
+RETIRED: dict[str, str] = {
+    "attendance": "Registers are no longer inbox tasks: the provider marks them on the Today page, where this day is "
+                  "listed as missing until marked. A manager can move this placement to the current version of its "
+                  "diagram (\"Move running placements\" on the process's page), which removes this task.",
+}
+
 HANDLERS: dict[str, Callable[[RecordContext], dict | None]] = {
     # attendance: registers are records (placements/registers.py); the school's follow-up of absences is a task
     "absence_follow_up": attendance.record_absence_follow_up,

@@ -112,16 +112,15 @@ def can(user: User, action: str, target=None, session=None) -> bool:
                 and (not user.organisation_ids or instance.organisation_id in user.organisation_ids))
     # -- lessons (issue 15: R63, R72, R115); target: a Placement ---------------------------------------
     if action == "lessons.teach":  # the delivering provider's staff write lesson reports and share materials
-        return "provider" in staff_roles(user) and _placement_org(session, user, target, "provider_organisation_id")
+        return "provider" in staff_roles(user) and _delivers(session, user, target)
     if action == "lessons.check":  # the commissioning school checks shared materials before parents see them (R63)
-        return bool(staff_roles(user) & LESSON_CHECKERS) and _placement_org(session, user, target, "organisation_id")
+        return bool(staff_roles(user) & LESSON_CHECKERS) and _commissions(session, user, target)
     if action == "pupil_views.record":  # staff record a pupil's views from a discussion or adapted questionnaire (R115)
         return can(user, "lessons.teach", target, session) or (
-            bool(staff_roles(user) & PUPIL_VIEW_STAFF) and _placement_org(session, user, target, "organisation_id"))
+            bool(staff_roles(user) & PUPIL_VIEW_STAFF) and _commissions(session, user, target))
     # -- the provider's own side (issue 15: R12, R14, R24); target: a Placement --------------------------
     if action == "provider.act":  # the delivering provider's staff decide on the referral, check plans, report, tell the school
-        return ("provider" in staff_roles(user) and target.provider_id is not None
-                and _placement_org(session, user, target, "provider_organisation_id"))
+        return "provider" in staff_roles(user) and target.provider_id is not None and _delivers(session, user, target)
     if action == "provider.read":  # what the provider decided and reported: staff of the school or of the provider, not families
         if staff_roles(user) == {"provider"}:  # a provider's staff, only while their provider has the placement
             return can(user, "provider.act", target, session) and can(user, "placement.view", target, session)
@@ -151,15 +150,6 @@ PROFESSIONALS_STAFF = {"coordinator", "headteacher", "dsl", "deputy_dsl", "senco
 REGISTER_STAFF = {"coordinator", "headteacher", "manager"}  # code the provider's marks (R79)
 LESSON_CHECKERS = {"coordinator", "headteacher", "senco", "manager"}
 PUPIL_VIEW_STAFF = {"coordinator", "senco", "headteacher", "manager"}
-
-
-def _placement_org(session, user: User, placement: Placement, which: str) -> bool:
-    """Whether this person works for the placement's commissioner (organisation_id) or its provider
-    (provider_organisation_id); anyone, in an install without organisations."""
-    if not user.organisation_ids:
-        return True
-    instance = session.get(Instance, placement.instance_id) if placement.instance_id else None
-    return instance is not None and getattr(instance, which) in user.organisation_ids
 
 
 def may_hold(session, person: User, role: str | None, instance: Instance, pupil_ref: str | None = None) -> str | None:

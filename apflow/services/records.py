@@ -13,7 +13,7 @@ from __future__ import annotations
 from apflow.engine.diagrams import record_kinds
 from apflow.errors import Invalid
 from apflow.placements.common import RecordContext
-from apflow.placements.records import HANDLERS
+from apflow.placements.records import HANDLERS, RETIRED
 
 from .core import Core
 
@@ -27,6 +27,8 @@ def apply(core: Core, session, instance, actor, task, properties: dict, answers:
     updates: dict = {}
     for kind in record_kinds(properties):
         fn = HANDLERS.get(kind)
+        if fn is None and kind in RETIRED:
+            raise Invalid(RETIRED[kind])
         if fn is None:
             raise Invalid(f"The process asks to record '{kind}', which apflow does not know; a manager must correct the diagram.")
         result = fn(RecordContext(core, session, instance, actor, task, kind, dict(answers), {**data, **updates}, properties,

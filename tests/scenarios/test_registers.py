@@ -327,3 +327,14 @@ def _marks(world, pid, day=None):
         if day:
             query = query.where(RegisterMark.day == date.fromisoformat(day))
         return list(s.scalars(query))
+
+
+def test_R71_a_daily_register_task_left_by_an_older_diagram_says_where_registers_are_taken_now():
+    """Placements still on a diagram version with the old daily register task are refused with what to do, not
+    told that apflow does not know the kind (and nothing is recorded for the day but by the Today page)."""
+    from apflow.errors import Invalid
+    from apflow.services import records
+
+    with pytest.raises(Invalid, match="Today page") as refused:
+        records.apply(None, None, None, None, None, {"records": "attendance"}, {}, {})
+    assert "Move running placements" in str(refused.value)
