@@ -452,7 +452,8 @@ def _chase_providers(core: Core, cutoff: datetime, now: datetime) -> int:
                 by_provider[instance.provider_organisation_id if instance else None].append((mark, pupil))
         for org, missing in by_provider.items():
             names = ", ".join(sorted({f"{pupil.name} ({pupil.ref})" for _, pupil in missing}))
-            outbox.notify(session, outbox.role_members(session, "provider", org), "register_missing",
+            # a provider with no organisation on record: only staff of no organisation, never every provider's staff
+            outbox.notify(session, outbox.role_members(session, "provider", org if org is not None else []), "register_missing",
                           f"{len(missing)} register{'s are' if len(missing) > 1 else ' is'} missing: {names}. "
                           "Mark them on your Today page now.", subject="Registers are missing",
                           email="Some registers are missing. Open apflow to mark them now:", link="/registers")
