@@ -74,6 +74,13 @@ class Settings:
     lateness_review_days: int = 14
     lesson_reminder_time: str = "18:00"  # UK time on the school day before a session: families' lesson reminder e-mails (R7)
     digest_time: str = "17:00"  # UK time: the daily digest e-mail of notifications people chose to receive that way
+    # retention (issue 16: R111): how long records are kept; child-protection records are kept until the pupil's 25th
+    # birthday (guidance, not a setting). The daily run deletes what has fallen due after retention_time (UK time).
+    retention_placement_years: int = 6  # a placement's file, from the day it ended
+    retention_register_years: int = 6  # register marks, from the day of the session (the 2024 attendance regulations)
+    retention_read_log_years: int = 6  # read-log entries, from the read
+    retention_time: str = "02:00"
+    compliance_renewal_days: int = 30  # a provider's compliance document opens its renewal task this many days before it expires
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -119,6 +126,11 @@ class Settings:
             lateness_review_days=int(env.get("APFLOW_LATENESS_REVIEW_DAYS", 14)),
             lesson_reminder_time=(env.get("APFLOW_LESSON_REMINDER_TIME") or "18:00").strip(),
             digest_time=(env.get("APFLOW_DIGEST_TIME") or "17:00").strip(),
+            retention_placement_years=int(env.get("APFLOW_RETENTION_PLACEMENT_YEARS", 6)),
+            retention_register_years=int(env.get("APFLOW_RETENTION_REGISTER_YEARS", 6)),
+            retention_read_log_years=int(env.get("APFLOW_RETENTION_READ_LOG_YEARS", 6)),
+            retention_time=(env.get("APFLOW_RETENTION_TIME") or "02:00").strip(),
+            compliance_renewal_days=int(env.get("APFLOW_COMPLIANCE_RENEWAL_DAYS", 30)),
         )
         for key, value in overrides.items():
             setattr(settings, key, value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from apflow.engine.problems import InvalidDiagram
 from apflow.errors import NotFound
 from apflow.placements.common import today
-from apflow.services import calendars, inbox, instances, placements, processes, provider_side, registers, safeguarding, users
+from apflow.services import calendars, census, inbox, instances, placements, processes, provider_side, registers, safeguarding, users
 
 DEMO_PASSWORD = "apflow-demo"
 SCHOOL, LA, NEXT_STEPS, GREENFIELD = "The Nest School", "Northshire County Council", "Next Steps Education", "Greenfield Farm Learning"
@@ -94,7 +94,8 @@ def answers(form: str, **extra) -> dict:
                          "provider_information_shared": True, "questions_addressed": True, "pupil_involved": True},
         "consent": {"consent": "given", "signed_name": "Parent", "consent_signed_on": d},
         "placement_decision": {"head_decision": "approve", "head_notes": "Approved for this term and next."},
-        "purchase_order": {"po_decision": "issued", "po_number": "NCC-PO-4471", "issued_by": "la", "issued_on": d, "hours_per_week": 15},
+        "purchase_order": {"po_decision": "issued", "po_number": "NCC-PO-4471", "issued_by": "la", "issued_on": d, "hours_per_week": 15,
+                           "order_value": 4860},
         "allocation": {"tutor_name": "Aisha Begum", "mentor_name": "Sam Ortiz", "venue_agreed_with_carers": True,
                        "sessions": [{"day": day, "starts": "09:30", "ends": "14:30", "activity": "Core subjects and vocational",
                                      "venue": "provider_site", "address": "14 Market Street, Northtown NT1 4QS"}
@@ -211,7 +212,52 @@ def _load_work(core) -> list[str]:
         iid = instances.start_instance(core, coordinator, "placement", {"pupil_name": pupil, "pupil_ref": ref})["id"]
         _advance(core, work, iid, pupil, ref, provider, accounts, stage)
         said.append(f"referral for {pupil}: placement instance {iid}, {stage.replace('_', ' ')}")
+    _census_numbers(core, work)
+    said += _compliance_documents(core, work)
     return said
+
+
+def _compliance_documents(core, work: _Worker) -> list[str]:
+    """Provider compliance documents (issue 16: R25): Next Steps' insurance in date, its safeguarding confirmation due
+    for renewal within the month (the daily check opens its renewal task), its information sharing agreement."""
+    from datetime import timedelta
+
+    from apflow.services import compliance
+
+    [provider] = [p for p in provider_side.my_providers(core, work.people["provider"]) if p["name"] == NEXT_STEPS] or [None]
+    if provider is None:
+        return []
+    day = today()
+    for kind, days, title, where in [
+            ("public_liability", 300, "Public liability, Hiscox policy PL-448120 (£5m)", "Scanned to the shared drive: AP/Next Steps/Insurance"),
+            ("employers_liability", 300, "Employer's liability, Hiscox policy EL-448121 (£10m)", "Scanned to the shared drive: AP/Next Steps/Insurance"),
+            ("safeguarding", 21, "Letter confirming the safeguarding policy and enhanced DBS checks of all staff", "Paper copy in the AP file"),
+            ("information_sharing", None, "Information sharing agreement, signed by both DPOs", "Scanned to the shared drive: AP/Next Steps/ISA")]:
+        compliance.record(core, work.people["coordinator"], provider["id"], {
+            "kind": kind, "title": title, "reference": where, "issued_on": (day - timedelta(days=60)).isoformat(),
+            "expires_on": (day + timedelta(days=days)).isoformat() if days else ""})
+    return [f"provider {NEXT_STEPS}: 4 compliance documents, its safeguarding confirmation due for renewal"]
+
+
+# the school census AP return (issue 16): made-up numbers of the right form (LA 999 is no real authority)
+SCHOOL_NUMBERS = {"urn": "999901", "la_number": "999", "estab_number": "4001"}
+PROVIDER_NUMBERS = {NEXT_STEPS: {"ukprn": "10099901"}, GREENFIELD: {"setting_type": "OTH"}}
+UPNS = {"NEST-0131": "H999400125131", "NEST-0142": "K999400125142", "NEST-0178": "J999400125178", "NEST-0203": "J999400125203",
+        "NEST-0219": "G999400125219", "NEST-0224": "Z999400125224", "NEST-0236": "Q999400125236", "NEST-0251": "W999400125251"}
+CENSUS_REASONS = {"NEST-0224": "MEN", "NEST-0236": "BEH", "NEST-0251": "SEN"}
+
+
+def _census_numbers(core, work: _Worker) -> None:
+    manager = work.people["manager"]
+    [school] = [s for s in census.schools(core, manager) if s["name"] == SCHOOL]
+    census.save_school_numbers(core, manager, school["id"], SCHOOL_NUMBERS)
+    rows = placements.list_placements(core, manager)
+    for provider in {row["provider"]["name"]: row["provider"] for row in rows if row["provider"]}.values():
+        if provider["name"] in PROVIDER_NUMBERS:
+            census.save_provider_numbers(core, manager, school["id"], provider["id"], PROVIDER_NUMBERS[provider["name"]])
+    for row in rows:
+        ref = row["pupil"]["ref"]
+        census.save_row(core, manager, school["id"], row["id"], {"upn": UPNS[ref], "reason": CENSUS_REASONS.get(ref, "OTH")})
 
 
 STAGES = ["referred", "awaiting_consent", "awaiting_approval", "awaiting_purchase_order", "commissioning", "running",

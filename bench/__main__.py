@@ -25,18 +25,21 @@ from apflow.config import ROOT
 
 from . import common, log_levels, overhead, pool, registers, scaling, size, timers
 from . import http as http_bench
+from . import trends as trends_bench
 from .common import POSTGRES_URL, load_average, postgres_problem, say
 
-ALL = ["overhead", "scaling", "timers", "http", "size", "logging", "pool", "registers", "profile"]
+ALL = ["overhead", "scaling", "timers", "http", "size", "logging", "pool", "registers", "trends", "profile"]
 
 FULL = {"overhead_iterations": 1000, "scaling_sizes": [100, 1_000, 10_000], "scaling_rounds": 10,
         "scaling_reps": {"inbox": 3, "page": 20, "complete": 20, "start": 20},
         "timers": 10_000, "http_seconds": 30, "http_tasks_per_user": 10, "size_instances": 200, "profile_iterations": 300, "logging_iterations": 1000,
-        "pool_iterations": 1000, "registers_sizes": [100, 2_000], "registers_rounds": 10}
+        "pool_iterations": 1000, "registers_sizes": [100, 2_000], "registers_rounds": 10,
+        "trends_sizes": [100, 10_000], "trends_rounds": 10}
 QUICK = {"overhead_iterations": 100, "scaling_sizes": [100, 1_000], "scaling_rounds": 4,
          "scaling_reps": {"inbox": 2, "page": 10, "complete": 10, "start": 10},
          "timers": 500, "http_seconds": 4, "http_tasks_per_user": 5, "size_instances": 20, "profile_iterations": 0, "logging_iterations": 200,
-         "pool_iterations": 100, "registers_sizes": [100, 2_000], "registers_rounds": 3}
+         "pool_iterations": 100, "registers_sizes": [100, 2_000], "registers_rounds": 3,
+         "trends_sizes": [100, 2_000], "trends_rounds": 3}
 
 
 def machine() -> dict:
@@ -136,6 +139,9 @@ def headline(results: dict, dbs: list[str]) -> dict:
     r = pick("registers")
     for key in ("grid", "mark", "everyone", "one"):
         out[f"registers_{key}_scaling_ratio"] = r["ratios"][key] if r else nan
+    t = pick("trends")
+    for key in ("all", "provider"):
+        out[f"trends_{key}_scaling_ratio"] = t["ratios"][key] if t else nan
     p = pick("pool")
     out["pool_step_overhead_ms"] = p["overhead_ms"] if p else nan
     out["pool_step_ratio"] = p["ratio"] if p else nan
@@ -232,6 +238,11 @@ def main(argv=None) -> int:
             say("\n== 9. registers and whereabouts: a provider's grid (200 pupils) and a school's 2,000 placements (issue 15) ==")
             results["registers"] = [registers.run(db, workdir, sizes["registers_sizes"], sizes["registers_rounds"]) for db in dbs]
             registers.report(results["registers"])
+        if "trends" in wanted:
+            mark("trends")
+            say(f"\n== 10. trends: the trends page's figures for a school of {sizes['trends_sizes'][-1]:,} placements (issue 16) ==")
+            results["trends"] = [trends_bench.run(db, workdir, sizes["trends_sizes"], sizes["trends_rounds"]) for db in dbs]
+            trends_bench.report(results["trends"])
         if "profile" in wanted and sizes["profile_iterations"]:
             mark("profile")
             say(f"\n== profile: {sizes['profile_iterations']} service-layer completions, timed by step and with cProfile ==")

@@ -6,6 +6,7 @@ from sqlalchemy import exists, select
 
 from apflow.errors import Invalid
 
+from . import compliance
 from .models import Consent, Placement, Plan, Provider, PurchaseOrder, RiskAssessment, ServiceLevelAgreement
 
 
@@ -42,7 +43,8 @@ def provider_cleared(provider: Provider | None) -> bool:
 
 
 def provider_ready(session, provider: Provider | None) -> bool:
-    return provider_cleared(provider) and sla_in_force(session, provider) is not None
+    """Cleared, with an agreement in force and no compliance document expired (R25, issue 16)."""
+    return provider_cleared(provider) and sla_in_force(session, provider) is not None and not compliance.lapsed(session, provider)
 
 
 def missing_before_start(session, placement: Placement) -> list[str]:
@@ -53,6 +55,8 @@ def missing_before_start(session, placement: Placement) -> list[str]:
         missing.append("the provider is not approved with its selection criteria and due diligence complete")
     if sla_in_force(session, provider) is None:
         missing.append("there is no signed service level agreement with the provider")
+    missing += [f"the provider cannot take new placements: {why} (record the renewed document on the provider's page)"
+                for why in compliance.lapsed_words(compliance.lapsed(session, provider))]
     if not has_placement_risk_assessment(session, placement):
         missing.append("the placement risk assessment is not done")
     if not has_written_consent(session, placement):

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from apflow.errors import Invalid
 from apflow.store.models import User, UserRole
 
-from . import gates, provider_side
+from . import compliance, gates, provider_side
 from .common import log, now, parse_date, placement_of, touch
 from .models import Communication, KeyInformationDocument, Placement, Plan, Pupil, PupilContact, PurchaseOrder, TimetableSession
 from .providers import by_name
@@ -103,6 +103,7 @@ def record_provider_choice(ctx):
     if provider is None:
         raise Invalid(f"There is no provider called '{ctx.answers['provider_name']}'. Choose one from the approved-provider "
                       "register, or start its approval first.", {"fields": {"provider_name": ["Not a known provider."]}})
+    compliance.require_in_date(ctx.session, provider)  # an expired compliance document takes no new pupil (R25, issue 16)
     ready = gates.provider_ready(ctx.session, provider)
     placement.provider_id = provider.id
     touch(placement, "planning" if ready else "referred")
@@ -124,6 +125,7 @@ def record_purchase_order(ctx):
                       {"fields": {f: ["Required when the order is issued."] for f in missing}})
     order = PurchaseOrder(placement_id=placement.id, number=a["po_number"], issued_by=a["issued_by"],
                           hours_per_week=a.get("hours_per_week"), issued_on=parse_date(a["issued_on"]),
+                          value_pence=round(a["order_value"] * 100) if a.get("order_value") is not None else None,
                           recorded_at=now(), recorded_by=ctx.actor.name)
     ctx.session.add(order)
     touch(placement, "commissioned")

@@ -175,6 +175,7 @@ class PurchaseOrder(Base):
     number: Mapped[str] = mapped_column(String(100))
     issued_by: Mapped[str] = mapped_column(String(20))  # la, school
     hours_per_week: Mapped[float | None] = mapped_column(Float, nullable=True)
+    value_pence: Mapped[int | None] = mapped_column(Integer, nullable=True)  # what the order commits (value for money)
     issued_on: Mapped[date] = mapped_column(Date)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_by: Mapped[str] = mapped_column(String(80))
@@ -669,3 +670,243 @@ class RegisterReview(Base):
     raised_on: Mapped[date] = mapped_column(Date)
     reason: Mapped[str] = mapped_column(Text)
     review_opened: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# -- evidence packs: a log of every pack produced, each a disclosure of a pupil's or a provider's records (issue 16) ---
+
+
+class EvidencePack(Base):
+    """One evidence pack (a PDF of a placement's file or of a provider's record) produced for an Ofsted or LA visit:
+    who produced it, of what, when, and for which audience (school or provider), kept as a record of the disclosure."""
+    __tablename__ = "evidence_packs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # placement, provider
+    placement_id: Mapped[int | None] = mapped_column(ForeignKey("placements.id", ondelete="SET NULL"), nullable=True, index=True)
+    pupil_id: Mapped[int | None] = mapped_column(ForeignKey("pupils.id", ondelete="SET NULL"), nullable=True, index=True)
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id", ondelete="SET NULL"), nullable=True, index=True)
+    pupils: Mapped[int] = mapped_column(Integer, default=0)  # how many pupils' records it discloses
+    audience: Mapped[str] = mapped_column(String(20))  # school, provider (what apflow.services.disclosure let them read)
+    produced_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    produced_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    produced_by_name: Mapped[str] = mapped_column(String(200))
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# -- qualifications, destination follow-ups, governors' reports, the annual policy review (issue 16: R15, R101, R110,
+# R113, R114) ------------------------------------------------------------------------------------------------------
+
+
+class Qualification(Base):
+    """An examination entry on a placement and, once known, its result (R15: the school enters pupils for appropriate
+    examinations; N 5.4: the types and levels of qualifications pupils achieve are analysed)."""
+    __tablename__ = "qualifications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), index=True)
+    pupil_id: Mapped[int] = mapped_column(ForeignKey("pupils.id", ondelete="CASCADE"), index=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(30))  # gcse, functional_skills, btec, entry_level, ...
+    level: Mapped[str] = mapped_column(String(20))  # entry_1 .. level_3
+    awarding_body: Mapped[str] = mapped_column(String(100), default="")
+    entered_on: Mapped[date] = mapped_column(Date, index=True)
+    result: Mapped[str] = mapped_column(String(60), default="")
+    gained: Mapped[bool | None] = mapped_column(Boolean, nullable=True)  # None until the result is known
+    result_on: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    changed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class DestinationFollowUp(Base):
+    """The check, 3 and 6 months after a destination began, that it is sustained (R101, N 5.3). The row is written
+    when the check falls due and claims it: one per destination and month, however many schedulers run."""
+    __tablename__ = "destination_follow_ups"
+    __table_args__ = (UniqueConstraint("destination_id", "months", name="uq_destination_follow_ups_months"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    destination_id: Mapped[int] = mapped_column(ForeignKey("destinations.id", ondelete="CASCADE"), index=True)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), index=True)
+    months: Mapped[int] = mapped_column(Integer)  # 3 or 6
+    due_on: Mapped[date] = mapped_column(Date)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id", ondelete="SET NULL"), nullable=True)
+    sustained: Mapped[bool | None] = mapped_column(Boolean, nullable=True)  # None until checked
+    checked_on: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class GovernorsReport(Base):
+    """The headteacher's termly report to governors on AP outcomes (R110, R114, N 12.1): the figures as they stood when
+    it was written, the narrative, and when it was presented. Past reports are kept."""
+    __tablename__ = "governors_reports"
+    __table_args__ = (UniqueConstraint("scope", "term", name="uq_governors_reports_scope_term"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(40))  # "org-<id>", or "all" in an install without organisations
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), nullable=True, index=True)
+    term: Mapped[str] = mapped_column(String(60))
+    term_start: Mapped[date] = mapped_column(Date)
+    term_end: Mapped[date] = mapped_column(Date)
+    figures: Mapped[dict] = mapped_column(JSON)
+    narrative: Mapped[str] = mapped_column(Text, default="")
+    presented_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    written_by: Mapped[str] = mapped_column(String(200))
+
+
+class PolicyReview(Base):
+    """The yearly review of the AP policy and arrangements (R113: February for NS; R114: outcomes, quality of
+    provision, value for money, stakeholder feedback, changes in statutory guidance). One per organisation a year."""
+    __tablename__ = "policy_reviews"
+    __table_args__ = (UniqueConstraint("scope", "year", name="uq_policy_reviews_scope_year"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(40))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), nullable=True, index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id", ondelete="SET NULL"), nullable=True)
+    outcome: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # what was considered and agreed
+    next_review_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    completed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class PolicyFeedback(Base):
+    """One person's feedback for the annual review (R114: staff feedback is gathered; stakeholders are heard)."""
+    __tablename__ = "policy_review_feedback"
+    __table_args__ = (UniqueConstraint("review_id", "user_id", name="uq_policy_review_feedback_person"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("policy_reviews.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    name: Mapped[str] = mapped_column(String(200))
+    audience: Mapped[str] = mapped_column(String(20))  # staff, provider
+    works_well: Mapped[str] = mapped_column(Text, default="")
+    to_change: Mapped[str] = mapped_column(Text, default="")
+    rating: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 1 (poor) .. 5 (excellent)
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# -- data protection: the read log, retention runs and the deletion log (issue 16, part 5: R111) -------------------
+
+
+class ReadLogEntry(Base):
+    """One read of a pupil's records (R111): who (and in which roles), what, when, from which page or API route. Reads
+    of child-protection records are marked restricted and shown only to those entitled to the file (R81)."""
+    __tablename__ = "read_log"
+    __table_args__ = (Index("ix_read_log_pupil_at", "pupil_id", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pupil_id: Mapped[int] = mapped_column(ForeignKey("pupils.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True)
+    username: Mapped[str] = mapped_column(String(200))
+    roles: Mapped[str] = mapped_column(String(300), default="")
+    what: Mapped[str] = mapped_column(String(300))
+    route: Mapped[str] = mapped_column(String(500), default="")
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class RetentionRun(Base):
+    """One day's run of the retention rules (R111), claimed by inserting the day: two schedulers never both run it."""
+    __tablename__ = "retention_runs"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deleted: Mapped[dict] = mapped_column(JSON, default=dict)  # rows deleted per rule
+    held: Mapped[int] = mapped_column(Integer, default=0)  # records due but kept under a legal hold
+
+
+class RetentionDeletion(Base):
+    """What the retention rules deleted (R111): which record (table and id, or a count for registers and read-log
+    entries), whose (the pupil's id only), under which rule, due since when and deleted when, and how many dependent
+    rows went with it. Never any of the deleted content; kept when the pupil's own record is gone."""
+    __tablename__ = "retention_deletions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_day: Mapped[date] = mapped_column(Date, index=True)
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rule: Mapped[str] = mapped_column(String(40), index=True)
+    record: Mapped[str] = mapped_column(String(60))
+    record_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rows: Mapped[int] = mapped_column(Integer, default=1)
+    pupil_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)  # no foreign key: outlives the pupil
+    organisation_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)  # the pupil's school, for scoping
+    due_on: Mapped[date] = mapped_column(Date)
+    cascaded: Mapped[dict] = mapped_column(JSON, default=dict)  # dependent rows deleted with it, per table
+
+
+# -- provider compliance documents with expiry dates (issue 16, part 1: R25, with R20-R22) ----------------------------
+
+
+class ComplianceDocument(Base):
+    """A provider's compliance document (insurance, safeguarding confirmation, registration, the information sharing
+    agreement, a site's health and safety assessment), for the provider or one of its sites, with the dates it runs
+    between. The one accepted last for its kind and site is in force ('accepted'; older ones 'superseded'); once it has
+    expired no new placement starts with the provider (gates). One the provider's staff upload is 'submitted' until the
+    school accepts or rejects it."""
+    __tablename__ = "compliance_documents"
+    # the daily checks ask for documents in force by expiry date
+    __table_args__ = (Index("ix_compliance_documents_status_expires_on", "status", "expires_on"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("provider_sites.id", ondelete="SET NULL"), nullable=True)
+    site_name: Mapped[str] = mapped_column(String(200), default="")  # kept: a provider's sites are recorded afresh when its details change
+    kind: Mapped[str] = mapped_column(String(40))  # apflow.placements.compliance.KINDS
+    title: Mapped[str] = mapped_column(String(300), default="")  # e.g. the insurer and policy number
+    reference: Mapped[str] = mapped_column(Text, default="")  # where the document is kept, when it is not uploaded
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"), nullable=True)
+    issued_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    expires_on: Mapped[date | None] = mapped_column(Date, nullable=True)  # the last day it is valid
+    status: Mapped[str] = mapped_column(String(20))  # submitted, accepted, rejected, superseded
+    notes: Mapped[str] = mapped_column(Text, default="")
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # the school accepted or rejected it
+    decided_by: Mapped[str] = mapped_column(String(200), default="")
+    decision_notes: Mapped[str] = mapped_column(Text, default="")
+    # what the daily checks did, each claimed once: the renewal task opened; the expiry's block and cascade run
+    warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    renewal_instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id", ondelete="SET NULL"), nullable=True)
+    lapsed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+# -- the school census AP return (issue 16, part 4: exports): numbers the DfE asks for that apflow did not hold --------
+
+
+class SchoolNumbers(Base):
+    """A school's own DfE numbers, printed on its census return: URN, LA number and establishment (DfE) number."""
+    __tablename__ = "school_numbers"
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True)
+    urn: Mapped[str] = mapped_column(String(6), default="")
+    la_number: Mapped[str] = mapped_column(String(3), default="")
+    estab_number: Mapped[str] = mapped_column(String(4), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class ProviderNumbers(Base):
+    """How the census names an AP setting: its URN (Get Information about Schools) or UKPRN (UK Register of Learning
+    Providers), or, when it has neither, its setting type. Exactly one of the three is sent."""
+    __tablename__ = "provider_numbers"
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"), primary_key=True)
+    urn: Mapped[str] = mapped_column(String(6), default="")
+    ukprn: Mapped[str] = mapped_column(String(8), default="")
+    setting_type: Mapped[str] = mapped_column(String(3), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class PupilNumbers(Base):
+    """A pupil's unique pupil number (UPN), as the school's MIS holds it; unique, so a pupil entered twice shows up."""
+    __tablename__ = "pupil_numbers"
+    pupil_id: Mapped[int] = mapped_column(ForeignKey("pupils.id", ondelete="CASCADE"), primary_key=True)
+    upn: Mapped[str] = mapped_column(String(13), unique=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class CensusPlacement(Base):
+    """A placement's primary reason as the census codes it (the school's choice: the referral's reasons are a list)."""
+    __tablename__ = "census_placements"
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placements.id", ondelete="CASCADE"), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(3))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(200))

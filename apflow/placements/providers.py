@@ -98,13 +98,18 @@ def review_running_placements(ctx, provider: Provider, why: str) -> int:
     """The safeguarding cascade (R23, R80): every running placement with a provider found unsafe, suspended or withdrawn
     gets a placement review at once (its running stage catches the signal once this step commits), and the reason is
     in its history. New starts with the provider are already refused while it is not approved (gates.provider_cleared).
-    Compliance that expires (a later issue) calls this too."""
-    placements = list(ctx.session.scalars(select(Placement).where(Placement.provider_id == provider.id, Placement.status.in_(RUNNING),
-                                                                  Placement.instance_id.is_not(None))))
+    An expired insurance or safeguarding confirmation runs the same cascade from the daily check (services/compliance.py)."""
+    placements = running_placements(ctx.session, provider)
     for placement in placements:
         ctx.signal_after(placement.instance_id, "review_requested", {"reason": why})
         log(ctx, f"Review opened because {why}", placement=placement, kind="cascade_review")
     return len(placements)
+
+
+def running_placements(session, provider: Provider) -> list[Placement]:
+    """The provider's running placements with a workflow to review them: those the safeguarding cascade reviews."""
+    return list(session.scalars(select(Placement).where(Placement.provider_id == provider.id, Placement.status.in_(RUNNING),
+                                                        Placement.instance_id.is_not(None)).order_by(Placement.id)))
 
 
 def record_qa_visit(ctx):

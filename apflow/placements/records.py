@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import attendance, concerns, exits, intake, planning, provider_side, providers, reviews
+from . import attendance, compliance, concerns, exits, intake, planning, provider_side, providers, reviews
 from .common import RecordContext
+from .outcomes import record_follow_up, record_follow_up_opened, record_policy_review, record_policy_review_opened  # issue 16
 
 # Kinds older diagram versions still name, with what to do instead: placements running on such a version are moved
 # to the current one ("Move running placements" on the process's page); new diagrams naming them are refused at
@@ -38,6 +39,11 @@ HANDLERS: dict[str, Callable[[RecordContext], dict | None]] = {
     "family_support": exits.record_family_support,
     "destination": exits.record_destination,
     "transition_check": exits.record_transition_check,
+    # what a placement leads to (issue 16: R101, R113, R114)
+    "destination_follow_up_opened": record_follow_up_opened,
+    "destination_follow_up": record_follow_up,
+    "policy_review_opened": record_policy_review_opened,
+    "policy_review": record_policy_review,
     # intake
     "referral": intake.record_referral,
     "provider_choice": intake.record_provider_choice,
@@ -69,6 +75,8 @@ HANDLERS: dict[str, Callable[[RecordContext], dict | None]] = {
     # the provider's own side (R12, R24)
     "referral_decision": provider_side.record_referral_decision,
     "arrangement_recheck": provider_side.record_arrangement_recheck,
+    # provider compliance over time (issue 16: R25)
+    "compliance_renewal": compliance.record_compliance_renewal,
     # reviews
     "commencement_review": reviews.record_commencement,
     "pupil_passport": reviews.record_passport,

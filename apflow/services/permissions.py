@@ -141,15 +141,61 @@ def can(user: User, action: str, target=None, session=None) -> bool:
         return bool(staff_roles(user) & REGISTER_STAFF) and _commissions(session, user, target)
     if action == "whereabouts.view":  # target: a Placement, or None for whether the person has a school-wide list at all
         return bool(staff_roles(user) & PLACEMENT_STAFF) and (target is None or _commissions(session, user, target))
+    # -- evidence packs (issue 16): a PDF for an Ofsted or LA visit ------------------------------------------------------
+    if action == "evidence.placement":  # target: a Placement; its school's staff, and its provider's while it delivers it,
+        instance = session.get(Instance, target.instance_id) if target.instance_id else None  # who may read its file
+        return (instance is not None and can(user, "provider.read", target, session)  # never families: it is for inspectors
+                and can(user, "instance.view", instance, session))
+    if action == "evidence.provider":  # target: None; whoever reads provider records (staff); pupils listed are filtered apart
+        return bool(staff_roles(user))
+    # -- data protection (issue 16, part 5: R111) -------------------------------------------------------------------------
+    if action in ("reads.view", "subject_access.export"):  # target: a pupil id; the pupil's school's managers and DSLs
+        return bool(staff_roles(user) & DATA_PROTECTION_STAFF) and _pupils_school(session, user, target)
+    if action == "retention.view":  # the retention dry run and deletion log: managers, for their own schools' pupils
+        return MANAGER in roles
+    # -- provider compliance documents (issue 16: R25); target: a Provider -------------------------------------------
+    if action == "compliance.view":  # the commissioning side working with the provider, and the provider's own staff
+        return ((bool(staff_roles(user) & PLACEMENT_STAFF) and _works_with_provider(session, user, target))
+                or can(user, "compliance.submit", target, session))
+    if action == "compliance.keep":  # record, accept or reject documents: the commissioning side's managers and coordinators
+        return bool(staff_roles(user) & COMPLIANCE_KEEPERS) and _works_with_provider(session, user, target)
+    if action == "compliance.submit":  # upload a renewal for the school to accept: the provider's own staff
+        return "provider" in staff_roles(user) and _is_providers_staff(session, user, target)
+    # -- outcomes, governors' reports and the annual policy review (issue 16: R15, R101, R110, R113, R114) -----------
+    if action == "outcomes.view":  # target: a Placement; its exam entries and destination checks: school staff, its provider
+        return ((bool(staff_roles(user) & PLACEMENT_STAFF) and _commissions(session, user, target))
+                or ("provider" in staff_roles(user) and _delivers(session, user, target)))
+    if action == "outcomes.record":  # target: a Placement; the school's staff or the provider delivering it enter exams
+        return ((bool(staff_roles(user) & OUTCOME_STAFF) and _commissions(session, user, target))
+                or ("provider" in staff_roles(user) and _delivers(session, user, target)))
+    if action == "governors.report":  # target: None; the termly report and the annual review, for the school's leaders
+        return bool(staff_roles(user) & GOVERNORS_STAFF)
+    if action == "policy_review.feedback":  # target: the review's organisation id; its own staff give feedback
+        return bool(staff_roles(user) - {"provider", "la_officer"}) and (not user.organisation_ids or target in user.organisation_ids)
+    # -- exports (issue 16, part 4): registers as CSV/XLSX, the school census AP return -------------------------------------
+    if action == "register.export":  # target: a Placement; the commissioning school's coordinators, headteacher and
+        return can(user, "register.code", target, session) or can(user, "register.mark", target, session)  # managers; its provider
+    if action == "census.return":  # target: an Organisation (a school), or None for whether the person returns a census at all
+        if not staff_roles(user) & EXPORT_STAFF:
+            return False
+        return target is None or (target.kind == "school" and (not user.organisation_ids or target.id in user.organisation_ids))
+    # -- trends across placements (issue 16: R112); the figures are then limited to commissioned_by(user) -----------
+    if action == "trends.view":
+        return bool(staff_roles(user) & PLACEMENT_STAFF)
     raise ValueError(f"unknown action {action}")
 
 
+OUTCOME_STAFF = {"coordinator", "headteacher", "senco", "manager"}  # record exam entries and results (R15)
+GOVERNORS_STAFF = {"coordinator", "headteacher", "manager"}  # the governors' report and the policy review (R114)
 PLACEMENT_STAFF = {"coordinator", "headteacher", "dsl", "deputy_dsl", "senco", "la_officer", "manager"}
 FAMILY_STAFF = {"coordinator", "headteacher", "manager"}
 PROFESSIONALS_STAFF = {"coordinator", "headteacher", "dsl", "deputy_dsl", "senco", "manager"}
 REGISTER_STAFF = {"coordinator", "headteacher", "manager"}  # code the provider's marks (R79)
+EXPORT_STAFF = REGISTER_STAFF  # export registers of their school's placements and return its census (issue 16)
 LESSON_CHECKERS = {"coordinator", "headteacher", "senco", "manager"}
 PUPIL_VIEW_STAFF = {"coordinator", "senco", "headteacher", "manager"}
+COMPLIANCE_KEEPERS = {"coordinator", "manager"}  # keep a provider's compliance documents (issue 16: R25)
+DATA_PROTECTION_STAFF = {"manager", "dsl", "deputy_dsl"}  # who looked at a pupil, subject access (R111, issue 16)
 
 
 def may_hold(session, person: User, role: str | None, instance: Instance, pupil_ref: str | None = None) -> str | None:
@@ -330,3 +376,43 @@ def delivered_by(user: User):
     if not orgs:
         return Placement.provider_id.is_not(None)
     return Instance.provider_organisation_id.in_(orgs)
+
+
+def exportable_by(user: User):
+    """SQL over Placement joined to its Instance and Pupil: the placements whose registers this person may export (issue
+    16): the school side's for its coordinators, headteacher and managers, the provider's own pupils for its staff."""
+    roles = staff_roles(user)
+    branches = ([commissioned_by(user)] if roles & EXPORT_STAFF else []) + ([delivered_by(user)] if "provider" in roles else [])
+    return or_(*branches) if branches else false()
+
+
+# -- provider compliance documents (issue 16: R25) ------------------------------------------------------------------
+
+def _works_with_provider(session, user: User, provider) -> bool:
+    """Whether this person works for the school or LA that approved the provider (its approval process's organisation)
+    or for one that commissions placements with it; an LA's officers work with every provider in its area; anyone, in
+    an install without organisations. Another school's staff: no."""
+    orgs = user.organisation_ids
+    if not orgs:
+        return True
+    if provider is None:
+        return False
+    if _works_for_an_la(session, user):
+        return True
+    approver = session.scalar(select(Instance.organisation_id).where(Instance.id == provider.instance_id)) if provider.instance_id else None
+    if approver in orgs:
+        return True
+    return bool(session.scalar(select(exists().where(
+        Placement.provider_id == provider.id,
+        or_(Placement.instance_id.in_(select(Instance.id).where(Instance.organisation_id.in_(orgs))),
+            Placement.pupil_id.in_(select(Pupil.id).where(Pupil.organisation_id.in_(orgs))))))))
+
+
+def _is_providers_staff(session, user: User, provider) -> bool:
+    """Whether this person works for this provider (its organisation of the same name); any provider, in an install
+    without organisations."""
+    orgs = user.organisation_ids
+    if not orgs:
+        return provider is not None
+    return provider is not None and bool(session.scalar(select(exists().where(
+        Organisation.id.in_(orgs), Organisation.kind == "provider", Organisation.name == provider.name))))

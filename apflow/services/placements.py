@@ -9,11 +9,10 @@ from sqlalchemy import func, or_, select
 
 from apflow.engine.forms import Form
 from apflow.errors import Invalid, NotFound
-from apflow.placements import providers, registers
+from apflow.placements import providers
 from apflow.placements.common import now
 from apflow.placements.models import (
     Assessment,
-    AttendanceRecord,
     Communication,
     Consent,
     Destination,
@@ -98,7 +97,8 @@ def get_placement(core: Core, user: User, placement_id: int) -> dict:
             la_officer={"name": p.la_officer_name, "role": p.la_officer_role}, learning_mentor=p.learning_mentor,
             tutor=p.tutor_name, mentor=p.mentor_name, transport=p.transport, equipment=p.equipment,
             approved_at=p.approved_at.isoformat() if p.approved_at else None, attendance_code=p.attendance_code,
-            purchase_orders=[{"number": o.number, "issued_by": o.issued_by, "issued_on": _day(o.issued_on)}
+            purchase_orders=[{"number": o.number, "issued_by": o.issued_by, "issued_on": _day(o.issued_on), "hours_per_week": o.hours_per_week,
+                              "value": o.value_pence / 100 if o.value_pence is not None else None}
                              for o in _rows(session, PurchaseOrder, p.id, PurchaseOrder.id)],
             timetable=[{"day": WEEKDAYS[s.weekday], "starts": s.starts, "ends": s.ends, "activity": s.activity,
                         "venue": s.venue_kind, "address": s.address} for s in _rows(session, TimetableSession, p.id, TimetableSession.weekday)],
@@ -222,34 +222,6 @@ def provider_record(core: Core, user: User, provider_id: int) -> dict:
                                "safeguarding_ok": v.findings.get("safeguarding_ok"), "findings": v.findings.get("qa_findings", ""),
                                "recorded_by": v.recorded_by} for v in visits],
                 "placements": dict(running), "requires_rlp": provider.requires_rlp}
-
-
-def outcomes_report(core: Core, user: User) -> dict:
-    """Trends across the placements this person may see (R112): attendance, engagement, review outcomes, destinations."""
-    with core.db.session(readonly=True) as session:
-        placements = _visible(session, user, session.scalars(select(Placement)))
-        ids = [p.id for p in placements] or [-1]
-        marks = list(session.scalars(select(RegisterMark).where(RegisterMark.placement_id.in_(ids), RegisterMark.status.is_not(None))))
-        attendance = list(session.scalars(select(AttendanceRecord).where(AttendanceRecord.placement_id.in_(ids))))  # engagement of old days
-        engagement = Counter()
-        counts = Counter()
-        for a in attendance:
-            for key, value in (a.engagement or {}).items():
-                engagement[key] += value
-                counts[key] += 1
-        reviews = Counter(session.scalars(select(Review.outcome).where(Review.placement_id.in_(ids), Review.kind.in_(["half-termly", "requested"]))))
-        destinations = Counter(session.scalars(select(Destination.kind).where(Destination.placement_id.in_(ids))))
-        reintegrated = sum(n for kind, n in destinations.items() if kind in ("same_school", "new_school", "college"))
-        return {
-            "placements": len(placements),
-            "by_status": dict(Counter(p.status for p in placements)),
-            "attendance_rate": registers.percent(marks),
-            "unexplained_absences": sum(1 for m in marks if m.status == "absent" and m.reason == registers.UNEXPLAINED),
-            "engagement_average": {k: round(engagement[k] / counts[k], 2) for k in engagement},
-            "review_outcomes": dict(reviews),
-            "destinations": dict(destinations),
-            "reintegration_rate": round(100 * reintegrated / sum(destinations.values()), 1) if destinations else None,
-        }
 
 
 def request_review(core: Core, user: User, placement_id: int, reason: str) -> dict:

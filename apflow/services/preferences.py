@@ -39,6 +39,8 @@ KINDS = {  # kind -> what it is, in plain words
     "progress_update": "Your child's termly progress update",
     "review_invitation": "Invitations to your child's review meetings",
     LESSON_REMINDER: "Lesson reminders the evening before (times and places of the next day's sessions)",
+    "provider_compliance_expired": "A provider's insurance or safeguarding confirmation has expired",  # issue 16: R25
+    "provider_compliance_due": "A provider's compliance document is due for renewal, expired, or waiting to be accepted",
 }
 # who receives which kinds, by role (kinds a person has actually received are offered too, whatever their role)
 ROLE_KINDS = {

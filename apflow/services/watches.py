@@ -11,8 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from . import family_portal, preferences, registers  # lesson reminders and digests; registers (issue 15)
+from . import compliance, family_portal, preferences, registers  # compliance (issue 16); reminders, digests, registers (15)
 from .core import Core
+from .outcomes import open_destination_follow_ups  # R101: the 3- and 6-month checks (issue 16)
+from .policy_review import start_policy_reviews  # R113: February's policy review (issue 16)
+from .retention import run_retention  # R111: the daily retention run (issue 16)
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +27,13 @@ WATCHES: list[tuple[str, Callable[[Core], int]]] = [
     ("attendance patterns", registers.attendance_patterns),
     ("lesson reminders", family_portal.send_lesson_reminders),  # R7: families' e-mail the evening before (issue 15)
     ("notification digests", preferences.send_digests),  # the daily digest e-mail people chose (issue 15)
+    # provider compliance (issue 16: R25): renewal tasks ahead of expiry, then the block and cascade once expired
+    ("compliance renewals", compliance.open_renewals),
+    ("compliance expiries", compliance.apply_expiries),
+    # outcomes (issue 16: R101, R113): each destination's checks on the day they fall due; each year's policy review
+    ("destination follow-ups", open_destination_follow_ups),
+    ("annual policy review", start_policy_reviews),
+    ("retention", run_retention),  # R111: deletes what the retention rules say is due, once a day (issue 16)
 ]
 
 

@@ -15,7 +15,8 @@ from .models import DigestItem, Notification, NotificationPreference, OutboxEmai
 # knows whether the pupil is there), a task marked `alert` (a safeguarding concern to answer, a review that found a
 # pupil not safe, an emergency removal) and escalations of late tasks (a concern's response among them).
 SAFETY_KINDS = frozenset({"unexplained_absence", "absence_reported", "absence_safety", "pupil_feels_unsafe", "register_missing",
-                          "register_missing_school", "task_alert", "escalation", "second_escalation"})
+                          "register_missing_school", "task_alert", "escalation", "second_escalation",
+                          "provider_compliance_expired"})
 MODES = ("immediate", "digest", "in_app")  # in the app and by e-mail now; in the app now and in the daily e-mail; app only
 
 

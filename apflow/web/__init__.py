@@ -9,7 +9,28 @@ from apflow.config import Settings
 from apflow.roles import role_title
 from apflow.services.core import Core
 
-from . import api, assets, auth, family, guards, idempotency, inbox, lessons, mail, modeler, pages, people, provider_side, safeguarding
+from . import (
+    api,
+    assets,
+    auth,
+    compliance,
+    data_protection,
+    evidence,
+    exports,
+    family,
+    governors,
+    guards,
+    idempotency,
+    inbox,
+    lessons,
+    mail,
+    modeler,
+    pages,
+    people,
+    provider_side,
+    safeguarding,
+    trends,
+)
 from . import registers as registers_pages
 
 
@@ -56,6 +77,23 @@ def create_app(settings: Settings | None = None, core: Core | None = None, run_s
     app.register_blueprint(lessons.api_bp, url_prefix="/api/v1")
     app.register_blueprint(provider_side.bp)  # the provider's own side: referral decisions, plan sign-off, notices (issue 15)
     app.register_blueprint(provider_side.api_bp, url_prefix="/api/v1")
+    # trends with charts, tables and CSV (issue 16: R112)
+    app.register_blueprint(trends.bp)
+    app.register_blueprint(trends.api_bp, url_prefix="/api/v1")
+    app.register_blueprint(evidence.bp)
+    # registers as CSV/XLSX and the school census AP return (issue 16, part 4)
+    app.register_blueprint(exports.bp)
+    app.register_blueprint(exports.api_bp, url_prefix="/api/v1")
+    # provider compliance documents with expiry dates (issue 16: R25)
+    app.register_blueprint(compliance.bp)
+    app.register_blueprint(compliance.api_bp, url_prefix="/api/v1")
+    # the read log, who looked at a pupil, subject access, retention (issue 16: R111)
+    data_protection.init_app(app)
+    app.register_blueprint(data_protection.bp)
+    app.register_blueprint(data_protection.api_bp, url_prefix="/api/v1")
+    # exams, destination checks, the governors' report, the policy review (issue 16: R15, R101, R110, R113, R114)
+    app.register_blueprint(governors.bp)
+    app.register_blueprint(governors.api_bp, url_prefix="/api/v1")
     api.register_error_handlers(app)
     if run_scheduler if run_scheduler is not None else settings.run_scheduler:
         from apflow.scheduler import TimerScheduler

@@ -11,6 +11,7 @@ VENDOR = {
     "pico": "@picocss/pico/css",
     "bpmn-js": "bpmn-js/dist",
     "bpmnlint": "bpmn-js-bpmnlint/dist",
+    "chartjs": "chart.js/dist",  # the trends page's charts (apflow/web/static/trends.js)
     "lint-rules": "../build",  # our lint rules, packed by `npm run build` (see frontend/package.json)
 }
 

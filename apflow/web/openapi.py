@@ -339,6 +339,140 @@ def _provider_side_paths() -> dict:
     }
 
 
+def _data_protection_paths() -> dict:
+    """Data protection (issue 16: R111): who read a pupil's records, the subject access export, the retention dry run."""
+    ref = [_path_param("ref")]
+    day = lambda name, about: {"name": name, "in": "query", "required": False, "description": about,  # noqa: E731
+                               "schema": {"type": "string", "format": "date"}}
+    text = lambda name, about: {"name": name, "in": "query", "required": False, "description": about, "schema": {"type": "string"}}  # noqa: E731
+    invalid = {"422": {"$ref": "#/components/responses/Invalid"}}
+    return {
+        "/pupils/{ref}/reads": {"get": _op(
+            "Who read this pupil's records, newest first (the pupil's school's managers and DSLs; child-protection reads only for those "
+            "entitled to the file): who, roles, what, route, when", {"200": _json({"type": "object"}), **invalid},
+            params=[*ref, text("who", "name or username contains"), text("role", "a role, e.g. provider or parent"),
+                    text("what", "what was read, or the route, contains"), day("since", "from this UK day"), day("until", "to this UK day")])},
+        "/pupils/{ref}/subject-access": {"get": _op(
+            "A subject access export: a ZIP of JSON and CSV files of everything held about the pupil with a README.txt "
+            "(child-protection records only for those entitled to the file); logged",
+            {"200": {"description": "The ZIP", "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}}},
+            params=ref)},
+        "/retention": {"get": _op(
+            "Managers: what the retention rules would delete on a day (a dry run: nothing is deleted), per rule and per pupil, what is "
+            "held and why, and the deletion log", {"200": _json({"type": "object"}), **invalid},
+            params=[day("on", "the day to look at; today by default")])},
+    }
+
+
+def _compliance_paths() -> dict:
+    """Provider compliance documents with expiry dates (issue 16: R25)."""
+    invalid = {"422": {"$ref": "#/components/responses/Invalid"}}
+    provider, obj = [_path_param("provider_id", "integer")], _json({"type": "object"})
+    document = {"type": "object", "required": ["kind"], "properties": {
+        "kind": {"type": "string", "enum": ["public_liability", "employers_liability", "safeguarding", "registration",
+                                           "information_sharing", "health_and_safety"]},
+        "site_id": {"type": ["integer", "null"], "description": "one of the provider's sites; left out for the whole provider"},
+        "title": {"type": "string"}, "reference": {"type": "string", "description": "where it is kept; required unless a file is sent"},
+        "issued_on": {"type": "string", "format": "date"},
+        "expires_on": {"type": "string", "format": "date", "description": "the last day it is valid; required for insurance, "
+                                                                            "safeguarding and health and safety"},
+        "notes": {"type": "string"}}}
+    decision = {"type": "object", "required": ["decision"], "properties": {
+        "decision": {"type": "string", "enum": ["accept", "reject"]}, "notes": {"type": "string", "description": "why, to reject"}}}
+    return {
+        "/providers/{provider_id}/compliance": {
+            "get": _op("A provider's compliance documents: in force with their state (valid, due for renewal, expired), uploaded by "
+                       "the provider and waiting, history; whether new starts are blocked (the commissioning side and the "
+                       "provider's own staff)", {"200": obj}, params=provider),
+            "post": _op("Record a compliance document (in force at once for the commissioning side's coordinators and managers; "
+                        "waiting for the school to accept it when the provider's staff send it). JSON with a reference, or "
+                        "multipart/form-data with the same fields and `file`", {"201": obj, **invalid}, document, provider)},
+        "/providers/{provider_id}/compliance/{compliance_id}/decision": {"post": _op(
+            "The commissioning side accepts or rejects a document the provider uploaded", {"200": obj, **invalid}, decision,
+            provider + [_path_param("compliance_id", "integer")])},
+    }
+
+
+def _export_paths() -> dict:
+    """Exports (issue 16, part 4): registers as CSV/XLSX, the school census's AP return (docs/census.md)."""
+    invalid = {"$ref": "#/components/responses/Invalid"}
+    query = [{"name": n, "in": "query", "required": False, "schema": s} for n, s in (
+        ("placement", {"type": "integer"}), ("provider", {"type": "integer"}), ("from", {"type": "string", "format": "date"}),
+        ("to", {"type": "string", "format": "date"}), ("format", {"type": "string", "enum": ["csv", "xlsx"], "default": "csv"}))]
+    files = {"text/csv": {"schema": {"type": "string"}},
+             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}}}
+    census = [{"name": "census", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^(autumn|spring|summer)-[0-9]{4}$"}},
+              {"name": "school", "in": "query", "required": False, "schema": {"type": "integer"}}]
+    return {
+        "/exports/registers": {"get": _op(
+            "Registers as a file, one row per session over a date range (default the last 4 weeks, at most 366 days): one placement, one "
+            "provider, or everything the caller may export. The school's coordinators, headteacher and managers; a provider's staff for its "
+            "own pupils", {"200": {"description": "The file (an attachment)", "content": files}, "422": invalid}, params=query)},
+        "/census": {"get": _op(
+            "The school census's AP return of the caller's school for a census (default the next): rows with the DfE's items, and every "
+            "problem to fix with how", {"200": _json({"type": "object", "required": ["census", "columns", "rows", "problems"]}), "422": invalid},
+            params=census)},
+        "/census.csv": {"get": _op(
+            "The same return as CSV (exactly the documented columns); the X-Census-Problems header counts the problems left",
+            {"200": {"description": "The CSV (an attachment)", "content": {"text/csv": {"schema": {"type": "string"}}}}, "422": invalid},
+            params=census)},
+    }
+
+
+def _trend_paths() -> dict:
+    """Trends across placements (R112): the figures of the Trends page, for the school's and LA's staff."""
+    choice = [{"name": name, "in": "query", "required": False, "schema": schema, "description": words} for name, schema, words in (
+        ("provider", {"type": "integer"}, "A provider's id: only its placements"),
+        ("reason", {"type": "string", "enum": ["attendance", "medical", "needs_not_met", "send", "cic", "cp"]}, "A reason for referral"),
+        ("year_group", {"type": "integer"}, "The pupil's year group when the placement started (0 = Reception)"),
+        ("placement_type", {"type": "string"}, "A type of placement (part_time_ap, full_time_ap, vocational, ...)"))]
+    return {"/trends": {"get": _op(
+        "Trends term by term over the placements the caller's school or LA commissioned: tables of attendance, progress, engagement, "
+        "destinations, qualifications and value for money, each with its columns, rows and chart", {
+            "200": _json({"type": "object", "required": ["terms", "filters", "options", "placements", "tables"]}),
+            "422": {"$ref": "#/components/responses/Invalid"}}, params=choice)}}
+
+
+def _outcome_paths() -> dict:
+    """Exams on a placement (R15), the governors' report (R110, R114) and the annual policy review (R113, R114)."""
+    invalid, obj = {"$ref": "#/components/responses/Invalid"}, _json({"type": "object"})
+    placement, qualification, report, review = (_path_param(n, "integer") for n in ("placement_id", "qualification_id", "report_id", "review_id"))
+    entry = {"type": "object", "required": ["subject", "kind", "level", "entered_on"], "properties": {
+        "subject": {"type": "string"}, "kind": {"type": "string", "enum": ["gcse", "functional_skills", "entry_level", "btec", "vocational", "a_level", "other"]},
+        "level": {"type": "string", "enum": ["entry_1", "entry_2", "entry_3", "level_1", "level_2", "level_3"]},
+        "awarding_body": {"type": "string"}, "entered_on": {"type": "string", "format": "date"},
+        "gained": {"type": "string", "enum": ["yes", "no", ""]}, "result": {"type": "string"}, "result_on": {"type": "string", "format": "date"}}}
+    result = {"type": "object", "properties": {"gained": {"type": "string", "enum": ["yes", "no", ""]}, "result": {"type": "string"},
+                                               "result_on": {"type": "string", "format": "date"}}}
+    term = [{"name": "term", "in": "query", "required": False, "schema": {"type": "string"}, "description": "A term's name; default the current"}]
+    return {
+        "/placements/{placement_id}/qualifications": {
+            "get": _op("A placement's exam entries and results: the school's staff and the delivering provider's", {"200": obj}, params=[placement]),
+            "post": _op("Enter the pupil for an examination, with the result if known (the same entry twice is kept once)",
+                        {"201": _json({"type": "object"}, "Created"), "422": invalid}, entry, params=[placement])},
+        "/qualifications/{qualification_id}": {"put": _op("The result of an entry: gained yes or no, the grade, the date",
+                                                          {"200": obj, "422": invalid}, result, params=[qualification])},
+        "/governors/figures": {"get": _op("The term's figures for the governors' report over the caller's school's placements (numbers "
+                                          "only; headteacher, coordinator, manager)", {"200": obj, "422": invalid}, params=term)},
+        "/governors/reports": {
+            "get": _op("The school's governors' reports, newest term first", {"200": obj}),
+            "post": _op("Write or rewrite a term's report: the figures as they stand and the narrative", {"201": _json({"type": "object"}, "Created"),
+                        "422": invalid}, {"type": "object", "required": ["term", "narrative"], "properties": {
+                            "term": {"type": "string"}, "narrative": {"type": "string"}}})},
+        "/governors/reports/{report_id}": {"get": _op("One report as written", {"200": obj}, params=[report])},
+        "/governors/reports/{report_id}/presented": {"post": _op(
+            "Record the date the report went to governors; it is then kept as they saw it", {"200": obj, "422": invalid},
+            {"type": "object", "required": ["presented_on"], "properties": {"presented_on": {"type": "string", "format": "date"}}}, params=[report])},
+        "/policy-reviews": {"get": _op("The school's annual policy reviews, newest first", {"200": obj})},
+        "/policy-reviews/{review_id}": {"get": _op("A review with its evidence: the last reports, the year's figures, value for money, "
+                                                   "feedback", {"200": obj}, params=[review])},
+        "/policy-reviews/{review_id}/feedback": {"post": _op(
+            "A member of staff's feedback for the review (sending again replaces it)", {"201": _json({"type": "object"}, "Created"), "422": invalid},
+            {"type": "object", "properties": {"works_well": {"type": "string"}, "to_change": {"type": "string"},
+                                              "rating": {"type": "integer", "minimum": 1, "maximum": 5}}}, params=[review])},
+    }
+
+
 def openapi_document() -> dict:
     data_body = {"type": "object", "properties": {"data": {"type": "object"}}}
     files_body = {"type": "object", "required": ["files"], "properties": {
@@ -413,6 +547,11 @@ def openapi_document() -> dict:
             **_lesson_paths(),
             **_provider_side_paths(),
             **_register_paths(),
+            **_export_paths(),
+            **_compliance_paths(),
+            **_data_protection_paths(),
+            **_outcome_paths(),  # issue 16: R15, R110, R113, R114
+            **_trend_paths(),  # issue 16: R112
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}, "session": {"type": "apiKey", "in": "cookie", "name": "session"}},

@@ -11,6 +11,7 @@ from apflow.errors import Invalid
 from apflow.services import registers, whereabouts
 
 from .auth import api_user, check_csrf, current_core
+from .data_protection import note_reads  # the read log (issue 16: R111)
 
 bp = Blueprint("registers", __name__)
 api_bp = Blueprint("registers_api", __name__)
@@ -70,6 +71,7 @@ def today_page():
             values = {m["key"]: m for m in marks}
             flash(err.message, "error")
     grid = registers.provider_day(core, user, day)
+    note_reads(placement_ids=[r["placement_id"] for r in grid["rows"] + grid["missing"] if isinstance(r, dict) and "placement_id" in r])
     return render_template("registers_today.html", grid=grid, errors=errors, values=values), status
 
 
@@ -84,7 +86,9 @@ def _saved_words(saved: dict) -> str:
 
 @api_bp.get("/registers")
 def today_api():
-    return jsonify(registers.provider_day(current_core(), api_user(), _date(request.args.get("day"), "day")))
+    grid = registers.provider_day(current_core(), api_user(), _date(request.args.get("day"), "day"))
+    note_reads(placement_ids=[r["placement_id"] for r in grid["rows"] + grid["missing"] if isinstance(r, dict) and "placement_id" in r])
+    return jsonify(grid)
 
 
 @api_bp.post("/registers")
@@ -145,7 +149,9 @@ def codes_api(placement_id):
 @bp.get("/whereabouts")
 @login_required
 def whereabouts_page():
-    return render_template("whereabouts.html", pupils=whereabouts.all_pupils(current_core(), _user()))
+    pupils = whereabouts.all_pupils(current_core(), _user())
+    note_reads(refs=[p["pupil"]["ref"] for p in pupils])  # each pupil's whereabouts read (R111)
+    return render_template("whereabouts.html", pupils=pupils)
 
 
 @bp.get("/pupils/<ref>/whereabouts")
@@ -156,7 +162,9 @@ def pupil_whereabouts_page(ref):
 
 @api_bp.get("/whereabouts")
 def whereabouts_api():
-    return jsonify({"pupils": whereabouts.all_pupils(current_core(), api_user())})
+    pupils = whereabouts.all_pupils(current_core(), api_user())
+    note_reads(refs=[p["pupil"]["ref"] for p in pupils])  # each pupil's whereabouts read (R111)
+    return jsonify({"pupils": pupils})
 
 
 @api_bp.get("/pupils/<ref>/whereabouts")

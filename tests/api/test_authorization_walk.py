@@ -17,7 +17,9 @@ STAFF_WITH_TASK = {"coordinator", "manager"}   # the triage task's lane role, an
 MANAGERS = {"manager"}
 STAFF = EVERYONE - {"parent", "pupil"}
 ANON = "anonymous"
+EXPORTERS = {"coordinator", "headteacher", "manager", "provider"}  # registers as files (issue 16): never families
 WHEREABOUTS = {"coordinator", "headteacher", "dsl", "deputy_dsl", "senco", "la_officer", "manager"}  # the school's and LA's staff
+GOVERNORS = {"coordinator", "headteacher", "manager"}  # the governors' report and the policy review (issue 16: R114)
 
 # (method, path template, roles allowed; ANON allowed where listed). {task}, {instance}, {doc}, {esc} are filled in.
 ROUTES = [
@@ -248,6 +250,74 @@ ROUTES = [
     ("POST", "/api/v1/plans/1/sign-off", set()),
     ("POST", "/api/v1/placements/1/effectiveness-reports", set()),
     ("POST", "/api/v1/arrangement-notices", {"provider"}),
+    # data protection (issue 16: R111): who looked at a pupil and the subject access export need a pupil record, which
+    # this world has not, so each is refused with a 404 to all (tests/scenarios/test_read_log.py and
+    # test_subject_access.py walk them on real pupils); the retention dry run and deletion log are for managers
+    ("GET", "/pupils/NEST-0142/reads", set()),
+    ("GET", "/api/v1/pupils/NEST-0142/reads", set()),
+    ("GET", "/pupils/NEST-0142/subject-access.zip", set()),
+    ("GET", "/api/v1/pupils/NEST-0142/subject-access", set()),
+    ("GET", "/retention", MANAGERS),
+    ("GET", "/api/v1/retention", MANAGERS),
+    # exports (issue 16, part 4): registers as files for the school's coordinators, headteacher and managers and for
+    # provider staff (empty here: no placement has started), never families or other staff; the census needs a school
+    # organisation, which this world has not, so it is refused with a 404 to all. tests/scenarios/test_register_exports.py
+    # and test_census_export.py walk them on real placements, schools and providers.
+    ("GET", "/exports", EXPORTERS),
+    ("GET", "/exports/registers.csv", EXPORTERS),
+    ("GET", "/exports/registers.xlsx", EXPORTERS),
+    ("GET", "/api/v1/exports/registers", EXPORTERS),
+    ("GET", "/exports/census", set()),
+    ("POST", "/exports/census", set()),
+    ("GET", "/exports/census.csv", set()),
+    ("GET", "/api/v1/census", set()),
+    ("GET", "/api/v1/census.csv", set()),
+    # trends (issue 16: R112): the school's and LA's staff, each over the placements their organisations commissioned
+    # (tests/scenarios/test_trends.py proves the figures and who sees whose); providers and families get a 404
+    ("GET", "/trends", WHEREABOUTS),
+    ("GET", "/trends/attendance.csv", WHEREABOUTS),
+    ("GET", "/trends/no-such-table.csv", set()),
+    ("GET", "/api/v1/trends", WHEREABOUTS),
+    # provider compliance documents (issue 16: R25): this world has no provider, so each is refused with a 404 to all;
+    # tests/scenarios/test_compliance_documents.py walks them on real providers (another school, another provider: 404)
+    ("GET", "/providers/1/compliance", set()),
+    ("POST", "/providers/1/compliance", set()),
+    ("POST", "/providers/1/compliance/1/decision", set()),
+    ("GET", "/providers/1/compliance/1/file", set()),
+    ("GET", "/api/v1/providers/1/compliance", set()),
+    ("POST", "/api/v1/providers/1/compliance", set()),
+    ("POST", "/api/v1/providers/1/compliance/1/decision", set()),
+    # exams, destination checks, the governors' report and the policy review (issue 16: R15, R101, R110, R113, R114): the
+    # report pages and lists are for the school's leaders (a post without a narrative is a 422 once the person is known);
+    # this world has no placement, report or review, so each of those is refused with a 404 to all;
+    # tests/scenarios/test_qualifications.py, test_governors_report.py and test_policy_review.py walk them on real ones
+    ("POST", "/placements/{instance}/qualifications", set()),
+    ("POST", "/placements/{instance}/qualifications/1", set()),
+    ("GET", "/api/v1/placements/1/qualifications", set()),
+    ("POST", "/api/v1/placements/1/qualifications", set()),
+    ("PUT", "/api/v1/qualifications/1", set()),
+    ("GET", "/governors", GOVERNORS),
+    ("POST", "/governors", GOVERNORS),
+    ("GET", "/governors/reports/1", set()),
+    ("GET", "/governors/reports/1/print", set()),
+    ("GET", "/governors/reports/1.pdf", set()),
+    ("POST", "/governors/reports/1/presented", set()),
+    ("GET", "/policy-reviews/1", set()),
+    ("GET", "/policy-reviews/1/feedback", set()),
+    ("POST", "/policy-reviews/1/feedback", set()),
+    ("GET", "/api/v1/governors/figures", GOVERNORS),
+    ("GET", "/api/v1/governors/reports", GOVERNORS),
+    ("POST", "/api/v1/governors/reports", GOVERNORS),
+    ("GET", "/api/v1/governors/reports/1", set()),
+    ("POST", "/api/v1/governors/reports/1/presented", set()),
+    ("GET", "/api/v1/policy-reviews", GOVERNORS),
+    ("GET", "/api/v1/policy-reviews/1", set()),
+    ("POST", "/api/v1/policy-reviews/1/feedback", set()),
+    # evidence packs (issue 16, part 2): this world has no placement row and no provider, so each pack is refused with a
+    # 404 to all; tests/scenarios/test_evidence_packs.py prints them on real ones (another school, another provider and
+    # the family: 404)
+    ("GET", "/placements/{instance}/evidence-pack.pdf", set()),
+    ("GET", "/providers/1/evidence-pack.pdf", set()),
 ]
 
 

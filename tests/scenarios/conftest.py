@@ -71,7 +71,8 @@ def answers(form: str) -> dict:
                          "provider_information_shared": True, "questions_addressed": True, "pupil_involved": True},
         "consent": {"consent": "given", "signed_name": "Jo Taylor", "consent_signed_on": d},
         "consent_followup": {"consent_notes": "The family want time to think.", "consent_next": "withdraw"},
-        "purchase_order": {"po_decision": "issued", "po_number": "PO-7781", "issued_by": "la", "issued_on": d, "hours_per_week": 15},
+        "purchase_order": {"po_decision": "issued", "po_number": "PO-7781", "issued_by": "la", "issued_on": d, "hours_per_week": 15,
+                           "order_value": 4860},
         "funding_followup": {"funding_notes": "The LA will not fund this term.", "funding_next": "withdraw"},
         "allocation": {"tutor_name": "Aisha Begum", "venue_agreed_with_carers": True, "sessions": [
             {"day": day, "starts": "09:30", "ends": "14:30", "activity": "Engineering", "venue": "provider_site",
@@ -120,6 +121,13 @@ def answers(form: str) -> dict:
         "destination": {"destination": "same_school", "setting_name": "The Nest School", "destination_starts_on": d,
                         "transition_support": True, "support_plan": "Mentor in lessons for the first weeks."},
         "transition_check": {"transition_checked_on": d, "attends_without_support": True},
+        # issue 16: a compliance renewal, the 3- and 6-month destination checks, the annual policy review
+        "compliance_renewal": {"renewal_outcome": "not_renewing", "renewal_notes": "The provider is leaving the register."},
+        "destination_follow_up": {"sustained": True, "checked_on": d, "follow_up_notes": "Attending full time."},
+        "policy_review": {"outcomes_for_pupils": "Attendance up from 46% to 81%.", "quality_of_provision": "Good at both providers.",
+                          "value_for_money": "Cost per attended session fell.", "stakeholder_feedback": "Parents ask for more notice.",
+                          "statutory_guidance_changes": "None this year.", "policy_changes": "Reminders a day earlier.",
+                          "next_review_on": d},
     }[form]
 
 

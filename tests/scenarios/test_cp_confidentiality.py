@@ -3,9 +3,12 @@ in every free-text field of the DSL's forms, every GET route of the app (pages a
 in-app notification and every e-mail is read as every person; the markers appear only for the pupil's DSL and the
 colleague the DSL granted access. A route whose parameters the walk does not know fails the test, so nothing ships
 unwalked."""
+import io
 import re
+import zipfile
 from datetime import datetime, timezone
 
+import pypdf
 import pytest
 from sqlalchemy import select
 
@@ -87,7 +90,16 @@ MONDAY_DAY = "2026-01-12"
 
 def _values(core, pid, pupil_ref):
     """Every value a route parameter can take in this world."""
-    from apflow.placements.models import Concern, CpAccessGrant, LessonMaterial, Plan, Provider
+    from apflow.placements.models import (
+        ComplianceDocument,
+        Concern,
+        CpAccessGrant,
+        GovernorsReport,
+        LessonMaterial,
+        Plan,
+        PolicyReview,
+        Provider,
+    )
 
     with core.db.session(readonly=True) as s:
         return {
@@ -102,6 +114,10 @@ def _values(core, pid, pupil_ref):
             "provider_id": [str(i) for i in s.scalars(select(Provider.id))],
             "material_id": [str(i) for i in s.scalars(select(LessonMaterial.id))], "plan_id": [str(i) for i in s.scalars(select(Plan.id))],
             "day": [MONDAY_DAY], "starts": ["09:00"],
+            "key": ["attendance", "progress", "engagement", "destinations", "qualifications", "orders", "providers"], "fmt": ["csv", "xlsx"],
+            "compliance_id": [str(i) for i in s.scalars(select(ComplianceDocument.id))],
+            "report_id": [str(i) for i in s.scalars(select(GovernorsReport.id))],
+            "review_id": [str(i) for i in s.scalars(select(PolicyReview.id))],
         }
 
 
@@ -126,6 +142,18 @@ def _paths(app, values) -> list[str]:
     return paths
 
 
+def _readable(response) -> str:
+    """What a reader can read in a response: text as it is; the files inside a ZIP (an XLSX is one) and the text of a
+    PDF, so an export, a subject access export or an evidence pack is searched like a page."""
+    data = response.get_data()
+    if data[:4] == b"PK\x03\x04":
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return "\n".join(archive.read(name).decode("utf-8", "replace") for name in archive.namelist())
+    if data[:5] == b"%PDF-":
+        return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
+    return data.decode("utf-8", "replace")
+
+
 def test_R81_child_protection_markers_reach_only_the_pupils_dsl_and_the_colleague_granted(answered):
     core, people, life, iid, pid = answered
     app = create_app(core=core, run_scheduler=False)
@@ -137,7 +165,7 @@ def test_R81_child_protection_markers_reach_only_the_pupils_dsl_and_the_colleagu
         assert client.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": token}).status_code == 302
         leaks = []
         for path in paths:
-            body = client.get(path).get_data(as_text=True)
+            body = _readable(client.get(path))
             if MARK in body:
                 leaks.append(path)
         seen_by[name] = leaks

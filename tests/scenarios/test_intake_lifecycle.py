@@ -30,6 +30,8 @@ def test_R3_no_tutor_is_engaged_until_a_purchase_order_is_issued(provider_ready)
     life.do("Resolve funding with the commissioner", iid, funding_next="ask_again")
     life.do("Issue the purchase order", iid)
     assert life.names(iid) == ["Allocate tutors and timetable the sessions"]
+    [order] = service.get_placement(life.core, life.people["coordinator"], life.placement_id(iid))["purchase_orders"]
+    assert (order["hours_per_week"], order["value"]) == (15, 4860.0)  # what it commits, for cost per placement (R112)
 
 
 def test_R3_a_declined_purchase_order_can_end_the_referral(provider_ready):

@@ -11,7 +11,7 @@ from apflow.clock import clock
 from apflow.errors import Forbidden, Invalid, NotFound
 from apflow.placements import registers as domain
 from apflow.placements.models import Placement, RegisterMark, RegisterReview, TimetableSession
-from apflow.services import instances, placements, pupils, registers, watches
+from apflow.services import instances, placements, pupils, registers, trends, watches
 from apflow.web import create_app
 from tests.scenarios.registers_world import at, ready, world_fixture  # noqa: F401
 from tests.support import browser, post
@@ -287,8 +287,8 @@ def test_R71_R11_the_pupils_page_and_reports_count_the_sessions_registered(world
         registers.record_marks(world.core, world.people["tutor"], [mark(pid, status, day=f"2026-01-{day}", minutes_late=5, reason="unknown")])
     summary = pupils.profile(world.core, world.people["coord"], "P-0001")["attendance"]
     assert summary["overall"] == {"sessions": 3, "present": 1, "late": 1, "absent": 1, "unexplained": 1, "percent": 66.7}
-    report = placements.outcomes_report(world.core, world.people["coord"])
-    assert report["attendance_rate"] == 66.7 and report["unexplained_absences"] == 1
+    report = trends.figures(world.core, world.people["coord"])
+    assert [(r["sessions"], r["attended"], r["percent"]) for r in report["tables"]["attendance"]["rows"] if r["sessions"]] == [(3, 2, 66.7)]
     detail = placements.get_placement(world.core, world.people["coord"], pid)["attendance"]
     assert [(a["day"], a["status"]) for a in detail] == [("2026-01-12", "present"), ("2026-01-13", "late"), ("2026-01-14", "absent")]
 
