@@ -321,3 +321,26 @@ def _cell(value) -> str:
             return "-"
         return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value)
+
+
+def standalone(name: str, doc: str, run, report, sizes: str, rounds: int) -> None:
+    """`python -m bench.<name>`: one benchmark on its own, with --sizes, --rounds and --db, on both databases by
+    default (SQLite only when PostgreSQL cannot be reached); its PostgreSQL schemas are dropped at the end."""
+    import argparse
+    import tempfile
+
+    parser = argparse.ArgumentParser(prog=f"python -m bench.{name}", description=doc.splitlines()[0])
+    parser.add_argument("--sizes", default=sizes)
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    args = parser.parse_args()
+    dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    if "postgres" in dbs and postgres_problem():
+        say("note: PostgreSQL not reachable; SQLite only")
+        dbs = ["sqlite"]
+    workdir = Path(tempfile.mkdtemp(prefix=f"apflow-bench-{name}-"))
+    try:
+        report([run(db, workdir, [int(x) for x in args.sizes.split(",")], args.rounds) for db in dbs])
+    finally:
+        if "postgres" in dbs:
+            drop_postgres_schemas()

@@ -158,23 +158,6 @@ def report(results: list[dict]) -> None:
 
 
 if __name__ == "__main__":
-    import argparse
-    import tempfile
+    from .common import standalone
 
-    from .common import drop_postgres_schemas, postgres_problem
-
-    parser = argparse.ArgumentParser(prog="python -m bench.trends", description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="100,10000")
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
-    args = parser.parse_args()
-    dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    if "postgres" in dbs and postgres_problem():
-        say("note: PostgreSQL not reachable; SQLite only")
-        dbs = ["sqlite"]
-    workdir = Path(tempfile.mkdtemp(prefix="apflow-bench-trends-"))
-    try:
-        report([run(db, workdir, [int(x) for x in args.sizes.split(",")], args.rounds) for db in dbs])
-    finally:
-        if "postgres" in dbs:
-            drop_postgres_schemas()
+    standalone("trends", __doc__, run, report, sizes="100,10000", rounds=10)
