@@ -23,23 +23,25 @@ from sqlalchemy import create_engine, text
 
 from apflow.config import ROOT
 
-from . import common, log_levels, overhead, pool, registers, scaling, size, timers
+from . import common, http_floor, log_levels, overhead, pool, registers, scaling, size, timers
 from . import http as http_bench
 from . import trends as trends_bench
 from .common import POSTGRES_URL, load_average, postgres_problem, say
 
-ALL = ["overhead", "scaling", "timers", "http", "size", "logging", "pool", "registers", "trends", "profile"]
+ALL = ["overhead", "scaling", "timers", "http", "http_floor", "size", "logging", "pool", "registers", "trends", "profile"]
 
 FULL = {"overhead_iterations": 1000, "scaling_sizes": [100, 1_000, 10_000], "scaling_rounds": 10,
         "scaling_reps": {"inbox": 3, "page": 20, "complete": 20, "start": 20},
         "timers": 10_000, "http_seconds": 30, "http_tasks_per_user": 10, "size_instances": 200, "profile_iterations": 300, "logging_iterations": 1000,
         "pool_iterations": 1000, "registers_sizes": [100, 2_000], "registers_rounds": 10,
-        "trends_sizes": [100, 10_000], "trends_rounds": 10}
+        "trends_sizes": [100, 10_000], "trends_rounds": 10,
+        "http_floor_iterations": 500, "http_floor_profile": 200}
 QUICK = {"overhead_iterations": 100, "scaling_sizes": [100, 1_000], "scaling_rounds": 4,
          "scaling_reps": {"inbox": 2, "page": 10, "complete": 10, "start": 10},
          "timers": 500, "http_seconds": 4, "http_tasks_per_user": 5, "size_instances": 20, "profile_iterations": 0, "logging_iterations": 200,
          "pool_iterations": 100, "registers_sizes": [100, 2_000], "registers_rounds": 3,
-         "trends_sizes": [100, 2_000], "trends_rounds": 3}
+         "trends_sizes": [100, 2_000], "trends_rounds": 3,
+         "http_floor_iterations": 100, "http_floor_profile": 30}
 
 
 def machine() -> dict:
@@ -130,6 +132,9 @@ def headline(results: dict, dbs: list[str]) -> dict:
     out["http_p95_ms"] = h["latency_ms"]["p95"] if h else nan
     out["http_requests_per_second"] = h["requests_per_second"] if h else nan
     out["http_errors"] = h["errors"] if h else nan
+    f = pick("http_floor")
+    out["http_complete_library_ratio"] = f["complete_ratio"] if f else nan
+    out["http_start_library_ratio"] = f["start_ratio"] if f else nan
     out["http_errors_all_dbs"] = sum(r["errors"] for r in results.get("http", []))
     z = pick("size")
     out["instance_bytes"] = z["logical_bytes"] if z else nan
@@ -217,6 +222,17 @@ def main(argv=None) -> int:
                                               login=not args.quick)
                                for db in dbs]
             http_bench.report(results["http"])
+        if "http_floor" in wanted:
+            mark("http_floor")
+            say("\n== 8. the floor over HTTP: start and complete through `apflow serve` vs SpiffWorkflow alone (interleaved) ==")
+            results["http_floor"] = [http_floor.run(db, workdir, sizes["http_floor_iterations"]) for db in dbs]
+            http_floor.report(results["http_floor"])
+            if sizes["http_floor_profile"]:
+                results["http_floor_profile"] = [http_floor.profile(db, workdir, sizes["http_floor_profile"]) for db in dbs]
+                for p in results["http_floor_profile"]:
+                    say(f"-- {p['db']}: cProfile of {p['iterations']} HTTP completions inside the server: "
+                        f"{p['profiled_ms_per_request']:.2f} ms profiled per request, wall p50 {p['wall_ms']['p50']:.2f} ms "
+                        f"at the client (profiler on) --\n" + p["text"])
         if "size" in wanted:
             mark("size")
             say(f"\n== 5. stored size of a placement after its full lifecycle ({sizes['size_instances']} instances) ==")

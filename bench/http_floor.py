@@ -1,0 +1,254 @@
+"""8. The floor over HTTP: start and complete referral_triage through `apflow serve` against
+SpiffWorkflow alone on the same diagram, interleaved in one loop (issue 18, point 1).
+
+Server: `python -m apflow serve --no-scheduler` in a subprocess (waitress, as bench/http.py starts
+it), so the process has exactly the logging configuration `apflow serve` sets up (apflow/logs.py:
+APFLOW_LOG_LEVEL, else WARNING, for the root logger and SpiffWorkflow's loggers) and the engine's
+default worker processes. One client, one keep-alive connection (http.client) over a real socket on
+127.0.0.1, a bearer token from users.issue_token (set-up).
+
+Each iteration, in alternating order so machine load hits both sides alike:
+- library start: LibraryOnly.started_json() of bench/overhead.py (new BpmnWorkflow on the parsed
+  spec, start data, do_engine_steps, serialize_json);
+- HTTP start: POST /api/v1/processes/referral_triage/instances (201), client-side wall clock;
+- (untimed) GET /api/v1/tasks?instance=ID for the new task's id;
+- library complete: LibraryOnly.complete() (deserialize_json, complete the user task, engine steps,
+  serialize_json), on the state the library start just made;
+- HTTP complete: POST /api/v1/tasks/{id}/complete (200).
+Ratios: p50 over HTTP / p50 of the library, same run.
+
+Where the rest goes: `python -m bench.http_floor` (used by profile()) runs the same server in-process
+with a WSGI wrapper that runs cProfile around each POST .../complete; the client asks for the stats
+at the end. The request is profiled from the WSGI call to the last body byte, not the socket and
+waitress's parsing, which the wall-clock difference to the profiled time shows.
+"""
+from __future__ import annotations
+
+import cProfile
+import gc
+import http.client
+import io
+import json
+import pstats
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .common import START_DATA, TRIAGE, TRIAGE_ACCEPT, deploy_triage, env_for, fresh_database, make_core, make_users, say, summary, table
+from .http import _free_port, _issue_tokens, _wait_serving
+from .overhead import LibraryOnly, _trim
+
+SERVER_THREADS = 8
+PROFILE_PATH = "/__bench_profile__"
+
+
+class Client:
+    """One bearer-token client on a kept-alive connection."""
+
+    def __init__(self, port: int, token: str):
+        self.port, self.token = port, token
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def call(self, method: str, path: str, body=None, expect: int = 200):
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        self.conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        response = self.conn.getresponse()
+        data = response.read()
+        if response.status != expect:
+            raise RuntimeError(f"{method} {path}: HTTP {response.status}: {data[:300]!r}")
+        if response.getheader("Connection", "").lower() == "close":
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        return json.loads(data) if data[:1] in (b"{", b"[") else data.decode()
+
+    def start(self) -> int:
+        return self.call("POST", f"/api/v1/processes/{TRIAGE}/instances", {"data": START_DATA}, expect=201)["id"]
+
+    def task_of(self, instance_id: int) -> str:
+        return self.call("GET", f"/api/v1/tasks?instance={instance_id}")["tasks"][0]["id"]
+
+    def complete(self, task_id: str):
+        return self.call("POST", f"/api/v1/tasks/{task_id}/complete", {"data": TRIAGE_ACCEPT})
+
+    def close(self):
+        self.conn.close()
+
+
+def _prepare(db: str, workdir: Path, name: str):
+    work = workdir / f"{name}-{db}"
+    work.mkdir(parents=True, exist_ok=True)
+    url = fresh_database(db, work, name)
+    core = make_core(url, work)
+    make_users(core, {"coord": ["coordinator"]})
+    deploy_triage(core)
+    core.db.dispose()
+    return work, url, _issue_tokens(url, work, ["coord"])["coord"]
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def run(db: str, workdir: Path, iterations: int) -> dict:
+    work, url, token = _prepare(db, workdir, "http_floor")
+    port = _free_port()
+    log = work / "serve.log"
+    with log.open("w") as handle:  # exactly `apflow serve`: its CLI sets up logging (APFLOW_LOG_LEVEL, else WARNING)
+        proc = subprocess.Popen([sys.executable, "-m", "apflow", "serve", "--port", str(port), "--no-scheduler",
+                                 "--threads", str(SERVER_THREADS)],
+                                env=env_for(url, work, APFLOW_RUN_SCHEDULER="false"), stdout=handle,
+                                stderr=subprocess.STDOUT, cwd=work)
+    library = LibraryOnly()
+    times = {"http_start": [], "http_complete": [], "library_start": [], "library_complete": []}
+    try:
+        _wait_serving(proc, log, port)
+        client = Client(port, token)
+        warmup = max(10, iterations // 10)
+        for i in range(warmup + iterations):
+            if i % 100 == 0:
+                gc.collect()  # outside the timing, as overhead.py does
+            sample = {}
+            http_first = i % 2 == 0
+            # -- start
+            for side in (("http", "library") if http_first else ("library", "http")):
+                t0 = time.perf_counter()
+                if side == "http":
+                    instance_id = client.start()
+                else:
+                    state_json = library.started_json()
+                sample[f"{side}_start"] = time.perf_counter() - t0
+            task_id = client.task_of(instance_id)
+            # -- complete
+            for side in (("library", "http") if http_first else ("http", "library")):
+                t0 = time.perf_counter()
+                if side == "http":
+                    result = client.complete(task_id)
+                else:
+                    library.complete(state_json, TRIAGE_ACCEPT)
+                sample[f"{side}_complete"] = time.perf_counter() - t0
+            status = result.get("instance", {}).get("status") if isinstance(result, dict) else None
+            if status not in (None, "completed"):
+                raise RuntimeError(f"the accepted referral should finish over HTTP too, got {status!r}")
+            if i >= warmup:
+                for key, value in sample.items():
+                    times[key].append(value)
+        client.close()
+    finally:
+        _stop(proc)
+    server_errors = [line for line in log.read_text().splitlines() if " ERROR " in line or "Traceback" in line]
+    out = {"db": db, "iterations": iterations, "server": f"apflow serve --no-scheduler --threads {SERVER_THREADS} (subprocess)",
+           "log_lines_from_server": len(log.read_text().splitlines()),
+           "server_error_lines": server_errors[:10]}
+    for key, samples in times.items():
+        out[f"{key}_ms"] = summary(samples)
+    out["complete_ratio"] = out["http_complete_ms"]["p50"] / out["library_complete_ms"]["p50"]
+    out["start_ratio"] = out["http_start_ms"]["p50"] / out["library_start_ms"]["p50"]
+    return out
+
+
+def report(results: list[dict]) -> None:
+    rows = []
+    for r in results:
+        for label, key in (("start: HTTP POST .../instances", "http_start_ms"), ("start: SpiffWorkflow start+serialize", "library_start_ms"),
+                           ("complete: HTTP POST .../complete", "http_complete_ms"),
+                           ("complete: SpiffWorkflow deserialize+complete+serialize", "library_complete_ms")):
+            rows.append([r["db"], label, r[key]["p50"], r[key]["p95"], r[key]["n"]])
+    say(table(["db", "one step", "p50 ms", "p95 ms", "n"], rows))
+    for r in results:
+        say(f"  {r['db']}: HTTP complete / library = {r['complete_ratio']:.2f}x (goal <= 2.5x on SQLite); "
+            f"HTTP start / library = {r['start_ratio']:.2f}x (goal <= 4x); server log lines: {r['log_lines_from_server']}")
+        for line in r["server_error_lines"][:5]:
+            say(f"  {r['db']}: {line}")
+
+
+# -- where the time of an HTTP completion goes -----------------------------------------------------
+
+def profile(db: str, workdir: Path, iterations: int, top: int = 25) -> dict:
+    """cProfile of `iterations` HTTP completions inside a server like `apflow serve` (see serve_profiled)."""
+    work, url, token = _prepare(db, workdir, "http_floor_profile")
+    port = _free_port()
+    log = work / "serve.log"
+    with log.open("w") as handle:
+        proc = subprocess.Popen([sys.executable, "-m", "bench.http_floor", str(port)],
+                                env=env_for(url, work, APFLOW_RUN_SCHEDULER="false"), stdout=handle,
+                                stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent)
+    try:
+        _wait_serving(proc, log, port)
+        client = Client(port, token)
+        tasks = [client.task_of(client.start()) for _ in range(iterations + 10)]
+        for task_id in tasks[:10]:
+            client.complete(task_id)
+        client.call("DELETE", PROFILE_PATH)  # reset: only the measured completions from here
+        wall = []
+        for task_id in tasks[10:]:
+            t0 = time.perf_counter()
+            client.complete(task_id)
+            wall.append(time.perf_counter() - t0)
+        stats = client.call("GET", PROFILE_PATH)
+        client.close()
+    finally:
+        _stop(proc)
+    return {"db": db, "iterations": iterations, "wall_ms": summary(wall), "profiled_ms_per_request": stats["ms_per_request"],
+            "text": stats["text"]}
+
+
+def serve_profiled(port: int, top: int = 25) -> None:
+    """What `apflow serve --no-scheduler` does (same logging set-up, same app, waitress), with cProfile
+    around each POST .../complete and PROFILE_PATH to read (GET) or reset (DELETE) the stats."""
+    from waitress import serve as waitress_serve
+
+    from apflow.config import Settings
+    from apflow.logs import setup_logging
+    from apflow.services.core import Core
+    from apflow.web import create_app
+
+    setup_logging(None)  # as apflow.cli.main does before `serve`
+    core = Core(Settings.from_env())
+    core.db.upgrade()
+    app = create_app(core=core, run_scheduler=False)
+    core.steps.warm_up()
+    state = {"profiler": cProfile.Profile(), "requests": 0, "seconds": 0.0}
+
+    def wrapped(environ, start_response):
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD")
+        if path == PROFILE_PATH:
+            if method == "DELETE":
+                state.update(profiler=cProfile.Profile(), requests=0, seconds=0.0)
+                body = b"{}"
+            else:
+                buffer = io.StringIO()
+                stats = pstats.Stats(state["profiler"], stream=buffer)
+                stats.strip_dirs().sort_stats("tottime").print_stats(top)
+                buffer.write("\n---- cumulative ----\n")
+                stats.sort_stats("cumulative").print_stats(top)
+                body = json.dumps({"text": _trim(buffer.getvalue()),
+                                   "ms_per_request": 1000 * state["seconds"] / max(state["requests"], 1)}).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        if not (method == "POST" and path.endswith("/complete")):
+            return app(environ, start_response)
+        profiler = state["profiler"]
+        t0 = time.perf_counter()
+        profiler.enable()
+        try:
+            result = app(environ, start_response)
+            body = b"".join(result)
+            if hasattr(result, "close"):
+                result.close()
+        finally:
+            profiler.disable()
+            state["seconds"] += time.perf_counter() - t0
+            state["requests"] += 1
+        return [body]
+
+    print(f"profiled apflow listening on {port}", flush=True)
+    waitress_serve(wrapped, host="127.0.0.1", port=port, threads=1, ident="apflow")  # one thread: one profiler at a time
+
+
+if __name__ == "__main__":
+    serve_profiled(int(sys.argv[1]))
