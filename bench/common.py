@@ -344,3 +344,29 @@ def standalone(name: str, doc: str, run, report, sizes: str, rounds: int) -> Non
     finally:
         if "postgres" in dbs:
             drop_postgres_schemas()
+
+
+def interleaved(work: dict[int, dict[str, tuple]], rounds: int) -> dict[int, dict[str, list[float]]]:
+    """Time each call of each size once a round, the sizes in turn round after round, so other load on the shared
+    machine falls on every size alike. work: {size: {key: (call, rows)}}; returns {size: {key: [seconds]}}."""
+    samples = {n: {key: [] for key in calls} for n, calls in work.items()}
+    for _ in range(rounds):
+        for n, calls in work.items():
+            for key, (call, _) in calls.items():
+                start = time.perf_counter()
+                call()
+                samples[n][key].append(time.perf_counter() - start)
+    return samples
+
+
+def per_row(db: str, work: dict[int, dict[str, tuple]], samples: dict[int, dict[str, list[float]]]) -> dict:
+    """The p50 of each call per row it handles, at each size, and how that per-row cost grows from the smallest size
+    to the largest: {"db", "sizes": {size: {key: {p50..., "rows", "per_row_ms"}}}, "ratios": {key: x}, "ratio_label"}."""
+    result = {"db": db, "sizes": {}}
+    for n, calls in work.items():
+        result["sizes"][n] = {key: {**summary(samples[n][key]), "rows": rows, "per_row_ms": summary(samples[n][key])["p50"] / max(rows, 1)}
+                              for key, (_, rows) in calls.items()}
+    small, large = min(work), max(work)
+    result["ratios"] = {key: result["sizes"][large][key]["per_row_ms"] / result["sizes"][small][key]["per_row_ms"] for key in work[small]}
+    result["ratio_label"] = f"{large:,}/{small:,} placements"
+    return result

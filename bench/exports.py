@@ -11,14 +11,13 @@ Flat means the cost per row stays within 1.3x from the smallest to the largest s
 """
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from pathlib import Path
 
 from apflow.clock import clock
 from apflow.services import census, exports
 
-from .common import fresh_database, make_core, say, summary, table
+from .common import fresh_database, interleaved, make_core, per_row, say, table
 from .registers import HISTORY_DAYS, TODAY, _load
 
 METRICS = [("census", "census return, per placement"), ("week", "whole school, one week, CSV, per row"),
@@ -46,24 +45,12 @@ def run(db: str, workdir: Path, sizes: list[int], rounds: int = 5) -> dict:
             work[n] = _work(cores[n], world)
             for fn, _ in work[n].values():
                 fn()
-        samples = {n: {k: [] for k, _ in METRICS} for n in sizes}
-        for _ in range(rounds):
-            for n in sizes:
-                for key, (fn, _) in work[n].items():
-                    start = time.perf_counter()
-                    fn()
-                    samples[n][key].append(time.perf_counter() - start)
+        samples = interleaved(work, rounds)
     finally:
         clock.reset()
         for core in cores.values():
             core.db.dispose()
-    result = {"db": db, "sizes": {}}
-    for n in sizes:
-        result["sizes"][n] = {k: {**summary(samples[n][k]), "rows": work[n][k][1],
-                                  "per_row_ms": summary(samples[n][k])["p50"] / max(work[n][k][1], 1)} for k, _ in METRICS}
-    small, large = min(sizes), max(sizes)
-    result["ratios"] = {k: result["sizes"][large][k]["per_row_ms"] / result["sizes"][small][k]["per_row_ms"] for k, _ in METRICS}
-    return result
+    return per_row(db, work, samples)
 
 
 def report(results: list[dict]) -> None:

@@ -10,7 +10,6 @@ largest (ratio <= 1.3). `python -m bench.governors [--sizes 100,10000] [--db sql
 """
 from __future__ import annotations
 
-import time
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from apflow.placements.models import Destination, DestinationFollowUp, Incident,
 from apflow.services import governors, outcomes, processes
 
 from . import trends as trends_bench
-from .common import analyze, fresh_database, make_core, say, summary, table
+from .common import analyze, fresh_database, interleaved, make_core, per_row, say, table
 
 T0 = datetime(2025, 9, 1, tzinfo=timezone.utc)
 METRICS = [("report", "governors' figures, spring term, per placement"), ("watch", "destination follow-up watch, per placement")]
@@ -58,31 +57,18 @@ def run(db: str, workdir: Path, sizes: list[int], rounds: int = 10) -> dict:
         for n in sizes:
             cores[n] = make_core(fresh_database(db, workdir, f"governors_{n}", schema=f"bench_governors_{n}"), workdir)
             worlds[n] = _load(cores[n], n)
-        calls = {n: {"report": lambda c=cores[n], w=worlds[n]: governors.figures(c, w["coord"], "Spring 2026"),
-                     "watch": lambda c=cores[n]: outcomes.open_destination_follow_ups(c)} for n in sizes}
+        calls = {n: {"report": (lambda c=cores[n], w=worlds[n]: governors.figures(c, w["coord"], "Spring 2026"), n),
+                     "watch": (lambda c=cores[n]: outcomes.open_destination_follow_ups(c), n)} for n in sizes}
         for n in sizes:
-            found = calls[n]["report"]()
+            found = calls[n]["report"][0]()
             assert found["placements"] == n and found["qualifications"]["entered"] == n, (n, found["placements"])
-            assert calls[n]["watch"]() == 0  # every check is open already
-        samples = {n: {k: [] for k, _ in METRICS} for n in sizes}
-        for _ in range(rounds):
-            for n in sizes:
-                for key, fn in calls[n].items():
-                    start = time.perf_counter()
-                    fn()
-                    samples[n][key].append(time.perf_counter() - start)
+            assert calls[n]["watch"][0]() == 0  # every check is open already
+        samples = interleaved(calls, rounds)
     finally:
         clock.reset()
         for core in cores.values():
             core.db.dispose()
-    result = {"db": db, "sizes": {}}
-    for n in sizes:
-        result["sizes"][n] = {"placements": n, **{k: {**summary(samples[n][k]), "per_row_ms": summary(samples[n][k])["p50"] / n}
-                                                  for k, _ in METRICS}}
-    small, large = min(sizes), max(sizes)
-    result["ratios"] = {k: result["sizes"][large][k]["per_row_ms"] / result["sizes"][small][k]["per_row_ms"] for k, _ in METRICS}
-    result["ratio_label"] = f"{large:,}/{small:,} placements"
-    return result
+    return per_row(db, calls, samples)
 
 
 def report(results: list[dict]) -> None:

@@ -13,7 +13,6 @@ smallest to the largest size. `python -m bench --only registers` (or `python -m 
 """
 from __future__ import annotations
 
-import time
 from datetime import date, datetime, timedelta, timezone
 from datetime import time as clock_time
 from pathlib import Path
@@ -26,7 +25,7 @@ from apflow.placements.models import Placement, Provider, Pupil, RegisterMark, T
 from apflow.services import calendars, registers, users, whereabouts
 from apflow.store.models import Instance, Organisation, ProcessVersion
 
-from .common import analyze, cheap_password_hashing, deploy_triage, fresh_database, make_core, say, summary, table
+from .common import analyze, cheap_password_hashing, deploy_triage, fresh_database, interleaved, make_core, per_row, say, table
 
 SCHOOL, PROVIDER, OTHER = "Bench School", "Bench Provider", "Other Provider"
 TODAY = date(2026, 3, 10)  # a Tuesday in the spring term
@@ -119,26 +118,15 @@ def run(db: str, workdir: Path, sizes: list[int], rounds: int = 10) -> dict:
             work[n] = (world, _work(cores[n], world))
             for fn, _ in work[n][1].values():
                 fn()  # warm the caches (calendars, statements)
-        samples = {n: {k: [] for k, _ in METRICS} for n in sizes}
-        for _ in range(rounds):
-            for n in sizes:
-                for key, (fn, _) in work[n][1].items():
-                    start = time.perf_counter()
-                    fn()
-                    samples[n][key].append(time.perf_counter() - start)
+        calls = {n: work[n][1] for n in sizes}
+        samples = interleaved(calls, rounds)
     finally:
         clock.reset()
         for core in cores.values():
             core.db.dispose()
-    result = {"db": db, "sizes": {}}
+    result = per_row(db, calls, samples)
     for n in sizes:
-        world, calls = work[n]
-        result["sizes"][n] = {"placements": n, "provider_pupils": world["provider_pupils"], "grid_rows": calls["grid"][1],
-                              **{k: {**summary(samples[n][k]), "per_row_ms": summary(samples[n][k])["p50"] / max(calls[k][1], 1)}
-                                 for k, _ in METRICS}}
-    small, large = min(sizes), max(sizes)
-    result["ratios"] = {k: result["sizes"][large][k]["per_row_ms"] / result["sizes"][small][k]["per_row_ms"] for k, _ in METRICS}
-    result["ratio_label"] = f"{large:,}/{small:,} placements"
+        result["sizes"][n].update(provider_pupils=work[n][0]["provider_pupils"], grid_rows=calls[n]["grid"][1])
     return result
 
 

@@ -11,7 +11,6 @@ SQL aggregates, so the work is the database's scan of the rows, never a Python l
 """
 from __future__ import annotations
 
-import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from apflow.placements.models import (
 from apflow.services import calendars, trends, users
 from apflow.store.models import Instance, Organisation, ProcessVersion
 
-from .common import analyze, cheap_password_hashing, deploy_triage, fresh_database, make_core, say, summary, table
+from .common import analyze, cheap_password_hashing, deploy_triage, fresh_database, interleaved, make_core, per_row, say, table
 
 SCHOOL = "Bench School"
 PROVIDERS = [f"Bench Provider {k}" for k in range(5)]
@@ -127,25 +126,12 @@ def run(db: str, workdir: Path, sizes: list[int], rounds: int = 10) -> dict:
                 fn()  # warm the caches (calendars, statements)
         checked = {n: calls[n]["all"][0]()["placements"] for n in sizes}
         assert all(checked[n] == n for n in sizes), checked
-        samples = {n: {k: [] for k, _ in METRICS} for n in sizes}
-        for _ in range(rounds):
-            for n in sizes:
-                for key, (fn, _) in calls[n].items():
-                    start = time.perf_counter()
-                    fn()
-                    samples[n][key].append(time.perf_counter() - start)
+        samples = interleaved(calls, rounds)
     finally:
         clock.reset()
         for core in cores.values():
             core.db.dispose()
-    result = {"db": db, "sizes": {}}
-    for n in sizes:
-        result["sizes"][n] = {"placements": n, **{k: {**summary(samples[n][k]), "per_row_ms": summary(samples[n][k])["p50"] / calls[n][k][1]}
-                                                  for k, _ in METRICS}}
-    small, large = min(sizes), max(sizes)
-    result["ratios"] = {k: result["sizes"][large][k]["per_row_ms"] / result["sizes"][small][k]["per_row_ms"] for k, _ in METRICS}
-    result["ratio_label"] = f"{large:,}/{small:,} placements"
-    return result
+    return per_row(db, calls, samples)
 
 
 def report(results: list[dict]) -> None:
