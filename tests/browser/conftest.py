@@ -3,6 +3,7 @@ on a copy of the migrated SQLite template, with three staff, the referral diagra
 import os
 import shutil
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,20 @@ from apflow.config import ROOT
 from apflow.services import instances, processes, users
 from apflow.web import create_app
 from tests.support import PASSWORD
+
+
+@contextmanager
+def served(core):
+    """The app on a free port, served by waitress in a thread as `apflow serve` would; its base URL."""
+    from waitress.server import create_server
+
+    server = create_server(create_app(core=core, run_scheduler=False), host="127.0.0.1", port=0, threads=4)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Playwright gives up on a wait after 30 s; on a busy machine a page can take that long without anything being
@@ -59,8 +74,6 @@ def sqlite_url(tmp_path, sqlite_template):
 
 @pytest.fixture
 def live(tmp_path, sqlite_url, frozen_clock):
-    from waitress.server import create_server
-
     from apflow.config import Settings
     from apflow.services.core import Core
 
@@ -75,9 +88,6 @@ def live(tmp_path, sqlite_url, frozen_clock):
     for name, ref, reasons in [("Jordan T.", "NEST-0142", ["attendance"]), ("Mia K.", "NEST-0178", ["medical", "send"]),
                                ("Leo B.", "NEST-0203", ["needs_not_met"])]:
         instances.start_instance(core, priya, "referral_triage", {"pupil_name": name, "pupil_ref": ref, "reasons": reasons})
-    server = create_server(create_app(core=core, run_scheduler=False), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}", core
-    server.close()
+    with served(core) as base:
+        yield base, core
     core.db.dispose()

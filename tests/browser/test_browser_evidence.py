@@ -3,7 +3,6 @@
 printed. The placement is set up through the services (its pages are proven elsewhere)."""
 import io
 import shutil
-import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 from pypdf import PdfReader
 
 from apflow.config import ROOT
+from tests.browser.conftest import served
 from tests.scenarios.conftest import Lifecycle, seed_approved_provider
 from tests.support import PASSWORD, sign_in
 
@@ -19,12 +19,9 @@ PHONE = {"width": 390, "height": 844}
 
 @pytest.fixture
 def world(tmp_path, sqlite_template, frozen_clock):
-    from waitress.server import create_server
-
     from apflow.config import Settings
     from apflow.services import calendars, processes, users
     from apflow.services.core import Core
-    from apflow.web import create_app
 
     target = tmp_path / "browser.sqlite3"
     shutil.copy(sqlite_template, target)
@@ -43,10 +40,8 @@ def world(tmp_path, sqlite_template, frozen_clock):
     frozen_clock.freeze(datetime(2026, 1, 12, 8, 0, tzinfo=timezone.utc))
     iid = life.active_placement()
     life.to_running(iid)
-    server = create_server(create_app(core=core, run_scheduler=False), host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    yield f"http://127.0.0.1:{server.effective_port}", iid
-    server.close()
+    with served(core) as base:
+        yield base, iid
     core.db.dispose()
 
 

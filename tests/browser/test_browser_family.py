@@ -3,13 +3,13 @@ report, and receives the lesson reminder e-mail the evening before through real 
 family screenshot."""
 import shutil
 import socket
-import threading
 from datetime import datetime, timezone
 
 import pytest
 
 from apflow.clock import UK
 from apflow.config import ROOT
+from tests.browser.conftest import served
 from tests.scenarios.conftest import Lifecycle, seed_approved_provider
 from tests.support import PASSWORD, SHOTS, sign_in
 
@@ -42,12 +42,9 @@ def mailbox():
 
 @pytest.fixture
 def family(tmp_path, sqlite_template, frozen_clock, mailbox):
-    from waitress.server import create_server
-
     from apflow.config import Settings
     from apflow.services import calendars, lessons, processes, users
     from apflow.services.core import Core
-    from apflow.web import create_app
 
     target = tmp_path / "browser.sqlite3"
     shutil.copy(sqlite_template, target)
@@ -69,10 +66,8 @@ def family(tmp_path, sqlite_template, frozen_clock, mailbox):
     lessons.write_report(core, people["provider"], life.placement_id(iid), "2026-01-12", "09:30",
                          "Stripped and rebuilt a carburettor; started on the gearbox.",
                          {"participation": 4, "behaviour": 5, "relationships": 4, "progress": 4, "wellbeing": 4})
-    server = create_server(create_app(core=core, run_scheduler=False), host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    yield f"http://127.0.0.1:{server.effective_port}", core, mailbox[0]
-    server.close()
+    with served(core) as base:
+        yield base, core, mailbox[0]
     core.db.dispose()
 
 

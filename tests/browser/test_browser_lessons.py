@@ -1,11 +1,11 @@
 """A tutor writes a lesson report on a phone (R72, R7): at 390 px, from "My sessions", with every score in plain words
 and nothing wider than the screen; the school's coordinator then reads it on the placement's lessons page."""
 import shutil
-import threading
 
 import pytest
 
 from apflow.config import ROOT
+from tests.browser.conftest import served
 from tests.scenarios.lessons_world import build
 from tests.support import SHOTS, sign_in
 
@@ -14,12 +14,9 @@ PHONE = {"width": 390, "height": 844}
 
 @pytest.fixture
 def world(tmp_path, sqlite_template, frozen_clock):
-    from waitress.server import create_server
-
     from apflow.config import Settings
     from apflow.services import calendars, processes
     from apflow.services.core import Core
-    from apflow.web import create_app
 
     target = tmp_path / "browser.sqlite3"
     shutil.copy(sqlite_template, target)
@@ -27,10 +24,8 @@ def world(tmp_path, sqlite_template, frozen_clock):
     calendars.import_csv(core, calendars.DEMO_TERMS.read_text(), by="test")
     processes.deploy_paths(core, [ROOT / "bpmn"], by="test")
     life, people, iid, pid = build(core, frozen_clock)
-    server = create_server(create_app(core=core, run_scheduler=False), host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    yield f"http://127.0.0.1:{server.effective_port}", iid
-    server.close()
+    with served(core) as base:
+        yield base, iid
     core.db.dispose()
 
 

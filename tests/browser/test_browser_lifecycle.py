@@ -8,7 +8,6 @@ it is (as a person learns it from their inbox); everything done is done by click
 import json
 import re
 import shutil
-import threading
 from datetime import datetime, timezone
 
 import pytest
@@ -17,6 +16,7 @@ from sqlalchemy import select
 from apflow.config import ROOT
 from apflow.store.models import OutboxEmail
 from apflow.web.forms import _kind
+from tests.browser.conftest import served
 from tests.scenarios.conftest import _form_name, answers, seed_approved_provider
 from tests.support import PASSWORD, SHOTS, sign_in
 
@@ -29,12 +29,9 @@ ON_A_PHONE = {"tutor", "pupil1"}
 
 @pytest.fixture
 def world(tmp_path, sqlite_template, frozen_clock):
-    from waitress.server import create_server
-
     from apflow.config import Settings
     from apflow.services import calendars, processes, users
     from apflow.services.core import Core
-    from apflow.web import create_app
 
     target = tmp_path / "browser.sqlite3"
     shutil.copy(sqlite_template, target)
@@ -44,10 +41,8 @@ def world(tmp_path, sqlite_template, frozen_clock):
     with core.db.session() as s:
         people = {username: users.add_user(s, username, PASSWORD, [role], display_name=shown) for username, shown, role in STAFF}
     seed_approved_provider(core)
-    server = create_server(create_app(core=core, run_scheduler=False), host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    yield f"http://127.0.0.1:{server.effective_port}", core, people, frozen_clock
-    server.close()
+    with served(core) as base:
+        yield base, core, people, frozen_clock
     core.db.dispose()
 
 

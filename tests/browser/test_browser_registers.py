@@ -3,12 +3,12 @@ pupils at once with one absence; the school's coordinator sees the alert within 
 where each pupil is. The placements are set up through the services (their pages are proven elsewhere); the register,
 the alert and the whereabouts are seen and done only by clicking in Chromium."""
 import shutil
-import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from apflow.config import ROOT
+from tests.browser.conftest import served
 from tests.scenarios.conftest import Lifecycle, seed_approved_provider
 from tests.support import PASSWORD, SHOTS, sign_in
 
@@ -18,12 +18,9 @@ PUPILS = [("Jordan T.", "P-0001"), ("Amir H.", "P-0002"), ("Mia K.", "P-0003")]
 
 @pytest.fixture
 def world(tmp_path, sqlite_template, frozen_clock):
-    from waitress.server import create_server
-
     from apflow.config import Settings
     from apflow.services import calendars, processes, users
     from apflow.services.core import Core
-    from apflow.web import create_app
 
     target = tmp_path / "browser.sqlite3"
     shutil.copy(sqlite_template, target)
@@ -46,10 +43,8 @@ def world(tmp_path, sqlite_template, frozen_clock):
         iid = life.active_placement(pupil_name=name, pupil_ref=ref)
         life.to_running(iid)
         placements.append(life.placement_id(iid))
-    server = create_server(create_app(core=core, run_scheduler=False), host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    yield f"http://127.0.0.1:{server.effective_port}", core, placements, frozen_clock
-    server.close()
+    with served(core) as base:
+        yield base, core, placements, frozen_clock
     core.db.dispose()
 
 

@@ -1,24 +1,21 @@
 """A tutor raises a concern on a phone; the DSL sees it, answers it, grants a colleague access; the colleague's
 reading appears in the file's read log (R80, R81, R111). Saves the README's safeguarding screenshots."""
 import shutil
-import threading
 from datetime import timedelta
 
 import pytest
 
 from apflow.config import ROOT
+from tests.browser.conftest import served
 from tests.scenarios.conftest import Lifecycle, seed_approved_provider
 from tests.support import SHOTS, sign_in
 
 
 @pytest.fixture
 def placement(tmp_path, sqlite_template, frozen_clock):
-    from waitress.server import create_server
-
     from apflow.config import Settings
     from apflow.services import calendars, processes
     from apflow.services.core import Core
-    from apflow.web import create_app
     from tests.support import make_user
 
     target = tmp_path / "browser.sqlite3"
@@ -33,10 +30,8 @@ def placement(tmp_path, sqlite_template, frozen_clock):
     life = Lifecycle(core, people, frozen_clock)
     iid = life.active_placement()
     life.to_running(iid)
-    server = create_server(create_app(core=core, run_scheduler=False), host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    yield f"http://127.0.0.1:{server.effective_port}", life, iid
-    server.close()
+    with served(core) as base:
+        yield base, life, iid
     core.db.dispose()
 
 

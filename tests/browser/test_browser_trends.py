@@ -3,11 +3,11 @@ from the app's own /vendor/ URL (no CDN, nothing from another origin), with no c
 figures; on a phone nothing scrolls sideways. Saves docs/screenshots/trends.png. The records are those of the trends
 scenarios (tests/scenarios/trends_world.py)."""
 import shutil
-import threading
 
 import pytest
 
 from apflow.config import ROOT
+from tests.browser.conftest import served
 from tests.scenarios.trends_world import FARM, build
 from tests.support import SHOTS, sign_in
 
@@ -17,12 +17,9 @@ TABLES = ("attendance", "progress", "engagement", "destinations", "qualification
 
 @pytest.fixture
 def world(tmp_path, sqlite_template, frozen_clock):
-    from waitress.server import create_server
-
     from apflow.config import Settings
     from apflow.services import calendars, processes
     from apflow.services.core import Core
-    from apflow.web import create_app
 
     target = tmp_path / "browser.sqlite3"
     shutil.copy(sqlite_template, target)
@@ -30,10 +27,8 @@ def world(tmp_path, sqlite_template, frozen_clock):
     calendars.import_csv(core, calendars.DEMO_TERMS.read_text(), by="test")
     processes.deploy_paths(core, [ROOT / "bpmn" / "referral_triage.bpmn"], by="test")
     build(core)
-    server = create_server(create_app(core=core, run_scheduler=False), host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
+    with served(core) as base:
+        yield base
     core.db.dispose()
 
 
