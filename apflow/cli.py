@@ -80,12 +80,14 @@ def validate(paths):
     from apflow.services.processes import check_paths
 
     result, _ = check_paths(_core(), list(paths))
-    if result.problems:
-        for problem in result.problems:
-            click.echo(str(problem))
-        click.echo(f"{len(result.problems)} problem(s) found.", err=True)
+    for problem in result.errors:
+        click.echo(str(problem))
+    for problem in result.warnings:  # after the errors, each line starting "warning:"; they do not fail the check
+        click.echo(str(problem))
+    if not result.ok:
+        click.echo(f"{len(result.errors)} error(s) and {len(result.warnings)} warning(s) found.", err=True)
         sys.exit(1)
-    click.echo("ok")
+    click.echo(f"ok, with {len(result.warnings)} warning(s)" if result.warnings else "ok")
 
 
 @main.command()
@@ -105,9 +107,15 @@ def deploy(paths, note, by):
             click.echo(str(problem))
         click.echo("Nothing was deployed.", err=True)
         sys.exit(1)
+    warned = set()
     for item in deployed:
         state = "deployed as version" if item.created else "unchanged, still version"
         click.echo(f"{item.process_id}: {state} {item.version}")
+        for warning in item.warnings:
+            line = f"warning: {warning['file']}{': ' + warning['element'] if warning['element'] else ''}: {warning['message']} Fix: {warning['fix']}"
+            if line not in warned:
+                warned.add(line)
+                click.echo(line)
 
 
 @main.group()
@@ -130,11 +138,15 @@ def users():
 
 @users.command("create")
 @click.argument("name")
-@click.option("--role", "roles", multiple=True, required=True, help="A role (repeatable): coordinator, headteacher, dsl, senco, provider, la_officer, parent, pupil, manager.")
+@click.option("--role", "roles", multiple=True, required=True,
+              help="A role (repeatable), by key or title: coordinator or \"AP Coordinator\", headteacher, dsl, deputy_dsl, senco, "
+                   "provider, la_officer, parent, pupil, manager, or a custom role of their organisation (`apflow roles list`).")
 @click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input (keeps it out of shell history).")
 @click.option("--display-name", default="", help="The name shown to colleagues.")
 @click.option("--email", default=None, help="E-mail address for notifications.")
-@click.option("--organisation", "organisations", multiple=True, help="An organisation the user belongs to (repeatable); they then see only its placements.")
+@click.option("--organisation", "organisations", multiple=True,
+              help="An organisation the user belongs to (repeatable; see `apflow organisations list`); they see only its "
+                   "placements. Without it they join the installation's own organisation.")
 def users_create(name, roles, password_stdin, display_name, email, organisations):
     """Create a user NAME with one or more roles."""
     from apflow.errors import ServiceError
@@ -168,6 +180,44 @@ def users_set_password(name, password_stdin):
         click.echo(err.message, err=True)
         sys.exit(1)
     click.echo(f"password of {name} changed")
+
+
+@main.group()
+def organisations():
+    """The schools, LAs and providers this installation serves (issue 17)."""
+
+
+@organisations.command("list")
+def organisations_list():
+    """Every organisation: id, kind, members; the installation's own is marked."""
+    from apflow.services import organisations as organisation_service
+
+    core = _core()
+    core.db.upgrade()
+    for org in organisation_service.all_organisations(core):
+        own = "  (the installation's own: people added without an organisation join it)" if org["is_default"] else ""
+        click.echo(f"{org['id']}\t{org['kind']}\t{org['name']}\t{org['members']} member(s){own}")
+
+
+@organisations.command("add")
+@click.argument("name")
+@click.option("--kind", required=True, type=click.Choice(["school", "la", "provider"]), help="What kind of organisation it is.")
+def organisations_add(name, kind):
+    """Add an organisation NAME; then give it people with `apflow users create --organisation NAME`."""
+    from apflow.errors import ServiceError
+    from apflow.services import organisations as organisation_service
+
+    core = _core()
+    core.db.upgrade()
+    try:
+        added = organisation_service.add_organisation_as_operator(core, name, kind)
+    except ServiceError as err:
+        click.echo(err.message, err=True)
+        fields = err.details.get("fields", {}) if isinstance(err.details, dict) else {}
+        for problems in fields.values():
+            click.echo("  " + " ".join(problems), err=True)
+        sys.exit(1)
+    click.echo(f"added {added['kind_title'].lower()} {added['name']} (id {added['id']})")
 
 
 @main.group()
@@ -216,6 +266,101 @@ def calendar_show():
         click.echo(f"INSET day: {day}")
     for day, name in sorted(found.bank_holidays.items()):
         click.echo(f"bank holiday: {day} {name}")
+
+
+@main.group()
+def roles():
+    """Roles: the built-in ones and those organisations add (issue 17), and who holds them."""
+
+
+def _role_command(action):
+    """Run a roles service call, printing its plain-words refusal instead of a traceback."""
+    from apflow.errors import ServiceError
+
+    core = _core()
+    core.db.upgrade()
+    try:
+        return action(core)
+    except ServiceError as err:
+        click.echo(err.message, err=True)
+        sys.exit(1)
+
+
+@roles.command("list")
+@click.option("--organisation", default=None, help="Whose custom roles to list (needed when there are several organisations).")
+def roles_list(organisation):
+    """The built-in roles and an organisation's custom roles, with what they carry and who holds them."""
+    from apflow.services import roles as role_service
+
+    listing = _role_command(lambda core: role_service.list_roles(core, None, role_service.organisation_named(core, organisation)))
+    click.echo(f"Roles of {listing['organisation']['name']} (key, title, carries, held by):")
+    for role in listing["builtin"]:
+        click.echo(f"{role['key']}\t{role['title']}\t(built-in)\t{', '.join(h['username'] for h in role['holders']) or '-'}")
+    for role in listing["custom"]:
+        carries = ", ".join(c["key"] for c in role["carries"]) or "-"
+        click.echo(f"{role['key']}\t{role['title']}\t{carries}\t{', '.join(h['username'] for h in role['holders']) or '-'}")
+
+
+@roles.command("add")
+@click.argument("title")
+@click.option("--carries", multiple=True, help="A built-in role whose permissions it carries (repeatable), e.g. --carries dsl.")
+@click.option("--organisation", default=None, help="The organisation it belongs to (needed when there are several).")
+def roles_add(title, carries, organisation):
+    """Add a custom role TITLE (e.g. "Attendance Officer"); lanes may then name it."""
+    from apflow.services import roles as role_service
+
+    added = _role_command(lambda core: role_service.create(core, None, title, list(carries), role_service.organisation_named(core, organisation)))
+    carried = ", ".join(c["key"] for c in added["carries"]) or "nothing"
+    click.echo(f"added role {added['key']} ({added['title']}), carrying {carried}")
+
+
+@roles.command("remove")
+@click.argument("name")
+@click.option("--organisation", default=None, help="The organisation whose role it is (needed when there are several).")
+def roles_remove(name, organisation):
+    """Remove the custom role NAME (key or title), if nobody holds it and no deployed diagram names it."""
+    from apflow.services import roles as role_service
+
+    def remove(core):
+        return role_service.delete(core, None, role_service.find(core, None, name, role_service.organisation_named(core, organisation)))
+    click.echo(f"removed role {_role_command(remove)['title']}")
+
+
+@roles.command("rename")
+@click.argument("name")
+@click.argument("title")
+@click.option("--organisation", default=None, help="The organisation whose role it is (needed when there are several).")
+def roles_rename(name, title, organisation):
+    """Give the custom role NAME a new TITLE (its key, which lanes may use, stays)."""
+    from apflow.services import roles as role_service
+
+    def rename(core):
+        return role_service.rename(core, None, role_service.find(core, None, name, role_service.organisation_named(core, organisation)), title)
+    click.echo(f"role renamed to {_role_command(rename)['title']}")
+
+
+@roles.command("give")
+@click.argument("name")
+@click.argument("username")
+@click.option("--organisation", default=None, help="The organisation whose custom role it is (when the user works for several).")
+def roles_give(name, username, organisation):
+    """Give the role NAME (built-in or custom, key or title) to USERNAME."""
+    from apflow.services import roles as role_service
+
+    title = _role_command(lambda core: role_service.grant(core, name, username, role_service.organisation_named(core, organisation)))
+    click.echo(f"{username} now holds {title}")
+
+
+@roles.command("take")
+@click.argument("name")
+@click.argument("username")
+@click.option("--organisation", default=None, help="The organisation whose custom role it is (when the user works for several).")
+def roles_take(name, username, organisation):
+    """Take the role NAME (built-in or custom) from USERNAME."""
+    from apflow.services import roles as role_service
+
+    title = _role_command(lambda core: role_service.revoke(core, name, username, role_service.organisation_named(core, organisation)))
+    click.echo(f"{username} no longer holds {title}")
 
 
 @main.command()

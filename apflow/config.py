@@ -19,6 +19,15 @@ def default_instance_dir() -> Path:
     return ROOT / "instance" if FROM_CHECKOUT else Path.cwd() / "instance"
 
 
+DEFAULT_ORGANISATION_NAME = "Our school"
+
+
+def organisation_name(env=None) -> str:
+    """The name the installation's own organisation gets when it is first made (APFLOW_ORGANISATION_NAME; issue 17)."""
+    env = os.environ if env is None else env
+    return (env.get("APFLOW_ORGANISATION_NAME") or "").strip()[:200] or DEFAULT_ORGANISATION_NAME
+
+
 def _bool(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
@@ -81,6 +90,13 @@ class Settings:
     retention_read_log_years: int = 6  # read-log entries, from the read
     retention_time: str = "02:00"
     compliance_renewal_days: int = 30  # a provider's compliance document opens its renewal task this many days before it expires
+    # service tasks (issue 17, docs/operations.md): where a diagram's webhooks may post (comma-separated URL prefixes; empty:
+    # none) and which fixed addresses its e-mails may go to besides roles (addresses or @domain); webhook delivery
+    webhook_allowlist: str = ""
+    email_allowlist: str = ""
+    webhook_timeout: float = 10.0  # seconds one webhook POST may take
+    webhook_max_attempts: int = 10  # tries before a webhook goes dead
+    webhook_retry_cap_seconds: float = 600.0  # the longest wait between two tries of a webhook
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -131,6 +147,11 @@ class Settings:
             retention_read_log_years=int(env.get("APFLOW_RETENTION_READ_LOG_YEARS", 6)),
             retention_time=(env.get("APFLOW_RETENTION_TIME") or "02:00").strip(),
             compliance_renewal_days=int(env.get("APFLOW_COMPLIANCE_RENEWAL_DAYS", 30)),
+            webhook_allowlist=(env.get("APFLOW_WEBHOOK_ALLOWLIST") or "").strip(),
+            email_allowlist=(env.get("APFLOW_EMAIL_ALLOWLIST") or "").strip(),
+            webhook_timeout=float(env.get("APFLOW_WEBHOOK_TIMEOUT", 10)),
+            webhook_max_attempts=int(env.get("APFLOW_WEBHOOK_MAX_ATTEMPTS", 10)),
+            webhook_retry_cap_seconds=float(env.get("APFLOW_WEBHOOK_RETRY_CAP_SECONDS", 600)),
         )
         for key, value in overrides.items():
             setattr(settings, key, value)

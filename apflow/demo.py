@@ -10,7 +10,19 @@ from __future__ import annotations
 from apflow.engine.problems import InvalidDiagram
 from apflow.errors import NotFound
 from apflow.placements.common import today
-from apflow.services import calendars, census, inbox, instances, placements, processes, provider_side, registers, safeguarding, users
+from apflow.services import (
+    calendars,
+    census,
+    inbox,
+    instances,
+    organisations,
+    placements,
+    processes,
+    provider_side,
+    registers,
+    safeguarding,
+    users,
+)
 
 DEMO_PASSWORD = "apflow-demo"
 SCHOOL, LA, NEXT_STEPS, GREENFIELD = "The Nest School", "Northshire County Council", "Next Steps Education", "Greenfield Farm Learning"
@@ -138,6 +150,7 @@ def load_demo(core) -> list[str]:
             said.append(f"process {item.process_id}: version {item.version}{' (new)' if item.created else ''}")
     except InvalidDiagram as err:
         raise SystemExit("The diagrams in bpmn/ have problems:\n" + "\n".join(str(p) for p in err.problems)) from None
+    organisations.name_default(core, SCHOOL, "school")  # the school is the installation's own organisation (issue 17)
     for name, kind in ORGANISATIONS:
         users.ensure_organisation(core, name, kind)
     for username, display, roles, org in PEOPLE:

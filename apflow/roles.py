@@ -1,6 +1,9 @@
 """The roles people hold (DOMAIN.md's role table); BPMN lanes are named after them."""
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 ROLES: dict[str, str] = {
     "coordinator": "AP Coordinator",
     "headteacher": "Headteacher",
@@ -28,21 +31,84 @@ _ALIASES = {
 }
 
 
-def role_for_lane(lane: str | None) -> str | None:
-    """The role slug a lane name stands for, or None when the lane names no known role."""
-    if not lane:
+def _plain(name: str) -> str:
+    return " ".join(str(name).strip().lower().split())
+
+
+def role_key(title: str) -> str:
+    """The key a custom role gets from its title: 'Attendance Officer' -> 'attendance_officer'."""
+    return re.sub(r"[^a-z0-9]+", "_", _plain(title)).strip("_")
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The roles a diagram's lanes, escalateTo and candidate groups may name: the built-in roles (with their aliases)
+    and the roles organisations defined (issue 17). Pure data: the engine resolves names through it without knowing
+    where the custom roles came from (services/roles.py loads them from the database).
+
+    resolve(name) -> key or None: by key or title, case- and space-insensitive ('attendance officer',
+    'Attendance Officer', 'attendance_officer'), built-in roles and their aliases first."""
+    custom: tuple[tuple[str, str], ...] = ()  # (key, title) of each custom role, as organisations defined them
+
+    def resolve(self, name: str | None) -> str | None:
+        if not name or not str(name).strip():
+            return None
+        plain = _plain(name)
+        if plain in ROLES:
+            return plain
+        for slug, title in ROLES.items():
+            if title.lower() == plain:
+                return slug
+        if plain in _ALIASES:
+            return _ALIASES[plain]
+        slug = role_key(plain)
+        for key, title in self.custom:
+            if key == plain or key == slug or _plain(title) == plain:
+                return key
         return None
-    key = " ".join(lane.strip().lower().split())
-    if key in ROLES:
-        return key
-    for slug, title in ROLES.items():
-        if title.lower() == key:
-            return slug
-    return _ALIASES.get(key)
+
+    def title(self, key: str) -> str:
+        if key in ROLES:
+            return ROLES[key]
+        return next((title for k, title in self.custom if k == key), key)
+
+    def keys(self) -> list[str]:
+        return list(ROLES) + sorted({key for key, _ in self.custom} - set(ROLES))
+
+    def titles(self) -> list[str]:
+        """Every role's title, built-in first, for messages and the editor's lane list."""
+        return [self.title(key) for key in self.keys()]
+
+    def listed(self) -> str:
+        """The roles, quoted, for a message: 'AP Coordinator', 'Headteacher', ..."""
+        return ", ".join(f"'{title}'" for title in self.titles())
+
+
+BUILTIN = Catalogue()
+_known = {"catalogue": BUILTIN}  # the last catalogue services loaded: titles of custom roles for pages
+
+
+def remember(catalogue: Catalogue) -> Catalogue:
+    """Keep the titles of the custom roles for role_title() (pages show 'Attendance Officer', not its key)."""
+    _known["catalogue"] = catalogue
+    return catalogue
+
+
+def known_title(key: str) -> bool:
+    """Whether role_title knows this key's own title (built-in, or a custom role of the last catalogue loaded)."""
+    return key in ROLES or _known["catalogue"].title(key) != key
+
+
+def role_for_lane(lane: str | None) -> str | None:
+    """The built-in role a lane name stands for, or None when the lane names no built-in role."""
+    return BUILTIN.resolve(lane)
 
 
 def role_title(slug: str) -> str:
-    return ROLES.get(slug, slug)
+    if slug in ROLES:
+        return ROLES[slug]
+    title = _known["catalogue"].title(slug)
+    return title if title != slug else slug.replace("_", " ").capitalize()
 
 
 SAFEGUARDING_ROLES = frozenset({"dsl", "deputy_dsl"})  # hold a child's child-protection file for their organisation (R81)

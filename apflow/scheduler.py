@@ -19,7 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from apflow.clock import clock
 from apflow.errors import Unavailable
-from apflow.services import deadlines, idempotency, instances, notifications, watches
+from apflow.services import deadlines, idempotency, instances, notifications, watches, webhooks
 from apflow.services.core import Core
 
 log = logging.getLogger(__name__)
@@ -127,6 +127,12 @@ class TimerScheduler:
             log.warning("the database did not answer while sending e-mail (%s); it will be retried", err)
         except Exception:
             log.exception("sending the e-mail outbox failed; it will be retried")
+        try:  # service tasks' webhooks (issue 17): posted here, never while a step holds its placement
+            webhooks.deliver_webhooks(self.core)
+        except Unavailable as err:
+            log.warning("the database did not answer while posting webhooks (%s); they will be retried", err)
+        except Exception:
+            log.exception("posting webhooks failed; they will be retried")
 
     def housekeeping(self) -> None:
         """Hourly: forget idempotency keys older than a day."""

@@ -23,25 +23,30 @@ from sqlalchemy import create_engine, text
 
 from apflow.config import ROOT
 
-from . import common, http_floor, log_levels, overhead, pool, registers, scaling, size, timers
+from . import common, http_floor, log_levels, long_placement, overhead, pool, registers, scaleout, scaling, screens, size, timers
 from . import http as http_bench
 from . import trends as trends_bench
 from .common import POSTGRES_URL, load_average, postgres_problem, say
 
-ALL = ["overhead", "scaling", "timers", "http", "http_floor", "size", "logging", "pool", "registers", "trends", "profile"]
+ALL = ["overhead", "scaling", "timers", "http", "http_floor", "size", "logging", "pool", "registers", "trends", "scaleout",
+       "long_placement", "screens", "profile"]
 
 FULL = {"overhead_iterations": 1000, "scaling_sizes": [100, 1_000, 10_000], "scaling_rounds": 10,
         "scaling_reps": {"inbox": 3, "page": 20, "complete": 20, "start": 20},
         "timers": 10_000, "http_seconds": 30, "http_tasks_per_user": 10, "size_instances": 200, "profile_iterations": 300, "logging_iterations": 1000,
         "pool_iterations": 1000, "registers_sizes": [100, 2_000], "registers_rounds": 10,
         "trends_sizes": [100, 10_000], "trends_rounds": 10,
-        "http_floor_iterations": 500, "http_floor_profile": 200}
+        "http_floor_iterations": 500, "http_floor_profile": 200,
+        "scaleout_seconds": 60, "scaleout_processes": [1, 2], "long_placement_days": 365, "long_placement_window_days": 63,
+        "screens_sizes": [100, 10_000], "screens_rounds": 5}
 QUICK = {"overhead_iterations": 100, "scaling_sizes": [100, 1_000], "scaling_rounds": 4,
          "scaling_reps": {"inbox": 2, "page": 10, "complete": 10, "start": 10},
          "timers": 500, "http_seconds": 4, "http_tasks_per_user": 5, "size_instances": 20, "profile_iterations": 0, "logging_iterations": 200,
          "pool_iterations": 100, "registers_sizes": [100, 2_000], "registers_rounds": 3,
          "trends_sizes": [100, 2_000], "trends_rounds": 3,
-         "http_floor_iterations": 100, "http_floor_profile": 30}
+         "http_floor_iterations": 100, "http_floor_profile": 30,
+         "scaleout_seconds": 15, "scaleout_processes": [1, 2], "long_placement_days": 120, "long_placement_window_days": 21,
+         "screens_sizes": [100, 1_000], "screens_rounds": 3}
 
 
 def machine() -> dict:
@@ -147,6 +152,22 @@ def headline(results: dict, dbs: list[str]) -> dict:
     t = pick("trends")
     for key in ("all", "provider"):
         out[f"trends_{key}_scaling_ratio"] = t["ratios"][key] if t else nan
+    for n in (1, 2):
+        so = next((r for r in results.get("scaleout", []) if r["web_processes"] == n), None)
+        out[f"scaleout_{n}_web_requests_per_second"] = so["requests_per_second"] if so else nan
+        out[f"scaleout_{n}_web_p95_ms"] = so["latency_ms"]["p95"] if so else nan
+    out["scaleout_errors"] = sum(r["errors"] for r in results["scaleout"]) if results.get("scaleout") else nan
+    out["scaleout_timers_fired_twice"] = (sum(r["timers_fired_twice"] + r["instances_with_two_chases"] for r in results["scaleout"])
+                                          if results.get("scaleout") else nan)
+    lp = pick("long_placement")
+    out["long_placement_complete_ratio"] = lp["steps"]["complete"]["ratio"] if lp else nan
+    out["long_placement_timer_ratio"] = lp["steps"]["timer"]["ratio"] if lp else nan
+    out["long_placement_state_bytes_day1"] = lp["state_bytes_day1"] if lp else nan
+    out["long_placement_state_bytes_year"] = lp["state_bytes_year"] if lp else nan
+    sc = pick("screens")
+    for key in ("registers", "whereabouts", "pupil", "trends", "governors"):
+        out[f"screens_{key}_request_ratio"] = sc["request_ratios"][key] if sc else nan
+        out[f"screens_{key}_row_ratio"] = sc["ratios"][key] if sc else nan
     p = pick("pool")
     out["pool_step_overhead_ms"] = p["overhead_ms"] if p else nan
     out["pool_step_ratio"] = p["ratio"] if p else nan
@@ -259,6 +280,26 @@ def main(argv=None) -> int:
             say(f"\n== 10. trends: the trends page's figures for a school of {sizes['trends_sizes'][-1]:,} placements (issue 16) ==")
             results["trends"] = [trends_bench.run(db, workdir, sizes["trends_sizes"], sizes["trends_rounds"]) for db in dbs]
             trends_bench.report(results["trends"])
+        if "scaleout" in wanted:
+            mark("scaleout")
+            if "postgres" in dbs:
+                say(f"\n== 15. scale-out on PostgreSQL: gunicorn web processes x {scaleout.THREADS} threads and 2 `apflow scheduler`, "
+                    f"{scaleout.USERS} users for {sizes['scaleout_seconds']} s ==")
+                results["scaleout"] = [scaleout.run(workdir, sizes["scaleout_seconds"], n) for n in sizes["scaleout_processes"]]
+                scaleout.report(results["scaleout"])
+            else:
+                say("\n== 15. scale-out: skipped (PostgreSQL only) ==")
+        if "long_placement" in wanted:
+            mark("long_placement")
+            say(f"\n== 16. a long placement: {sizes['long_placement_days']} days driven, then {sizes['long_placement_window_days']} days "
+                f"side by side with a fresh one ({dbs[0]}) ==")
+            results["long_placement"] = [long_placement.run(dbs[0], workdir, sizes["long_placement_days"], sizes["long_placement_window_days"])]
+            long_placement.report(results["long_placement"])
+        if "screens" in wanted:
+            mark("screens")
+            say(f"\n== 17. the new screens over HTTP at {' and '.join(f'{n:,}' for n in sizes['screens_sizes'])} placements ==")
+            results["screens"] = [screens.run(db, workdir, sizes["screens_sizes"], sizes["screens_rounds"]) for db in dbs]
+            screens.report(results["screens"])
         if "profile" in wanted and sizes["profile_iterations"]:
             mark("profile")
             say(f"\n== profile: {sizes['profile_iterations']} service-layer completions, timed by step and with cProfile ==")

@@ -37,8 +37,8 @@ METRICS = [("grid", "provider_day, per session row"), ("mark", "record_marks, pe
            ("everyone", "all_pupils, per pupil"), ("one", "one_pupil, per answer")]
 
 
-def _load(core, n: int) -> dict:
-    """N running placements of one school, min(N, 200) of them at the measured provider, with their history."""
+def _load(core, n: int, provider_pupils: int = PROVIDER_PUPILS) -> dict:
+    """N running placements of one school, min(N, provider_pupils) of them at the measured provider, with their history."""
     calendars.import_csv(core, calendars.DEMO_TERMS.read_text(), by="bench")
     deploy_triage(core)
     with cheap_password_hashing():
@@ -56,7 +56,7 @@ def _load(core, n: int) -> dict:
         version_id = s.scalar(select(ProcessVersion.id).limit(1))  # any deployed version: these instances only link organisations
         start = TODAY - timedelta(days=HISTORY_DAYS)
         for i in range(n):
-            mine = i < min(n, PROVIDER_PUPILS)
+            mine = i < min(n, provider_pupils)
             instance = Instance(process_version_id=version_id, process_id="placement", status="running", state={}, created_at=now,
                                 updated_at=now, organisation_id=orgs[SCHOOL], provider_organisation_id=orgs[PROVIDER if mine else OTHER])
             pupil = Pupil(ref=f"B-{i:05d}", name=f"Pupil {i:05d}", school=SCHOOL, created_at=now, organisation_id=orgs[SCHOOL])
@@ -87,7 +87,7 @@ def _load(core, n: int) -> dict:
     clock.freeze(NOW)
     registers.lay_out_registers(core)  # today's rows, as the scheduler's minute check lays them out
     analyze(core)
-    return {"coord": coord, "tutor": tutor, "provider_pupils": min(n, PROVIDER_PUPILS)}
+    return {"coord": coord, "tutor": tutor, "provider_pupils": min(n, provider_pupils)}
 
 
 def _work(core, world: dict) -> dict:

@@ -9,10 +9,10 @@ from apflow.services import users
 PASSWORD = "correct horse battery"
 
 
-def make_user(core, username: str, *roles: str):
-    """A user with these roles and PASSWORD, committed."""
+def make_user(core, username: str, *roles: str, organisations: list[str] | None = None):
+    """A user with these roles and PASSWORD, committed; in the named organisations, else the installation's own."""
     with core.db.session() as s:
-        return users.add_user(s, username, PASSWORD, list(roles))
+        return users.add_user(s, username, PASSWORD, list(roles), organisations=organisations)
 
 
 def browser(app, username: str):

@@ -5,15 +5,21 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import DurationTimerEventDefinition, TimerEventDefinition
-from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.parser import SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
+from SpiffWorkflow.spiff.specs.defaults import ManualTask
 
 from apflow.clock import clock
 
-from .problems import InvalidDiagram, Problem
-from .xml import DEFAULT_MAX_BYTES, parse_xml
+from . import interop, service_tasks
+from .messages import Elements, problem_from_spiff, schema_problems
+from .problems import InvalidDiagram, Problem, errors
+from .properties import task_properties  # noqa: F401 - re-exported
+from .structure import file_problems, set_problems
+from .xml import DEFAULT_MAX_BYTES, parse_xml, utf8_source
 
 # Plain ISO 8601 durations, dates and repeating intervals, as typed into a diagram without quotes.
 _ISO_DURATION = r"P(?!$)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?"
@@ -73,9 +79,6 @@ class SpecBundle:
             yield from spec.task_specs.values()
 
 
-def task_properties(task_spec) -> dict:
-    extensions = getattr(task_spec, "extensions", None) or {}
-    return dict(extensions.get("properties") or {})
 
 
 RECORDS_PROPERTY = "records"
@@ -128,46 +131,66 @@ class ParsedDiagrams:
         return content_hash(*parts)
 
 
-def _problem_from_validation(err: Exception, filename: str) -> Problem:
-    element = getattr(err, "id", None) or getattr(err, "task_id", None)
-    message = str(getattr(err, "message", None) or err).strip()
-    fix = "Open the diagram in the editor and correct this element."
-    lowered = message.lower()
-    if "not executable" in lowered:
-        fix = "Tick 'Executable' on the process (isExecutable=\"true\") so the engine may run it."
-    elif "no start event" in lowered or "start event" in lowered:
-        fix = "Add a start event to the process and connect it to the first task."
-    elif "schema" in lowered or "element" in lowered:
-        fix = "Use only standard BPMN 2.0 elements; re-save the diagram from a BPMN editor."
-    return Problem(filename or "?", element, message, fix)
+class ApflowBpmnParser(SpiffBpmnParser):
+    """SpiffArena's parser, with a plain bpmn:task read as a manual task: other tools draw steps people do as plain
+    tasks, which SpiffWorkflow would otherwise wait on for ever with nobody to finish them. The spec class is
+    SpiffWorkflow's own ManualTask, which the serializer configuration (SPIFF_CONFIG) already knows."""
+    OVERRIDE_PARSER_CLASSES = {**SpiffBpmnParser.OVERRIDE_PARSER_CLASSES, full_tag("task"): (SpiffTaskParser, ManualTask)}
 
 
-def parse_sources(sources: dict[str, bytes], max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedDiagrams:
-    """Parse named BPMN sources together (call activities may cross files). Raises InvalidDiagram."""
-    parser = SpiffBpmnParser(validator=VALIDATOR)
+# The BPMN elements the parser can turn into steps.
+SUPPORTED_TAGS = frozenset(etree.QName(tag).localname for tag in {**ApflowBpmnParser.PARSER_CLASSES, **ApflowBpmnParser.OVERRIDE_PARSER_CLASSES})
+
+
+def read_sources(sources: dict[str, bytes], max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[ParsedDiagrams, list[Problem]]:
+    """Parse named BPMN sources together (call activities may cross files), finding every problem at once.
+
+    The ParsedDiagrams holds the processes that could be built; the problems say, for every file and element,
+    what stopped the rest. Sources in any XML encoding are kept as UTF-8 (see xml.utf8_source)."""
+    parser = ApflowBpmnParser(validator=None)  # the schema is checked below, reporting every error rather than the first
     problems: list[Problem] = []
     process_files: dict[str, str] = {}
     process_names: dict[str, str] = {}
+    texts: dict[str, bytes] = {}
+    trees = {}
     for name, data in sources.items():
         try:
+            data = utf8_source(data, name)
             tree = parse_xml(data, name, max_bytes)
         except InvalidDiagram as err:
             problems.extend(err.problems)
             continue
+        texts[name] = data
         reserved = tree.xpath("//*[@id='Start' or @id='End']")
         if reserved:
             problems += [Problem(name, node.get("id"),
                                  f"The id '{node.get('id')}' is reserved by the engine and would silently replace its own start or end step.",
                                  f"Rename the element, e.g. to '{node.get('id')}Event_1'.") for node in reserved]
             continue
+        found = schema_problems(tree, name)
+        if found:
+            problems += found
+            continue
+        problems += service_tasks.prepare(tree, name)
+        interop.prepare(tree, name)  # candidate groups/users and forms of Camunda 7/8 and SpiffArena (stored source unchanged)
+        problems += file_problems(tree, name, SUPPORTED_TAGS)
+        trees[name] = tree
+    problems += set_problems(trees)
+    elements = Elements(trees)
+
+    def translated(err: Exception, filename: str) -> list[Problem]:
+        flagged = {(p.file, p.element) for p in problems}
+        files_flagged = {p.file for p in problems}
+        known = [pid for pid in parser.process_parsers if parser.process_parsers[pid].process_executable]
+        return [p for p in problem_from_spiff(err, filename, elements, known)
+                if (p.file, p.element) not in flagged and (p.element or p.file not in files_flagged)]
+
+    for name, tree in trees.items():
         before = set(parser.process_parsers)
         try:
             parser.add_bpmn_xml(tree, filename=name)
-        except ValidationException as err:
-            problems.append(_problem_from_validation(err, name))
-            continue
-        except (SpiffWorkflowException, ValueError, KeyError, TypeError) as err:
-            problems.append(Problem(name, None, f"The diagram could not be read: {err}", "Re-save it from a BPMN 2.0 editor."))
+        except Exception as err:  # noqa: BLE001 - whatever the parser raises is said in plain words, never shown as it is
+            problems += translated(err, name)
             continue
         added = [pid for pid in parser.process_parsers if pid not in before]
         executable = [pid for pid in added if parser.process_parsers[pid].process_executable]
@@ -180,16 +203,23 @@ def parse_sources(sources: dict[str, bytes], max_bytes: int = DEFAULT_MAX_BYTES)
         for pid in executable:
             process_files[pid] = name
             process_names[pid] = parser.process_parsers[pid].get_name() or pid
-    if problems:
-        raise InvalidDiagram(problems)
-    parsed = ParsedDiagrams(parser, dict(sources), process_files, process_names)
+    parsed = ParsedDiagrams(parser, texts, process_files, process_names)
     for pid in list(process_files):
         try:
             parsed.bundle(pid)
-        except ValidationException as err:
-            problems.append(_problem_from_validation(err, process_files[pid]))
-        except (SpiffWorkflowException, ValueError, KeyError) as err:
-            problems.append(Problem(process_files[pid], pid, f"The process could not be built: {err}", "Check call activities name deployed processes and every flow has a target."))
-    if problems:
-        raise InvalidDiagram(problems)
+        except Exception as err:  # noqa: BLE001 - as above
+            problems += translated(err, process_files[pid])
+            del process_files[pid]
+            for process_parser in parser.process_parsers.values():
+                if process_parser.spec is not None and process_parser.bpmn_id not in process_files:
+                    process_parser.spec = None  # half-built: parse again (and fail again) if anything asks for it
+    return parsed, problems
+
+
+def parse_sources(sources: dict[str, bytes], max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedDiagrams:
+    """Parse named BPMN sources together (call activities may cross files). Raises InvalidDiagram with every
+    problem that stops a process being built."""
+    parsed, problems = read_sources(sources, max_bytes)
+    if errors(problems):  # warnings (a step nothing leads to, a formless user task) do not stop it
+        raise InvalidDiagram(errors(problems))
     return parsed

@@ -1,7 +1,6 @@
 """Task forms: JSON Schema + UI schema files named on user tasks, and server-side checking of answers."""
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +12,10 @@ from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import SchemaError, ValidationError
 from referencing.exceptions import NoSuchResource
 
-from .diagrams import task_properties
+from .patterns import is_regex, pattern_problems, search
 from .payloads import MAX_ITEMS
 from .problems import Problem
+from .properties import task_properties
 
 SCHEMA_PROPERTY = "formJsonSchemaFilename"
 # A field marked "x-apflow-restricted": true is child-protection detail: its answer goes to the child's
@@ -31,8 +31,6 @@ MAX_FORM_BYTES = 256 * 1024
 MAX_FORM_NESTING = 32      # objects and lists inside one another in the form file
 MAX_SCHEMA_NODES = 5000    # parts of the schema once every $ref is followed
 MAX_SCHEMA_DEPTH = 32      # parts inside one another once every $ref is followed
-MAX_PATTERN_CHARS = 1000
-MAX_PATTERN_SIZE = 5000    # instructions of the compiled RE2 program
 
 
 @dataclass(frozen=True)
@@ -84,6 +82,9 @@ def check_form_source(name: str, data: bytes, ui: bool = False) -> list[Problem]
         return [Problem(name, None, f"The form nests objects or lists more than {MAX_FORM_NESTING} levels deep.", "Flatten the form.")]
     if ui:
         return []
+    from . import formjs  # (imports this module)
+    if formjs.is_formjs(document):  # a Camunda form: checked as the JSON Schema it converts to
+        return check_form_source(name, json.dumps(formjs.convert(document).schema).encode("utf-8"))
     refused = schema_problems(document)
     if refused:
         return [Problem(name, None, message, fix) for message, fix in refused]
@@ -91,7 +92,8 @@ def check_form_source(name: str, data: bytes, ui: bool = False) -> list[Problem]
         _FormValidator.check_schema(document, format_checker=FORMAT_CHECKER)
     except SchemaError as err:
         return [Problem(name, None, f"The JSON Schema is invalid: {err.message}.", "Correct the schema keyword named in the message.")]
-    if document.get("type") != "object" or not isinstance(document.get("properties"), dict):
+    # SpiffArena's forms often leave out "type": "object"; a schema with a properties map describes an object anyway.
+    if document.get("type", "object") != "object" or not isinstance(document.get("properties"), dict):
         return [Problem(name, None, "A form schema must have \"type\": \"object\" and a \"properties\" map of fields.", "Describe each field under \"properties\".")]
     return []
 
@@ -147,7 +149,10 @@ class Form:
         return errors
 
     def prefill(self, data: dict) -> dict:
-        return {key: data[key] for key in self.fields if key in data}
+        """The answers the form starts with: the process data it asks about, else a field's "default"."""
+        properties = self.schema.get("properties", {})
+        return {key: data[key] if key in data else properties[key]["default"] for key in self.fields
+                if key in data or (isinstance(properties[key], dict) and "default" in properties[key])}
 
     def readable(self, answers: dict) -> list[dict]:
         """Answers in plain words, in the form's order, as its labels show them (the placement file):
@@ -269,8 +274,6 @@ def _type_words(value) -> str:
 # item, nothing is ever fetched, and schema_problems refuses at validate/deploy what could still cost without
 # bound: refs that leave the form or loop, patterns RE2 cannot run, and schemas that unfold too large.
 
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.log_errors = False  # a refused pattern is reported to the author, not logged by the C++ library
 
 _ONE = ("additionalProperties", "propertyNames", "items", "contains", "not", "if", "then", "else",
         "unevaluatedItems", "unevaluatedProperties", "contentSchema")
@@ -291,21 +294,6 @@ def _refuse_retrieval(uri: str):
 NO_RETRIEVAL = referencing.Registry(retrieve=_refuse_retrieval)
 
 
-@functools.lru_cache(maxsize=1024)
-def _regex(pattern: str):
-    """A form's pattern compiled for RE2, once; None when RE2 refuses it."""
-    try:
-        return re2.compile(pattern, _RE2_OPTIONS)
-    except (re2.error, UnicodeEncodeError):
-        return None
-
-
-def _search(pattern: str, text: str) -> bool:
-    compiled = _regex(pattern)
-    try:
-        return compiled is not None and compiled.search(text) is not None
-    except UnicodeEncodeError:  # a lone surrogate matches nothing
-        return False
 
 
 def _canonical(value) -> str:
@@ -324,7 +312,7 @@ def _normal(value):
 
 
 def _pattern(validator, pattern, instance, schema):
-    if validator.is_type(instance, "string") and not _search(pattern, instance):
+    if validator.is_type(instance, "string") and not search(pattern, instance):
         yield ValidationError(f"does not match the pattern {pattern!r}")
 
 
@@ -333,7 +321,7 @@ def _pattern_properties(validator, patterns, instance, schema):
         return
     for pattern, subschema in patterns.items():
         for key, value in instance.items():
-            if _search(pattern, key):
+            if search(pattern, key):
                 yield from validator.descend(value, subschema, path=key, schema_path=pattern)
 
 
@@ -341,7 +329,7 @@ def _additional_properties(validator, additional, instance, schema):
     if not validator.is_type(instance, "object"):
         return
     known, patterns = schema.get("properties", {}), list(schema.get("patternProperties", {}))
-    extras = [key for key in instance if key not in known and not any(_search(p, key) for p in patterns)]
+    extras = [key for key in instance if key not in known and not any(search(p, key) for p in patterns)]
     if validator.is_type(additional, "object"):
         for key in extras:
             yield from validator.descend(instance[key], additional, path=key)
@@ -362,14 +350,10 @@ def _unique_items(validator, unique, instance, schema):
         seen.add(text)
 
 
-def _is_regex(instance) -> bool:
-    if isinstance(instance, str):
-        re2.compile(instance, _RE2_OPTIONS)
-    return True
 
 
 FORMAT_CHECKER = FormatChecker(formats=())
-FORMAT_CHECKER.checkers = {**Draft202012Validator.FORMAT_CHECKER.checkers, "regex": (_is_regex, (re2.error, UnicodeEncodeError))}
+FORMAT_CHECKER.checkers = {**Draft202012Validator.FORMAT_CHECKER.checkers, "regex": (is_regex, (re2.error, UnicodeEncodeError))}
 
 _FormValidator = validators.extend(Draft202012Validator, {
     "pattern": _pattern, "patternProperties": _pattern_properties,
@@ -415,11 +399,11 @@ def schema_problems(document: dict) -> list[tuple[str, str]]:
             else:
                 stack.append((target, _tokens(ref)))
         if isinstance(schema.get("pattern"), str):
-            problems += _pattern_problems(schema["pattern"], f"the pattern of {where}")
+            problems += pattern_problems(schema["pattern"], f"the pattern of {where}")
         if isinstance(schema.get("patternProperties"), dict):
             uses_patterns = uses_patterns or bool(schema["patternProperties"])
             for pattern in schema["patternProperties"]:
-                problems += _pattern_problems(pattern, f"the property-name pattern {pattern[:100]!r} of {where}")
+                problems += pattern_problems(pattern, f"the property-name pattern {pattern[:100]!r} of {where}")
         limit = schema.get("maxItems")
         if isinstance(limit, int) and not isinstance(limit, bool) and limit > MAX_ITEMS:
             problems.append((f"{where[0].upper()}{where[1:]} allows {limit} entries; apflow accepts at most {MAX_ITEMS} in any list.",
@@ -491,22 +475,6 @@ def _subschemas(schema: dict, path: tuple[str, ...], with_defs: bool):
             yield from ((sub, (*path, key, name)) for name, sub in schema[key].items())
 
 
-def _pattern_problems(pattern: str, what: str) -> list[tuple[str, str]]:
-    if len(pattern) > MAX_PATTERN_CHARS:
-        return [(f"{what[0].upper()}{what[1:]} is longer than {MAX_PATTERN_CHARS} characters.",
-                 'Shorten the pattern; limit the length of an answer with "maxLength" instead.')]
-    try:
-        compiled = re2.compile(pattern, _RE2_OPTIONS)
-    except (re2.error, UnicodeEncodeError) as err:
-        reason = err.args[0].decode("utf-8", "replace") if err.args and isinstance(err.args[0], bytes) else str(err)
-        return [(f"{what[0].upper()}{what[1:]} cannot be used: apflow checks patterns with RE2, which runs in linear time "
-                 f"and does not accept this one ({reason}).",
-                 "Rewrite it without back-references (\\1) and look-arounds ((?=…), (?!…), (?<=…), (?<!…)), which need "
-                 "backtracking, e.g. by listing the accepted alternatives; write a character as itself or as \\x{00e9}, not \\u00e9.")]
-    if compiled.programsize > MAX_PATTERN_SIZE:
-        return [(f"{what[0].upper()}{what[1:]} is too complex to check quickly.",
-                 'Simplify it: limit lengths with "maxLength" instead of counted repeats such as .{1000}.')]
-    return []
 
 
 _MISSING = object()

@@ -31,7 +31,10 @@ from apflow.logs import SPIFF_LOGGERS
 
 from .diagrams import SpecBundle, as_duration, normalise_timer_expression, task_properties
 from .forms import FormRef, form_ref
+from .interop import assignee_of
+from .prune import cut_finished_rounds, drop_finished_subprocesses
 from .sandbox import SandboxedScriptEngine, SandboxLimitExceeded
+from .service_tasks import effects_of, reset_effects
 
 DUE_IN_PROPERTY = "dueIn"
 ASSIGN_TO_PROPERTY = "assignTo"
@@ -59,6 +62,7 @@ class ReadyHumanTask:
     manual: bool
     process_id: str
     assign_to: str | None = None
+    assignee: str | None = None  # a username the diagram names (`assignee`, Camunda's assignee or one candidate user)
     alert: str | None = None  # the task property `alert`: tell the lane's people at once when the task is ready
     escalate_to: str | None = None  # the task property `escalateTo`: roles told in turn when it is overdue
 
@@ -94,6 +98,7 @@ class StepOutcome:
     timers_before: list[WaitingTimer] = field(default_factory=list)
     fired: list[FiredTimer] = field(default_factory=list)
     caught: bool = True           # a signal: whether anything was waiting for it
+    effects: list[dict] = field(default_factory=list)  # operations its service tasks asked for (engine/service_tasks.py)
 
 
 class _Meter:
@@ -251,8 +256,11 @@ class WorkflowHost:
         return workflow
 
     def dump(self, workflow: BpmnWorkflow) -> dict:
-        """The instance's own state, without the spec (stored once per deployed version)."""
-        state = self.serializer.to_dict(workflow)
+        """The instance's own state, without the spec (stored once per deployed version) and without the subprocesses
+        that have finished, nor the completed earlier rounds of its loops (engine/prune.py: a placement's reviews and
+        absence follow-ups would otherwise pile up in it)."""
+        cut_finished_rounds(workflow)
+        state = drop_finished_subprocesses(self.serializer.to_dict(workflow))
         state.pop("spec", None)
         state.pop("subprocess_specs", None)
         state[self.serializer.VERSION_KEY] = self.serializer.VERSION
@@ -291,6 +299,7 @@ class WorkflowHost:
                 manual=isinstance(spec, ManualTask),
                 process_id=task.workflow.spec.name,
                 assign_to=task_properties(spec).get(ASSIGN_TO_PROPERTY) or None,
+                assignee=assignee_of(task_properties(spec)),
                 alert=task_properties(spec).get(ALERT_PROPERTY) or None,
                 escalate_to=task_properties(spec).get(ESCALATE_TO_PROPERTY) or None,
             ))
@@ -422,6 +431,7 @@ class WorkflowHost:
             known: set[str] = set()
         else:
             workflow = workflow if workflow is not None else self.load(state, bundle)
+            reset_effects(workflow)
             before, timers_before = self.current_data(workflow), self.waiting_timers(workflow)
             known = set(action["known_ready"]) if action.get("known_ready") is not None else {
                 t.id for t in self.ready_human_tasks(workflow)}
@@ -442,7 +452,7 @@ class WorkflowHost:
         ready = self.ready_human_tasks(workflow)
         due = {t.id: self.due_time(workflow, t.id, t.due_in, now) for t in ready if t.due_in and t.id not in known_ready}
         return StepOutcome(self.dump(workflow), self.is_completed(workflow), self.current_data(workflow), ready,
-                           self.waiting_timers(workflow), due, **extra)
+                           self.waiting_timers(workflow), due, effects=effects_of(workflow), **extra)
 
     def _task(self, workflow: BpmnWorkflow, task_id: str):
         try:

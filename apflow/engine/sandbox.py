@@ -695,7 +695,10 @@ class SandboxedScriptEngine(PythonScriptEngine):
         if problems:
             raise SandboxViolation("; ".join(problems))
 
-    def call_service(self, task, **kwargs):
-        # The base class's error path refers to an undefined name; fail cleanly instead.
-        raise WorkflowTaskException("service tasks are not supported", task=task,
-                                    exception=SandboxViolation("service tasks are not supported"))
+    def call_service(self, task, operation_name=None, operation_params=None, **kwargs):
+        # apflow's built-in operations only (apflow.engine.service_tasks): recorded as effects of the step.
+        from .service_tasks import run
+
+        if self.observer is not None:
+            self.observer(task)
+        return run(task, operation_name, operation_params or {})

@@ -23,13 +23,14 @@ from SpiffWorkflow.specs.MultiChoice import MultiChoice
 from SpiffWorkflow.spiff.specs.defaults import ManualTask, UserTask
 
 from apflow import school_calendar
-from apflow.roles import ROLES, role_for_lane
+from apflow.roles import BUILTIN, ROLES, Catalogue
 
-from . import sandbox
-from .diagrams import ParsedDiagrams, SpecBundle, normalise_timer_expression, parse_sources, record_kinds, task_properties
-from .forms import SCHEMA_PROPERTY, UI_PROPERTY, check_form_source, read_form_files, restricted_fields
-from .problems import InvalidDiagram, Problem
+from . import interop, sandbox, scripts_check, service_tasks
+from .diagrams import ParsedDiagrams, SpecBundle, normalise_timer_expression, parse_sources, read_sources, record_kinds, task_properties  # noqa: F401 - parse_sources re-exported
+from .forms import SCHEMA_PROPERTY, UI_PROPERTY, check_form_source, restricted_fields
+from .problems import WARNING, Problem
 from .runtime import ASSIGN_TO_PROPERTY, DUE_IN_PROPERTY, ESCALATE_TO_PROPERTY
+from .service_tasks import ServiceSettings
 from .xml import DEFAULT_MAX_BYTES
 
 FORMLESS_PROPERTY = "formless"
@@ -46,7 +47,16 @@ class Checked:
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        """Nothing stops a deploy: warnings are worth reading but do not count."""
+        return not self.errors
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
 
 
 def collect(paths: list[Path]) -> tuple[dict[str, bytes], dict[str, bytes], list[Problem]]:
@@ -54,31 +64,60 @@ def collect(paths: list[Path]) -> tuple[dict[str, bytes], dict[str, bytes], list
     bpmn: dict[str, bytes] = {}
     forms: dict[str, bytes] = {}
     problems: list[Problem] = []
+    found: dict[str, Path] = {}  # file name -> the path it was read from
     for path in paths:
         path = Path(path)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.suffix in {".bpmn", ".json"} and p.is_file())
+            files = sorted(p for p in path.rglob("*") if (p.suffix == ".bpmn" or p.suffix in interop.FORM_FILES)
+                           and p.name not in interop.NOT_FORMS and p.is_file())  # not run.json, SpiffArena's process_model.json
         elif path.is_file():
             files = [path]
         else:
             problems.append(Problem(str(path), None, "No such file or folder.", "Check the path."))
             continue
         for file in files:
+            if _same_name(file, found, problems):
+                continue
             if file.suffix == ".bpmn":
                 bpmn[file.name] = file.read_bytes()
-            elif file.suffix == ".json":
+            elif file.suffix in interop.FORM_FILES:  # .json, and Camunda's .form
                 forms[file.name] = file.read_bytes()
             else:
                 problems.append(Problem(str(file), None, "Only .bpmn diagrams and .json forms can be checked.", "Pass .bpmn or .json files, or a folder holding them."))
     return bpmn, forms, problems
 
 
+def _same_name(file: Path, found: dict[str, Path], problems: list[Problem]) -> bool:
+    """Diagrams and forms are known by file name (a task names its form, a deploy stores its file): two different
+    files with one name in different folders would leave one silently unused, so say so instead."""
+    first = found.setdefault(file.name, file)
+    if first == file or first.resolve() == file.resolve():
+        return first != file
+    if first.read_bytes() == file.read_bytes():
+        return True  # the same file twice (a copy): nothing is lost
+    problems.append(Problem(str(file), None, f"Two different files are called '{file.name}': {first} and {file}. Files are known by "
+                            "their name, so only one of them could be used.",
+                            f"Rename one of them (and what names it), or check only one of {first.parent} and {file.parent}."))
+    return True
+
+
 def check(bpmn_sources: dict[str, bytes], forms_dir: Path, extra_forms: dict[str, bytes] | None = None,
           max_bytes: int = DEFAULT_MAX_BYTES, form_overrides: dict[str, bytes] | None = None,
-          record_kinds: Collection[str] = ()) -> Checked:
+          record_kinds: Collection[str] = (), roles: Catalogue = BUILTIN, services: ServiceSettings = ServiceSettings(),
+          form_places: interop.Places | None = None, stored_forms: dict[str, bytes] | None = None,
+          helpers: Collection[str] | None = None) -> Checked:
     """Every problem with these diagrams and the forms they name (resolved in form_overrides, then forms_dir).
 
+    roles: the roles lanes and escalateTo may name (apflow.roles.Catalogue: the built-in ones, and the custom roles
+    the host application's organisations defined, which services/processes.py loads).
+
+    helpers: the names of the functions the host gives diagram code (None: the school calendar's); a call to any
+    other function nobody defines is refused.
+
     form_overrides holds forms edited in the browser, which take the place of the file of the same name.
+    Forms are looked up in form_overrides, then extra_forms and form_places (files given, or found next to the
+    diagram: interop.forms_near), then forms_dir; Camunda forms are converted (engine/interop.py, engine/formjs.py),
+    or taken from stored_forms (the deployed version's) when their file is not at hand.
     record_kinds are the kinds of domain record the host application can write (a task's `records` property
     may name only these); the engine itself knows none.
     """
@@ -87,25 +126,31 @@ def check(bpmn_sources: dict[str, bytes], forms_dir: Path, extra_forms: dict[str
         problems += check_form_source(name, data, ui=_is_ui_schema(name, data))
     if not bpmn_sources:
         return Checked(None, {}, problems)
-    try:
-        parsed = parse_sources(bpmn_sources, max_bytes)
-    except InvalidDiagram as err:
-        return Checked(None, {}, problems + err.problems)
+    parsed, unread = read_sources(bpmn_sources, max_bytes)  # every file's problems at once; the rest is checked too
+    problems += unread
     form_names: dict[str, tuple[str, bool]] = {}
     for process_id in parsed.process_ids:
         filename = parsed.process_files[process_id]
         bundle = parsed.bundle(process_id)
-        problems += _check_bundle(bundle, filename, form_names, frozenset(record_kinds))
+        problems += _check_bundle(bundle, filename, form_names, frozenset(record_kinds), roles)
+        for task_spec in bundle.task_specs():  # service tasks: apflow's operations only (engine/service_tasks.py)
+            problems += service_tasks.check(task_spec, filename, services, record_kinds, roles.resolve)
+            problems += interop.check_task(task_spec, filename, roles.resolve, roles.listed())  # candidate groups, users, foreign forms
         problems += _check_endless_flows(bundle, filename)
     problems += _check_calls(parsed)
+    problems += scripts_check.check_parsed(parsed, _expressions, helpers)  # calls and modules that exist nowhere
     overridden = {name: data for name, data in (form_overrides or {}).items() if name in form_names}
-    form_sources, missing = read_form_files(forms_dir, set(form_names) - set(overridden))
+    places = dict(form_places or {})
+    for name, data in (extra_forms or {}).items():
+        interop.add_place(places, name, "the files given", data)
+    form_sources, missing = interop.find_forms(form_names, [(parsed.process_files[p], parsed.bundle(p)) for p in parsed.process_ids],
+                                               forms_dir, places, set(overridden), stored_forms)
     form_sources.update(overridden)
     problems += missing
     for name, data in form_sources.items():
         problems += check_form_source(name, data, ui=form_names[name][1])
     problems += _check_restricted(parsed, form_sources, form_names)
-    return Checked(parsed, form_sources, _unique(problems))
+    return Checked(None if any(p.is_error for p in unread) else parsed, form_sources, _unique(problems))
 
 
 def _check_restricted(parsed: ParsedDiagrams, form_sources: dict[str, bytes], form_names: dict[str, tuple[str, bool]]) -> list[Problem]:
@@ -162,6 +207,7 @@ def _expressions(bundle: SpecBundle):
             yield element, f"dueIn of {label}", normalise_timer_expression(properties[DUE_IN_PROPERTY])
         if properties.get(ASSIGN_TO_PROPERTY):
             yield element, f"assignTo of {label}", str(properties[ASSIGN_TO_PROPERTY])
+        yield from service_tasks.expressions(task_spec, element, label)
         for attribute in ("cardinality", "condition", "data_input", "data_output"):
             value = getattr(task_spec, attribute, None)
             if isinstance(value, str):
@@ -199,7 +245,8 @@ def _code_problems(filename: str, element: str, what: str, source: str | None, m
             for message in sandbox.check(str(source), mode)]
 
 
-def _check_bundle(bundle: SpecBundle, filename: str, form_names: dict[str, tuple[str, bool]], known_records: frozenset[str]) -> list[Problem]:
+def _check_bundle(bundle: SpecBundle, filename: str, form_names: dict[str, tuple[str, bool]], known_records: frozenset[str],
+                  roles: Catalogue = BUILTIN) -> list[Problem]:
     problems: list[Problem] = []
     for task_spec in bundle.task_specs():
         element = getattr(task_spec, "bpmn_id", None)
@@ -226,11 +273,12 @@ def _check_bundle(bundle: SpecBundle, filename: str, form_names: dict[str, tuple
         if DUE_IN_PROPERTY in properties:
             problems += _check_iso_or_code(filename, element, f"dueIn of {label}", properties[DUE_IN_PROPERTY], "duration")
         for role in str(properties.get(ESCALATE_TO_PROPERTY, "")).split(","):
-            if role.strip() and role_for_lane(role) is None:
+            if role.strip() and roles.resolve(role) is None:
                 problems.append(Problem(filename, element, f"The escalateTo of {label} names '{role.strip()}', which is no role.",
-                                        f"Name roles, in the order to escalate to, from: {ROLE_LIST}."))
+                                        f"Define the role on the Roles page (or `apflow roles add \"{role.strip()}\" --carries ...`), "
+                                        f"or name roles, in the order to escalate to, from: {roles.listed()}."))
         if isinstance(task_spec, (UserTask, ManualTask)):
-            problems += _check_human_task(task_spec, filename, element, label, properties, form_names)
+            problems += _check_human_task(task_spec, filename, element, label, properties, form_names, roles)
         elif type(task_spec).__name__ == "StartEvent":  # a start form: start data is checked against it
             for key, ui in ((SCHEMA_PROPERTY, False), (UI_PROPERTY, True)):
                 if properties.get(key):
@@ -297,14 +345,15 @@ def _check_iso_or_code(filename, element, what, expression, kind) -> list[Proble
     return []
 
 
-def _check_human_task(task_spec, filename, element, label, properties, form_names) -> list[Problem]:
+def _check_human_task(task_spec, filename, element, label, properties, form_names, roles: Catalogue = BUILTIN) -> list[Problem]:
     problems: list[Problem] = []
     if not task_spec.lane:
         problems.append(Problem(filename, element, f"The task {label} is not in a lane, so nobody would see it in their inbox.",
-                                f"Put it in a lane named after a role: {ROLE_LIST}."))
-    elif role_for_lane(task_spec.lane) is None:
-        problems.append(Problem(filename, element, f"The lane '{task_spec.lane}' of task {label} names no known role.",
-                                f"Rename the lane to one of {ROLE_LIST}."))
+                                f"Put it in a lane named after a role: {roles.listed()}."))
+    elif roles.resolve(task_spec.lane) is None and not interop.has_candidate_groups(task_spec):  # (interop says why)
+        problems.append(Problem(filename, element, f"The lane '{task_spec.lane}' of task {label} names no role.",
+                                f"Define the role on the Roles page (or `apflow roles add \"{task_spec.lane.strip()}\" --carries ...`), "
+                                f"or rename the lane to one of: {roles.listed()}."))
     if isinstance(task_spec, ManualTask):
         return problems
     schema = properties.get(SCHEMA_PROPERTY)
@@ -313,8 +362,10 @@ def _check_human_task(task_spec, filename, element, label, properties, form_name
     if schema:
         form_names.setdefault(schema, (element, False))
     elif not formless:
-        problems.append(Problem(filename, element, f"The user task {label} has no form.",
-                                f"Add the property {SCHEMA_PROPERTY} naming a JSON Schema in forms/, or the property {FORMLESS_PROPERTY}=true."))
+        problems.append(Problem(filename, element, f"The user task {label} has no form, so people will see its instructions "
+                                "(its documentation) and a Done button, and give no answers.",
+                                f"If it should ask for answers, add the property {SCHEMA_PROPERTY} naming a JSON Schema form; if not, "
+                                f"add the property {FORMLESS_PROPERTY}=true (or make it a manual task) to say so.", severity=WARNING))
     if ui:
         form_names.setdefault(ui, (element, True))
     return problems

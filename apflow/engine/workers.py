@@ -503,7 +503,7 @@ def _outcome_to_json(outcome: StepOutcome) -> dict:
             "ready": [task(t) for t in outcome.ready], "waiting": [timer(t) for t in outcome.waiting],
             "due": {k: v.isoformat() for k, v in outcome.due.items()}, "before": outcome.before,
             "timers_before": [timer(t) for t in outcome.timers_before],
-            "fired": [[f.task_id, f.skipped] for f in outcome.fired], "caught": outcome.caught}
+            "fired": [[f.task_id, f.skipped] for f in outcome.fired], "caught": outcome.caught, "effects": outcome.effects}
 
 
 def _outcome_from_json(data: dict) -> StepOutcome:
@@ -516,5 +516,5 @@ def _outcome_from_json(data: dict) -> StepOutcome:
     return StepOutcome(data["state"], data["completed"], data["data"], [task(t) for t in data["ready"]],
                        [timer(t) for t in data["waiting"]], {k: datetime.fromisoformat(v) for k, v in data["due"].items()},
                        data["before"], [timer(t) for t in data["timers_before"]],
-                       [FiredTimer(task_id, skipped) for task_id, skipped in data["fired"]], data["caught"])
+                       [FiredTimer(task_id, skipped) for task_id, skipped in data["fired"]], data["caught"], data.get("effects") or [])
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from apflow.clock import clock
 from apflow.errors import Invalid
 from apflow.school_calendar import SchoolCalendar
+from apflow.store import outbox
 
 from .models import LogEntry, Placement, Provider
 
@@ -79,8 +80,9 @@ def provider_of(ctx) -> Provider:
 
 def pupil_organisation(ctx, pupil) -> int | None:
     """The organisation whose safeguarding staff a pupil's alerts go to: the pupil's own school, else the one
-    that commissioned the placement."""
-    return pupil.organisation_id if pupil.organisation_id is not None else getattr(ctx.instance, "organisation_id", None)
+    that commissioned the placement, else the installation's own (never nobody: issue 17)."""
+    found = pupil.organisation_id if pupil.organisation_id is not None else getattr(ctx.instance, "organisation_id", None)
+    return outbox.installation_organisation(ctx.session, found)
 
 
 def touch(placement: Placement, status: str | None = None) -> None:

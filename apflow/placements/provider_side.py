@@ -122,7 +122,7 @@ def _tell_coordinators(ctx, placement: Placement, provider: Provider, reason: st
     """The commissioning school's coordinators hear of a decline at once (in the app with the pupil and reason; by an
     e-mail that names nobody, with the link)."""
     pupil = ctx.session.get(Pupil, placement.pupil_id)
-    organisation = getattr(ctx.instance, "organisation_id", None)
+    organisation = outbox.installation_organisation(ctx.session, getattr(ctx.instance, "organisation_id", None))
     people = outbox.role_members(ctx.session, "coordinator", organisation)
     outbox.notify(ctx.session, people, "referral_declined",
                   f"{provider.name} declined the referral of {pupil.name} ({pupil.ref}): {reason} Choose another provider.",

@@ -316,10 +316,9 @@ def _approver(session, provider: Provider) -> int | None:
 
 
 def _people(session, roles: tuple[str, ...], orgs: set[int | None]) -> list[User]:
-    """People in these roles at these organisations; everyone in the role where no organisation is known (an install
-    without organisations)."""
-    known = {o for o in orgs if o is not None}
-    return [p for role in roles for p in outbox.role_members(session, role, known or None)]
+    """People in these roles at these organisations; the installation's own organisation's where none is known."""
+    known = {o for o in orgs if o is not None} or {outbox.installation_organisation(session)}
+    return [p for role in roles for p in outbox.role_members(session, role, known)]
 
 
 def _keepers(session, provider: Provider) -> list[User]:

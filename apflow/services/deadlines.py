@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, or_, select, true, update
+from sqlalchemy import exists, false, func, or_, select, update
 
 from apflow.clock import UK, clock, uk_time
 from apflow.errors import Conflict, Forbidden, NotFound
@@ -199,11 +199,11 @@ def escalation_dict(e: Escalation, now: datetime) -> dict:
 
 
 def _in_scope(user: User):
-    """SQL: the placement is one of the person's organisations' (commissioned by it or with it as provider); every
-    placement for people in no organisation (an install without organisations)."""
+    """SQL: the placement is one of the person's organisations' (commissioned by it or with it as provider); none
+    for someone in no organisation (issue 17)."""
     orgs = user.organisation_ids
     if not orgs:
-        return true()
+        return false()
     return exists().where(Instance.id == Escalation.instance_id,
                           or_(Instance.organisation_id.in_(orgs), Instance.provider_organisation_id.in_(orgs)))
 
@@ -253,9 +253,9 @@ def dashboard(core: Core, user: User) -> dict:
     late_by = _school_days_late(core, now)
     with core.db.session(readonly=True) as session:
         query = select(HumanTask).where(HumanTask.state == "ready", HumanTask.due_at.is_not(None), HumanTask.due_at <= now + timedelta(days=7))
-        if user.organisation_ids:  # only their own organisations' placements (and those with their provider)
-            query = query.join(Instance, Instance.id == HumanTask.instance_id).where(or_(
-                Instance.organisation_id.in_(user.organisation_ids), Instance.provider_organisation_id.in_(user.organisation_ids)))
+        # only their own organisations' placements (and those with their provider); none for someone in no organisation
+        query = query.join(Instance, Instance.id == HumanTask.instance_id).where(or_(
+            Instance.organisation_id.in_(user.organisation_ids), Instance.provider_organisation_id.in_(user.organisation_ids)))
         rows = list(session.scalars(query.order_by(HumanTask.due_at)))
         names = usernames(session, [r.assignee_id for r in rows])
         shown = display_names(session, [r.assignee_id for r in rows])

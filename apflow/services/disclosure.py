@@ -36,7 +36,7 @@ def audience(user: User, instance: Instance) -> str:
     if not staff:
         return FAMILY if user.role_names & permissions.EXTERNAL_ROLES else ASSIGNED
     orgs = user.organisation_ids
-    commissioning = not orgs or instance.organisation_id in orgs
+    commissioning = instance.organisation_id in orgs
     if staff == {"provider"} or (not commissioning and instance.provider_organisation_id in orgs):
         return PROVIDER
     return SCHOOL if commissioning else ASSIGNED

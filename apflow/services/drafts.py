@@ -4,6 +4,7 @@ A draft is never run. Saving is refused over someone else's newer save (409); va
 `apflow validate` plus one trial run of each script in the sandbox; only a deploy makes a draft live."""
 from __future__ import annotations
 
+import json
 import re
 
 from sqlalchemy import select
@@ -12,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from apflow.clock import clock
 from apflow.engine import validate as checks
 from apflow.engine.problems import InvalidDiagram, Problem
-from apflow.engine.xml import parse_xml
+from apflow.engine.xml import parse_xml, text_to_utf8, utf8_source
 from apflow.errors import Conflict, Invalid, NotFound
 from apflow.store.models import FormDraft, ProcessDraft, ProcessVersion, User
 
@@ -27,6 +28,7 @@ def get_draft(core: Core, user: User, process_id: str) -> dict:
     """The draft to edit: the saved draft, or (revision 0) the newest deployed version's diagram."""
     require_manager(user)
     with core.db.session(readonly=True) as session:
+        processes.require_editable(session, user, process_id)  # another organisation's process: not theirs to edit
         draft = session.get(ProcessDraft, process_id)
         latest = processes.latest(session, process_id)
         if draft is None and latest is None:
@@ -44,7 +46,7 @@ def _check_xml(xml, filename: str, max_bytes: int) -> str:
     if not isinstance(xml, str) or not xml.strip():
         raise Invalid("Send the diagram as BPMN XML text.", {"xml": ["The diagram is empty."]})
     try:
-        root = parse_xml(xml.encode("utf-8"), filename, max_bytes).getroot()
+        root = parse_xml(text_to_utf8(xml), filename, max_bytes).getroot()
     except InvalidDiagram as err:
         raise Invalid("The diagram could not be read; nothing was saved.", {"problems": processes.problems_payload(err.problems)}) from None
     if root.tag != f"{{{BPMN_NS}}}definitions":
@@ -55,7 +57,7 @@ def _check_xml(xml, filename: str, max_bytes: int) -> str:
 
 def _processes_in(xml: str) -> dict[str, bool]:
     """Process ids in a diagram and whether each is executable."""
-    root = parse_xml(xml.encode("utf-8"), "draft.bpmn").getroot()
+    root = parse_xml(text_to_utf8(xml), "draft.bpmn").getroot()
     return {node.get("id"): node.get("isExecutable") == "true" for node in root.iter(f"{{{BPMN_NS}}}process") if node.get("id")}
 
 
@@ -70,6 +72,7 @@ def save_draft(core: Core, user: User, process_id: str, xml, revision, note: str
         raise Invalid("Send the draft revision you started from as a whole number (0 when there was no draft).", {"revision": ["A whole number."]})
     note = change_note(note)
     with core.db.session(readonly=True) as session:
+        processes.require_editable(session, user, process_id)
         draft = session.get(ProcessDraft, process_id)
         latest = processes.latest(session, process_id)
         source_file = draft.source_file if draft else (latest.source_file if latest else new_file)
@@ -135,13 +138,13 @@ def _sources_for(session, process_id: str, source_file: str, xml: str) -> dict[s
             sources[name] = newest.sources[name]
     sources.update(_called_files(session, xml, exclude={source_file, *sources}))
     sources[source_file] = xml
-    return {name: text.encode("utf-8") for name, text in sources.items()}
+    return {name: text_to_utf8(text) for name, text in sources.items()}
 
 
 def _called_files(session, xml: str, exclude: set[str]) -> dict[str, str]:
     """Deployed files holding processes that this diagram's call activities name."""
     try:
-        root = parse_xml(xml.encode("utf-8"), "draft.bpmn").getroot()
+        root = parse_xml(text_to_utf8(xml), "draft.bpmn").getroot()
     except InvalidDiagram:
         return {}
     files = {}
@@ -178,10 +181,11 @@ def _trial_runs(core: Core, result: checks.Checked) -> list[Problem]:
     return problems
 
 
-def _check_with_trial_runs(core: Core, sources: dict[str, bytes], overrides: dict[str, bytes]) -> checks.Checked:
+def _check_with_trial_runs(core: Core, sources: dict[str, bytes], overrides: dict[str, bytes],
+                           stored_forms: dict[str, bytes] | None = None) -> checks.Checked:
     """The checks of `apflow validate`, then a trial run of every script."""
-    result = processes.check_sources(core, sources, None, overrides)
-    if not result.problems:
+    result = processes.check_sources(core, sources, None, overrides, stored_forms=stored_forms)
+    if result.ok:
         result.problems += _trial_runs(core, result)
     return result
 
@@ -190,7 +194,9 @@ def _check_draft(core: Core, process_id: str, source_file: str, xml: str) -> che
     with core.db.session(readonly=True) as session:
         sources = _sources_for(session, process_id, source_file, xml)
         overrides = _form_overrides(session)
-    result = _check_with_trial_runs(core, sources, overrides)
+        latest = processes.latest(session, process_id)  # its converted Camunda forms, whose .form files stay with the author
+        stored = {name: json.dumps(doc).encode("utf-8") for name, doc in (latest.forms if latest else {}).items()}
+    result = _check_with_trial_runs(core, sources, overrides, stored)
     if result.parsed is not None and process_id not in result.parsed.process_ids:
         result.problems.append(Problem(source_file, process_id, f"The process '{process_id}' is not executable or is missing.",
                                        "Tick 'Executable' on the process and keep its id."))
@@ -219,10 +225,10 @@ def deploy_draft(core: Core, user: User, process_id: str, revision, note) -> dic
             raise Conflict(_conflict_message(draft, revision), {"revision": draft.revision})
         xml, source_file = draft.xml, draft.source_file
     result = _check_draft(core, process_id, source_file, xml)
-    if result.problems:
+    if not result.ok:  # warnings alone do not stop a deploy
         raise Invalid("The diagram has problems; nothing was deployed.", {"problems": processes.problems_payload(result.problems)})
     try:
-        deployed = processes.deploy_checked(core, result, by=user.username, note=note)
+        deployed = processes.deploy_checked(core, result, by=user.username, note=note, user=user)
     except IntegrityError:  # another deploy of this process took the same version number first
         raise Conflict("Someone else deployed this process at the same moment. Nothing was deployed; reload and check the versions.") from None
     mine = next(d for d in deployed if d.process_id == process_id)
@@ -235,7 +241,7 @@ def deploy_draft(core: Core, user: User, process_id: str, revision, note) -> dic
                 record_change(session, user, "deployed", process_id=item.process_id, note=note, revision=revision, version=item.version,
                         detail={"from_draft_of": process_id})
     return {"process_id": process_id, "version": mine.version, "created": mine.created,
-            "deployed": [d.__dict__ for d in deployed],
+            "deployed": [d.__dict__ for d in deployed], "warnings": processes.problems_payload(result.warnings),
             "message": (f"Deployed version {mine.version}: new instances use it; running ones stay on their version."
                         if mine.created else f"Nothing changed since version {mine.version}, so no new version was made.")}
 
@@ -250,20 +256,17 @@ def upload(core: Core, user: User, filename: str, data: bytes, note: str = "", p
     filename = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
     if not BPMN_NAME.match(filename):
         raise Invalid("Upload a .bpmn file (letters, digits, '.', '-' and '_' in its name).", {"file": ["Choose a .bpmn file."]})
-    if isinstance(data, bytes):
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise Invalid("The file is not UTF-8 text, so it is not a BPMN diagram; nothing was changed.") from None
-    else:
-        text = str(data)
+    try:  # any encoding XML allows; the draft keeps a faithful UTF-8 transcoding (its declaration then says UTF-8)
+        text = utf8_source(data, filename).decode("utf-8")
+    except InvalidDiagram as err:
+        raise Invalid("The file's characters could not be read; nothing was changed.", {"problems": processes.problems_payload(err.problems)}) from None
     _check_xml(text, filename, core.settings.max_diagram_bytes)
     with core.db.session(readonly=True) as session:
-        sources = {filename: text.encode("utf-8")}
-        sources.update({name: t.encode("utf-8") for name, t in _called_files(session, text, exclude={filename}).items()})
+        sources = {filename: text_to_utf8(text)}
+        sources.update({name: text_to_utf8(t) for name, t in _called_files(session, text, exclude={filename}).items()})
         overrides = _form_overrides(session)
     result = _check_with_trial_runs(core, sources, overrides)
-    if result.problems:
+    if not result.ok:
         raise Invalid("The diagram was refused; nothing was changed.", {"problems": processes.problems_payload(result.problems)})
     executable = [pid for pid, file in result.parsed.process_files.items() if file == filename]
     if process_id is None:

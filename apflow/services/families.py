@@ -16,7 +16,7 @@ from apflow.clock import clock
 from apflow.errors import Invalid, NotFound
 from apflow.placements.models import RELATIONSHIPS, Pupil, PupilContact
 from apflow.store import outbox
-from apflow.store.models import HumanTask, User
+from apflow.store.models import HumanTask, Organisation, User
 
 from . import family_portal, permissions, users
 from .core import Core
@@ -98,7 +98,9 @@ def _family_account(session, contact: PupilContact, pupil: Pupil) -> User:
     while session.scalar(select(User.id).where(User.username == username)) is not None:
         n += 1
         username = f"{stem}{n}"
-    return users.add_user(session, username, secrets.token_urlsafe(24) + "aA1!", ["parent"], display_name=contact.name, email=contact.email)
+    school = session.get(Organisation, pupil.organisation_id) if pupil.organisation_id is not None else None  # issue 17: the
+    return users.add_user(session, username, secrets.token_urlsafe(24) + "aA1!", ["parent"], display_name=contact.name,  # pupil's school
+                          email=contact.email, organisations=[school.name] if school else None)
 
 
 def _send_invitation(session, contact: PupilContact, pupil: Pupil) -> None:

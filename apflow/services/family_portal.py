@@ -188,6 +188,7 @@ def give_feedback(core: Core, user: User, ref: str, placement_id: int, text: str
         organisation = pupil.organisation_id
         if organisation is None and placement.instance_id:
             organisation = session.scalar(select(Instance.organisation_id).where(Instance.id == placement.instance_id))
+        organisation = outbox.installation_organisation(session, organisation)
         outbox.notify(session, outbox.role_members(session, "coordinator", organisation), "family_feedback",
                       f"Feedback from {user.display_name or user.username} about {pupil.name} ({pupil.ref}): {text[:300]}",
                       instance_id=placement.instance_id, subject="A parent or carer has sent feedback",

@@ -52,8 +52,8 @@ def _require(user: User) -> None:
 
 
 def scopes(user: User) -> list[str] | None:
-    """The report scopes this person reads (None: all, in an install without organisations)."""
-    return None if not user.organisation_ids else [domain.scope_of(o) for o in sorted(user.organisation_ids)]
+    """The report scopes this person reads (their organisations'; none for someone in no organisation: issue 17)."""
+    return [domain.scope_of(o) for o in sorted(user.organisation_ids)]
 
 
 def _own_organisation(user: User) -> int | None:

@@ -245,14 +245,14 @@ def colleagues(core: Core, user: User, task_id: str) -> list[dict]:
             return []
         instance = session.get(Instance, task.instance_id)
         people = session.scalars(select(User).where(User.active.is_(True), exists().where(
-            UserRole.user_id == User.id, UserRole.role.in_(_holding(task.role)))).order_by(User.display_name))
+            UserRole.user_id == User.id, or_(UserRole.role.in_(_holding(task.role)), UserRole.custom_role_id.is_not(None)))).order_by(User.display_name))
         return [{"username": p.username, "display_name": p.display_name} for p in people
                 if p.id != task.assignee_id and not permissions.may_hold(session, p, task.role, instance)]
 
 
 def _holding(role: str) -> set[str]:
     """The roles whose members work tasks of `role`: the role itself and any that cover it."""
-    return {r for r in ROLES if role in with_cover({r})}
+    return {r for r in ROLES if role in with_cover({r})} | {role}  # a custom role's key: its holders (may_hold then checks)
 
 
 # -- drafts and saved filters ----------------------------------------------------------------

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, delete, func, or_, select, text, union, update
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import DetachedInstanceError, StaleDataError
 
@@ -28,7 +29,8 @@ from apflow.store import outbox
 from apflow.store.db import append_row, database_failure, instance_params, instance_where, is_sqlite, locked_instance, save_row
 from apflow.store.models import NO_DUE_DATE, Event, HumanTask, Instance, Organisation, PendingTimer, ProcessVersion, TaskDraft, User
 
-from . import deadlines, disclosure, documents, faults, form_options, permissions, records
+from . import deadlines, disclosure, documents, faults, form_options, operations, organisations, permissions, records
+from . import roles as custom_roles
 from .core import Core
 from .processes import latest_version
 from .users import display_names, usernames
@@ -221,14 +223,14 @@ def pupil_instances(core: Core, user: User, pupil_ref: str) -> tuple[str | None,
 def start_instance(core: Core, user: User, process_id: str, data: dict | None) -> dict:
     """Start a process as this person: they must hold its start lane's role; it belongs to their organisation."""
     with core.db.session(readonly=True) as session:
-        permissions.require(user, "instance.start", latest_version(session, process_id))
-    orgs = sorted(user.organisation_ids)
-    return start_for(core, user, process_id, data, orgs[0] if len(orgs) == 1 else None)
+        permissions.require(user, "instance.start", latest_version(session, process_id), session)
+    return start_for(core, user, process_id, data, None)
 
 
 def start_for(core: Core, user: User | None, process_id: str, data: dict | None, organisation_id: int | None) -> dict:
     """Start a process for a use case that decided itself who may (e.g. a concern anyone working with the pupil
-    may raise starts the DSL's process): no start-lane check; the instance belongs to `organisation_id`."""
+    may raise starts the DSL's process): no start-lane check; the instance belongs to `organisation_id` (None: the
+    starter's own organisation, or the installation's own when nobody in particular starts it; issue 17)."""
     ahead = None
     for attempt in range(STEP_ATTEMPTS):
         try:
@@ -250,6 +252,8 @@ def _start_once(core: Core, user: User | None, process_id: str, data: dict | Non
         version = latest_version(session, process_id)
         bundle = core.bundle(version)
         now = clock.now()
+        if organisation_id is None:  # every instance belongs to an organisation (issue 17)
+            organisation_id = organisations.home_organisation_id(session, user)
         instance = Instance(process_version_id=version.id, process_id=process_id, status="running", state={},
                             started_by=actor.id, created_at=now, updated_at=now, organisation_id=organisation_id)
         instance.version = version
@@ -828,12 +832,12 @@ def persist(core: Core, session, instance: Instance, workflow, actor: Actor, bef
         watching = [t.due_at for t in waiting.values() if t.attached_to == task_id]
         due_at = step.due.get(task_id) if task.due_in else (min(watching) if watching else None)
         row = HumanTask(id=task_id, instance_id=instance.id, process_id=task.process_id, spec_id=task.spec_id,
-                        name=task.name, lane=task.lane, role=role_for_lane(task.lane), form_schema=task.form.schema_file,
+                        name=task.name, lane=task.lane, role=custom_roles.lane_role(session, task.lane), form_schema=task.form.schema_file,
                         form_ui_schema=task.form.ui_file, documentation=task.documentation, state="ready",
                         created_at=now, due_at=due_at, sort_due=due_at or NO_DUE_DATE, due_soon_at=deadlines.due_soon_at(now, due_at),
                         deadline_by_diagram=bool(watching), pupil_name=_text(data.get("pupil_name")),
                         pupil_ref=_text(data.get("pupil_ref")), provider_name=_text(data.get("provider_name")),
-                        assignee_id=_assignee_from(session, task, data, instance, actor), escalate_to=escalation_roles(task.escalate_to))
+                        assignee_id=_assignee_from(session, task, data, instance, actor), escalate_to=escalation_roles(task.escalate_to, session))
         session.add(row)
         new_rows.append(row)
         deadlines.plan(session, row)
@@ -865,14 +869,20 @@ def persist(core: Core, session, instance: Instance, workflow, actor: Actor, bef
         # Other processes' schedulers LISTEN for this; PostgreSQL delivers it only if we commit.
         session.execute(text("SELECT pg_notify(:channel, :due)"), {"channel": TIMER_CHANNEL, "due": min(changed_due).isoformat()})
 
+    if step.effects:  # what the step's service tasks asked for, in this transaction (services/operations.py)
+        signals = operations.apply(core, session, instance, actor, step.effects,
+                                   lambda kind, detail: add_event(session, instance, actor, kind, detail=detail), data)
+        if signals:  # what a record it wrote signals to other placements: each a step of its own, once this one is committed
+            sa_event.listen(session, "after_commit", lambda _session: _signal_after(core, actor, signals), once=True)
     if instance.status == "completed":
         add_event(session, instance, actor, "instance_completed", before=before, after=data)
     return Persisted(changed_due, still_ready + new_rows)
 
 
-def escalation_roles(value: str | None) -> str | None:
+def escalation_roles(value: str | None, session=None) -> str | None:
     """The roles an `escalateTo` property names (titles or keys), as keys: 'Deputy DSL, Headteacher' -> 'deputy_dsl,headteacher'."""
-    roles = [role_for_lane(part) for part in (value or "").split(",") if part.strip()]
+    roles = [custom_roles.lane_role(session, part) if session is not None else role_for_lane(part)
+             for part in (value or "").split(",") if part.strip()]
     return ",".join(r for r in roles if r) or None
 
 
@@ -902,8 +912,9 @@ def _assignee_from(session, task, data: dict, instance: Instance, actor: Actor) 
     anyone else is recorded as an event and the task waits for its role. A parent's task that names nobody who may
     hold it goes to the parent the school linked to the pupil, if any."""
     key = task.assign_to
-    person = session.scalar(select(User).where(User.username == str(data[key]), User.active.is_(True))) if key and data.get(key) else None
-    refused = permissions.may_hold(session, person, role_for_lane(task.lane), instance, data.get("pupil_ref")) if person else None
+    username = getattr(task, "assignee", None) or (str(data[key]) if key and data.get(key) else None)  # assignee: a username in the diagram
+    person = session.scalar(select(User).where(User.username == username, User.active.is_(True))) if username else None
+    refused = permissions.may_hold(session, person, custom_roles.lane_role(session, task.lane), instance, data.get("pupil_ref")) if person else None
     if refused:
         add_event(session, instance, actor, "assignment_refused", detail={"named": person.username, "task_name": task.name, "message":
                   f"{person.display_name} was named to do '{task.name}' but {refused}, so it was not given to them."})

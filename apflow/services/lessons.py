@@ -87,10 +87,9 @@ def placement_for_instance(core: Core, user: User, instance_id: int) -> int:
 
 
 def _taught(session, user: User) -> list[Placement]:
-    """Running placements this provider person teaches (their organisation's; all, without organisations)."""
+    """Running placements this provider person teaches (their organisation's; none for someone in no organisation)."""
     query = select(Placement).where(Placement.status.in_(ACTIVE)).order_by(Placement.id)
-    if user.organisation_ids:
-        query = query.join(Instance, Instance.id == Placement.instance_id).where(Instance.provider_organisation_id.in_(user.organisation_ids))
+    query = query.join(Instance, Instance.id == Placement.instance_id).where(Instance.provider_organisation_id.in_(user.organisation_ids))
     return list(session.scalars(query))
 
 
@@ -356,7 +355,7 @@ def share_material(core: Core, user: User, placement_id: int, kind: str, title: 
                              actor_id=user.id, actor=user.username, kind="lesson_material", record="lesson_materials", record_id=material.id,
                              summary=f"{rules.MATERIAL_KINDS[kind]} '{title}' shared for {when.isoformat()} by {_name(user)}, to be checked"))
         instance = session.get(Instance, placement.instance_id) if placement.instance_id else None
-        outbox.notify(session, outbox.role_members(session, "coordinator", instance.organisation_id if instance else None),
+        outbox.notify(session, outbox.role_members(session, "coordinator", outbox.installation_organisation(session, instance.organisation_id if instance else None)),
                       "lesson_material_to_check", f"{rules.MATERIAL_KINDS[kind]} '{title}' was shared by the provider: check it "
                       "before the pupil's parents can see it.", instance_id=placement.instance_id,
                       subject="A lesson plan or material to check",

@@ -112,6 +112,7 @@ def rollback(core: Core, user: User, process_id: str, version, note) -> dict:
     if not isinstance(version, int) or isinstance(version, bool):
         raise Invalid("Name the version to roll back to as a whole number.", {"version": ["A version number."]})
     with core.db.session(readonly=True) as session:
+        processes.require_editable(session, user, process_id)
         old = processes.version_number(session, process_id, version)
         latest = processes.latest(session, process_id)
         if latest.version == old.version:
@@ -121,7 +122,7 @@ def rollback(core: Core, user: User, process_id: str, version, note) -> dict:
         old_fields = {k: getattr(old, k) for k in ("name", "content_hash", "source_file", "sources", "forms", "start_lane")}
         latest_xml = latest.sources.get(latest.source_file)
     result = processes.check_sources(core, sources, None, forms)
-    if result.problems:
+    if not result.ok:
         raise Invalid(f"Version {version} does not pass today's checks, so it cannot become live again.",
                       {"problems": processes.problems_payload(result.problems)})
     spec = core.host.spec_to_dict(result.parsed.bundle(process_id))
@@ -135,6 +136,7 @@ def _store_rollback(core: Core, user: User, process_id: str, version: int, note:
     with core.db.session() as session:
         newest = processes.latest(session, process_id)
         row = ProcessVersion(process_id=process_id, version=newest.version + 1, spec=spec, deployed_at=clock.now(),
+                             organisation_id=newest.organisation_id,
                              deployed_by=user.username, note=f"Rolled back to version {version}: {note}", **old_fields)
         session.add(row)
         session.flush()

@@ -94,6 +94,7 @@ def move_instances(core: Core, user: User, process_id: str, to_version, instance
         raise Invalid("Send `instance_ids`, a list of instance ids.", {"instance_ids": ["A list of whole numbers."]})
     note = change_note(note)
     with core.db.session(readonly=True) as session:
+        processes.require_editable(session, user, process_id)  # only the owning organisation's managers (issue 17)
         target = _target(session, process_id, to_version)
         target_id = target.id
     actor = instances.Actor.of(user)

@@ -1,7 +1,7 @@
 """Staff accounts managed by a manager through the product: add and invite, change roles, disable and enable.
 
 Who may do what is decided in permissions ("people.manage"): managers, for the staff of their own organisations
-(everyone, for a manager in no organisation: a single-organisation install). Parents and pupils are not staff: they
+(every person belongs to at least one: issue 17). Parents and pupils are not staff: they
 come from the pupil page (apflow.services.families), never from here. Someone a manager may not manage is "not
 found", so whether an account exists elsewhere does not leak.
 """
@@ -28,17 +28,15 @@ STAFF_ROLES = [slug for slug in ROLES if slug not in permissions.EXTERNAL_ROLES]
 def _staff_dict(person: User, organisations: dict[int, str]) -> dict:
     lapsed = person.invite_hash is not None and person.invite_expires_at <= clock.now()
     return {"id": person.id, "username": person.username, "display_name": person.display_name, "email": person.email,
-            "roles": [{"slug": r, "title": role_title(r)} for r in sorted(person.role_names)],
+            "roles": [{"slug": r, "title": role_title(r)} for r in sorted(person.held_role_names)],
             "organisations": [{"id": o, "name": organisations.get(o, "?")} for o in sorted(person.organisation_ids)],
             "active": person.active, "invited": person.invite_hash is not None, "invitation_lapsed": lapsed,
             "invitation_expires_at": person.invite_expires_at.isoformat() if person.invite_expires_at else None}
 
 
 def _organisations(session, user: User) -> dict[int, str]:
-    """The organisations this manager adds staff to: their own, or every one when they belong to none."""
-    query = select(Organisation.id, Organisation.name).order_by(Organisation.name)
-    if user.organisation_ids:
-        query = query.where(Organisation.id.in_(user.organisation_ids))
+    """The organisations this manager adds staff to: their own (none for someone in no organisation)."""
+    query = select(Organisation.id, Organisation.name).order_by(Organisation.name).where(Organisation.id.in_(user.organisation_ids))
     return dict(session.execute(query).all())
 
 
@@ -65,10 +63,8 @@ def list_staff(core: Core, user: User) -> dict:
     """The staff of the manager's organisations, with the organisations and roles a new member may be given."""
     permissions.require(user, "people.manage")
     with core.db.session(readonly=True) as session:
-        query = select(User).order_by(User.display_name, User.username)
-        if user.organisation_ids:
-            query = query.where(User.id.in_(select(UserOrganisation.user_id)
-                                            .where(UserOrganisation.organisation_id.in_(user.organisation_ids))))
+        query = select(User).order_by(User.display_name, User.username).where(User.id.in_(
+            select(UserOrganisation.user_id).where(UserOrganisation.organisation_id.in_(user.organisation_ids))))
         external = select(UserRole.user_id).where(UserRole.role.in_(permissions.EXTERNAL_ROLES))
         staff = list(session.scalars(query.where(User.id.not_in(external))))
         names = dict(session.execute(select(Organisation.id, Organisation.name)).all())
@@ -93,7 +89,9 @@ def add_staff(core: Core, user: User, username: str, display_name: str, email: s
     roles = _check_roles(roles, errors)
     with core.db.session() as session:
         own = _organisations(session, user)
-        if organisation_id is None and user.organisation_ids:
+        if organisation_id is None and len(own) == 1:  # a manager of one organisation adds staff to it
+            organisation_id = next(iter(own))
+        if organisation_id is None:
             errors["organisation_id"] = ["Choose the organisation they work for."]
         elif organisation_id is not None and organisation_id not in own:
             errors["organisation_id"] = ["Choose one of your own organisations."]
@@ -103,9 +101,8 @@ def add_staff(core: Core, user: User, username: str, display_name: str, email: s
             errors["email"] = ["Another account uses this e-mail address; each person needs their own."]
         if errors:
             raise Invalid("Some details need correcting; nobody was added.", {"fields": errors})
-        person = users.add_user(session, username, secrets.token_urlsafe(24) + "aA1!", roles, display_name=display_name, email=email)
-        if organisation_id is not None:
-            person.memberships = [UserOrganisation(organisation_id=organisation_id)]
+        person = users.add_user(session, username, secrets.token_urlsafe(24) + "aA1!", roles, display_name=display_name, email=email,
+                                organisations=[own[organisation_id]])
         _send_invitation(session, person, user, own.get(organisation_id))
         session.flush()
         return _staff_dict(person, own)
@@ -114,7 +111,7 @@ def add_staff(core: Core, user: User, username: str, display_name: str, email: s
 def _send_invitation(session, person: User, by: User, organisation: str | None) -> None:
     token, person.invite_hash, person.invite_expires_at = users.invitation(INVITE_DAYS)
     where = f" at {organisation}" if organisation else ""
-    roles = ", ".join(role_title(r) for r in sorted(person.role_names))
+    roles = ", ".join(role_title(r) for r in sorted(person.held_role_names))
     # the link goes on a line of its own: the outbox makes such lines full addresses when it sends
     outbox.queue_email(session, person.email, "Your account for alternative provision placements",
                  f"Hello {person.display_name},\n\n{by.display_name or by.username} has set up an account for you{where}, "
@@ -150,9 +147,9 @@ def set_roles(core: Core, user: User, user_id: int, roles: list[str]) -> dict:
         if errors:
             raise Invalid(errors["roles"][0], {"fields": errors})
         wanted = set(roles)
-        for held in [r for r in person.roles if r.role not in wanted]:
+        for held in [r for r in person.roles if r.role not in wanted and r.custom_role_id is None]:  # custom roles: the Roles page
             person.roles.remove(held)
-        for role in sorted(wanted - person.role_names):
+        for role in sorted(wanted - person.held_role_names):
             person.roles.append(UserRole(role=role))
         session.flush()
         return _staff_dict(person, dict(session.execute(select(Organisation.id, Organisation.name)).all()))

@@ -5,17 +5,19 @@ Who sees what:
 - Parents and pupils see only what is assigned to them (never every task of their role).
 - People who belong to organisations see only placements of those organisations: the
   commissioning school or LA, or the provider delivering the placement (provider staff).
-  People in no organisation (a single-organisation install) are not limited this way.
+  Everyone belongs to at least one organisation (issue 17: a single-school install has its own, the default one);
+  someone who somehow belongs to none sees nothing, never everything.
 - Managers see everything in their scope but complete only tasks of roles they hold.
 """
 from __future__ import annotations
 
 from sqlalchemy import and_, exists, false, or_, select, true
+from sqlalchemy.orm import object_session
 
 from apflow.clock import clock
 from apflow.errors import Forbidden
 from apflow.placements.models import CpAccessGrant, Placement, Pupil, PupilContact
-from apflow.roles import SAFEGUARDING_ROLES, role_for_lane, role_title, with_cover
+from apflow.roles import SAFEGUARDING_ROLES, Catalogue, role_for_lane, role_title, with_cover
 from apflow.store.models import HumanTask, Instance, Organisation, ProcessVersion, User
 
 MANAGER = "manager"
@@ -37,10 +39,16 @@ def start_role(version: ProcessVersion) -> str | None:
     return role_for_lane(version.start_lane)
 
 
+def _holds_lane(user: User, lane: str | None) -> bool:
+    """Whether a lane names one of the custom roles this person holds (loaded with them: no query)."""
+    return bool(lane) and any(held.custom_role_id is not None and held.custom is not None
+                              and Catalogue(((held.custom.key, held.custom.title),)).resolve(lane) for held in user.roles)
+
+
 def in_scope(user: User, instance: Instance) -> bool:
     orgs = user.organisation_ids
     if not orgs:
-        return True
+        return False  # nobody outside every organisation sees anything (issue 17)
     return instance.organisation_id in orgs or instance.provider_organisation_id in orgs
 
 
@@ -48,14 +56,28 @@ def can(user: User, action: str, target=None, session=None) -> bool:
     roles = user.role_names
     if action == "process.list":
         return True
+    # -- organisations (issue 17) ------------------------------------------------------------------------------------
+    if action == "organisations.view":  # the organisations page at all: managers
+        return MANAGER in roles
+    if action == "organisations.add":  # add a school, LA or provider: managers of the installation's own organisation
+        return MANAGER in roles and _in_default_organisation(session, user)
+    if action == "organisations.members":  # target: an Organisation; put the staff they manage in or out: its own managers,
+        return MANAGER in roles and target is not None and (  # and the installation's (who add its first manager)
+            target.id in user.organisation_ids or _in_default_organisation(session, user))
+    if action == "process.edit":  # target: the id of the organisation owning the process, None for a new one
+        return MANAGER in roles and bool(user.organisation_ids) and (target is None or target in user.organisation_ids)
     if action == "instance.retry":  # target: the Instance, or None for whether the person retries at all
         return MANAGER in roles and (target is None or in_scope(user, target))
     if action in MANAGER_ACTIONS:
         return MANAGER in roles
     if action == "dashboard.view":
         return bool(roles & DASHBOARD_ROLES)
-    if action == "instance.start":
+    if action == "instance.start":  # target: the ProcessVersion; its owner's people, or anyone's for a shared process
+        if not _may_use_process(user, target):
+            return False
         role = start_role(target)
+        if role is None and _holds_lane(user, target.start_lane):  # a start lane named after a custom role they hold
+            return True
         return (role in roles) if role else (MANAGER in roles or "coordinator" in roles)
     if action == "task.view":
         if target.assignee_id == user.id or target.completed_by == user.id or target.owner_id == user.id:
@@ -109,7 +131,7 @@ def can(user: User, action: str, target=None, session=None) -> bool:
     if action == "task.record_for_family":  # target: a ready family task; the school records a paper answer
         instance = session.get(Instance, target.instance_id)
         return (target.state == "ready" and target.role in EXTERNAL_ROLES and bool(staff_roles(user) & FAMILY_STAFF)
-                and (not user.organisation_ids or instance.organisation_id in user.organisation_ids))
+                and instance.organisation_id in user.organisation_ids)
     # -- lessons (issue 15: R63, R72, R115); target: a Placement ---------------------------------------
     if action == "lessons.teach":  # the delivering provider's staff write lesson reports and share materials
         return "provider" in staff_roles(user) and _delivers(session, user, target)
@@ -127,11 +149,13 @@ def can(user: User, action: str, target=None, session=None) -> bool:
         return bool(staff_roles(user)) and can(user, "placement.view", target, session)
     # -- staff accounts: managers, for the staff of their own organisations ---------------------------
     if action == "people.manage":  # target: None (the people page at all), or a User to change
-        if MANAGER not in roles:
+        if MANAGER not in roles or not user.organisation_ids:
             return False
         if target is None:
             return True
-        return not (target.role_names & EXTERNAL_ROLES) and (not user.organisation_ids or bool(target.organisation_ids & user.organisation_ids))
+        return not (target.role_names & EXTERNAL_ROLES) and bool(target.organisation_ids & user.organisation_ids)
+    if action == "roles.manage":  # target: None (the roles page at all), or the organisation id whose custom roles change
+        return MANAGER in roles and (target is None or target in user.organisation_ids)
     # -- registers and where the pupil is (issue 15: R62, R71, R79) ----------------------------------------------------
     if action == "register.mark":  # target: a Placement; the staff of the provider delivering it report attendance
         return "provider" in staff_roles(user) and _delivers(session, user, target)
@@ -171,14 +195,14 @@ def can(user: User, action: str, target=None, session=None) -> bool:
     if action == "governors.report":  # target: None; the termly report and the annual review, for the school's leaders
         return bool(staff_roles(user) & GOVERNORS_STAFF)
     if action == "policy_review.feedback":  # target: the review's organisation id; its own staff give feedback
-        return bool(staff_roles(user) - {"provider", "la_officer"}) and (not user.organisation_ids or target in user.organisation_ids)
+        return bool(staff_roles(user) - {"provider", "la_officer"}) and target in user.organisation_ids
     # -- exports (issue 16, part 4): registers as CSV/XLSX, the school census AP return -------------------------------------
     if action == "register.export":  # target: a Placement; the commissioning school's coordinators, headteacher and
         return can(user, "register.code", target, session) or can(user, "register.mark", target, session)  # managers; its provider
     if action == "census.return":  # target: an Organisation (a school), or None for whether the person returns a census at all
         if not staff_roles(user) & EXPORT_STAFF:
             return False
-        return target is None or (target.kind == "school" and (not user.organisation_ids or target.id in user.organisation_ids))
+        return target is None or (target.kind == "school" and target.id in user.organisation_ids)
     # -- trends across placements (issue 16: R112); the figures are then limited to commissioned_by(user) -----------
     if action == "trends.view":
         return bool(staff_roles(user) & PLACEMENT_STAFF)
@@ -245,10 +269,10 @@ def _safeguards(session, user: User, pupil_id: int | None) -> bool:
 
 
 def _pupils_school(session, user: User, pupil_id: int | None) -> bool:
-    """Whether this person works for the pupil's own organisation (any, in an install without organisations)."""
+    """Whether this person works for the pupil's own organisation."""
     orgs = user.organisation_ids
     if not orgs:
-        return True
+        return False
     pupil_org = session.scalar(select(Pupil.organisation_id).where(Pupil.id == pupil_id)) if pupil_id is not None else None
     if pupil_org is not None:
         return pupil_org in orgs
@@ -266,7 +290,7 @@ def _cp_granted(session, user: User, pupil_id: int) -> bool:
 
 def _task_in_scope(user: User, task: HumanTask, session) -> bool:
     if not user.organisation_ids:
-        return True
+        return False
     return in_scope(user, session.get(Instance, task.instance_id))
 
 
@@ -306,16 +330,21 @@ def _refusal(user: User, action: str, target) -> str:
                 "and only while the task waits for it.")
     if action == "people.manage":
         return "Only managers can add and change staff accounts."
+    if action == "organisations.view":
+        return "Only managers can see the organisations page."
+    if action == "organisations.add":
+        return ("Only managers of this installation's own organisation can add organisations; ask one of them, or the "
+                "operator (`apflow organisations add`).")
     if action in {"cp.view", "cp.grant"}:
         return "Only the pupil's DSLs, and people they grant access, can see child protection records."
     return "You do not have access to this."
 
 
 def scope_clause(user: User):
-    """SQL: the instance a task belongs to is in the user's organisations (true when they have none)."""
+    """SQL: the instance a task belongs to is in the user's organisations (false when they have none)."""
     orgs = user.organisation_ids
     if not orgs:
-        return true()
+        return false()
     return exists().where(Instance.id == HumanTask.instance_id,
                           or_(Instance.organisation_id.in_(orgs), Instance.provider_organisation_id.in_(orgs)))
 
@@ -343,10 +372,10 @@ def visible_task_filter(user: User):
 # -- registers and where the pupil is (issue 15: R62, R71, R79) --------------------------------------------------------
 
 def _delivers(session, user: User, placement: Placement) -> bool:
-    """Whether this person works for the provider delivering the placement (any, in an install without organisations)."""
+    """Whether this person works for the provider delivering the placement."""
     orgs = user.organisation_ids
     if not orgs:
-        return placement.provider_id is not None
+        return False
     instance = session.get(Instance, placement.instance_id) if placement.instance_id else None
     return instance is not None and instance.provider_organisation_id in orgs
 
@@ -355,7 +384,7 @@ def _commissions(session, user: User, placement: Placement) -> bool:
     """Whether this person works for the school or LA that commissioned the placement, or the pupil's own school."""
     orgs = user.organisation_ids
     if not orgs:
-        return True
+        return False
     instance = session.get(Instance, placement.instance_id) if placement.instance_id else None
     if instance is not None and instance.organisation_id in orgs:
         return True
@@ -366,7 +395,7 @@ def commissioned_by(user: User):
     """SQL over Placement joined to its Instance and Pupil: the placements whose school-side staff this person is."""
     orgs = user.organisation_ids
     if not orgs:
-        return true()
+        return false()
     return or_(Instance.organisation_id.in_(orgs), Pupil.organisation_id.in_(orgs))
 
 
@@ -374,7 +403,7 @@ def delivered_by(user: User):
     """SQL over Placement joined to its Instance: the placements this person's provider delivers."""
     orgs = user.organisation_ids
     if not orgs:
-        return Placement.provider_id.is_not(None)
+        return false()
     return Instance.provider_organisation_id.in_(orgs)
 
 
@@ -390,11 +419,11 @@ def exportable_by(user: User):
 
 def _works_with_provider(session, user: User, provider) -> bool:
     """Whether this person works for the school or LA that approved the provider (its approval process's organisation)
-    or for one that commissions placements with it; an LA's officers work with every provider in its area; anyone, in
-    an install without organisations. Another school's staff: no."""
+    or for one that commissions placements with it; an LA's officers work with every provider in its area. Another
+    school's staff, or someone in no organisation: no."""
     orgs = user.organisation_ids
     if not orgs:
-        return True
+        return False
     if provider is None:
         return False
     if _works_for_an_la(session, user):
@@ -402,6 +431,8 @@ def _works_with_provider(session, user: User, provider) -> bool:
     approver = session.scalar(select(Instance.organisation_id).where(Instance.id == provider.instance_id)) if provider.instance_id else None
     if approver in orgs:
         return True
+    if provider.instance_id is None and orgs & _default_organisation_ids(session):  # approved before apflow recorded
+        return True  # who approved it: on the installation's own register (issue 17)
     return bool(session.scalar(select(exists().where(
         Placement.provider_id == provider.id,
         or_(Placement.instance_id.in_(select(Instance.id).where(Instance.organisation_id.in_(orgs))),
@@ -409,10 +440,29 @@ def _works_with_provider(session, user: User, provider) -> bool:
 
 
 def _is_providers_staff(session, user: User, provider) -> bool:
-    """Whether this person works for this provider (its organisation of the same name); any provider, in an install
-    without organisations."""
+    """Whether this person works for this provider (its organisation of the same name)."""
     orgs = user.organisation_ids
     if not orgs:
-        return provider is not None
+        return False
     return provider is not None and bool(session.scalar(select(exists().where(
         Organisation.id.in_(orgs), Organisation.kind == "provider", Organisation.name == provider.name))))
+
+
+# -- organisations (issue 17) -------------------------------------------------------------------------------------
+
+def _default_organisation_ids(session) -> set[int]:
+    return set(session.scalars(select(Organisation.id).where(Organisation.is_default.is_(True)))) if session is not None else set()
+
+
+def _in_default_organisation(session, user: User) -> bool:
+    """Whether this person belongs to the installation's own organisation (whose managers add organisations)."""
+    return bool(user.organisation_ids & _default_organisation_ids(session))
+
+
+def _may_use_process(user: User, version) -> bool:
+    """A process its owner's people start; one owned by the installation's own organisation, anyone (it is shared)."""
+    owner = getattr(version, "organisation_id", None)
+    if owner is None or owner in user.organisation_ids:
+        return owner is not None or bool(user.organisation_ids)
+    session = object_session(version)
+    return session is not None and owner in _default_organisation_ids(session)

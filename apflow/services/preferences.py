@@ -41,6 +41,7 @@ KINDS = {  # kind -> what it is, in plain words
     LESSON_REMINDER: "Lesson reminders the evening before (times and places of the next day's sessions)",
     "provider_compliance_expired": "A provider's insurance or safeguarding confirmation has expired",  # issue 16: R25
     "provider_compliance_due": "A provider's compliance document is due for renewal, expired, or waiting to be accepted",
+    "process_message": "Messages a process sends to your role (a diagram's notify step)",  # issue 17: service tasks
 }
 # who receives which kinds, by role (kinds a person has actually received are offered too, whatever their role)
 ROLE_KINDS = {

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from datetime import date
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 
 from apflow.errors import Forbidden, Invalid, NotFound
 from apflow.placements import provider_side as side
@@ -30,7 +30,8 @@ from apflow.placements.models import (
     ReferralDecision,
     Review,
 )
-from apflow.store.models import HumanTask, Instance, Organisation, User, UserOrganisation, UserRole
+from apflow.store import outbox
+from apflow.store.models import HumanTask, Instance, Organisation, User
 
 from . import instances, permissions
 from .core import Core
@@ -46,11 +47,11 @@ MAX_PLACEMENTS_PER_NOTICE = 500
 # -- who the provider is ------------------------------------------------------------------------------------------
 
 def _my_provider_ids(session, user: User) -> set[int] | None:
-    """The providers this person works for (their provider organisations, matched by name); None when they work for no
-    organisation in particular (an install without organisations), where the placement decides."""
+    """The providers this person works for (their provider organisations, matched by name); none for someone in no
+    organisation (issue 17)."""
     orgs = user.organisation_ids
     if not orgs:
-        return None
+        return set()
     names = select(Organisation.name).where(Organisation.id.in_(orgs), Organisation.kind == "provider")
     return set(session.scalars(select(Provider.id).where(Provider.name.in_(names))))
 
@@ -67,12 +68,9 @@ def my_providers(core: Core, user: User) -> list[dict]:
 
 
 def _provider_staff(session, provider: Provider) -> list[User]:
-    """Active provider staff of this provider (all provider staff in an install without organisations)."""
-    query = select(User).join(UserRole, UserRole.user_id == User.id).where(UserRole.role == "provider", User.active.is_(True))
+    """Active provider staff of this provider (nobody when the provider has no organisation of its name: issue 17)."""
     org = session.scalar(select(Organisation.id).where(Organisation.name == provider.name, Organisation.kind == "provider"))
-    if org is not None:
-        query = query.where(exists().where(UserOrganisation.user_id == User.id, UserOrganisation.organisation_id == org))
-    return list(session.scalars(query))
+    return outbox.role_members(session, "provider", org)
 
 
 def _acting_placement(session, user: User, placement_id: int) -> Placement:

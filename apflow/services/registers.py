@@ -222,6 +222,7 @@ def _school_people(session, placement: Placement, roles=("coordinator", "dsl")) 
     pupil = session.get(Pupil, placement.pupil_id)
     instance = session.get(Instance, placement.instance_id) if placement.instance_id else None
     org = pupil.organisation_id if pupil.organisation_id is not None else (instance.organisation_id if instance else None)
+    org = outbox.installation_organisation(session, org)
     return [p for role in roles for p in outbox.role_members(session, role, org)]
 
 
@@ -452,7 +453,7 @@ def _chase_providers(core: Core, cutoff: datetime, now: datetime) -> int:
                 by_provider[instance.provider_organisation_id if instance else None].append((mark, pupil))
         for org, missing in by_provider.items():
             names = ", ".join(sorted({f"{pupil.name} ({pupil.ref})" for _, pupil in missing}))
-            # a provider with no organisation on record: only staff of no organisation, never every provider's staff
+            # a provider with no organisation on record: nobody, never every provider's staff
             outbox.notify(session, outbox.role_members(session, "provider", org if org is not None else []), "register_missing",
                           f"{len(missing)} register{'s are' if len(missing) > 1 else ' is'} missing: {names}. "
                           "Mark them on your Today page now.", subject="Registers are missing",

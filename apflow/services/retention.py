@@ -388,11 +388,11 @@ def run_retention(core: Core) -> int:
 # -- the managers' view ----------------------------------------------------------------------------------------------
 
 def _visible(session, user: User, pupil_ids) -> set[int]:
-    """The pupils of this manager's schools (all, without organisations); the permission check only for a pupil with
-    no school recorded, so the report stays one query at 10,000 placements."""
+    """The pupils of this manager's schools (none for someone in no organisation); the permission check only for a
+    pupil with no school recorded, so the report stays one query at 10,000 placements."""
     ids, orgs = sorted(pupil_ids), user.organisation_ids
     if not orgs:
-        return set(ids)
+        return set()
     seen, unknown = set(), []
     for chunk in _chunks(ids):
         for pupil_id, org in session.execute(select(Pupil.id, Pupil.organisation_id).where(Pupil.id.in_(chunk))):
@@ -438,8 +438,7 @@ def report(core: Core, user: User, on: str | None = None) -> dict:
 def deletion_log(session, user: User, limit: int = 500) -> list[dict]:
     """What the retention runs deleted, newest first: a manager in organisations sees their own schools' pupils' rows."""
     query = select(RetentionDeletion).order_by(RetentionDeletion.deleted_at.desc(), RetentionDeletion.id.desc()).limit(limit)
-    if user.organisation_ids:
-        query = query.where(RetentionDeletion.organisation_id.in_(user.organisation_ids))
+    query = query.where(RetentionDeletion.organisation_id.in_(user.organisation_ids))  # none for someone in no organisation
     return [{"run_day": d.run_day.isoformat(), "deleted_at": d.deleted_at.isoformat(), "rule": d.rule, "record": d.record,
              "record_id": d.record_id, "rows": d.rows, "pupil_id": d.pupil_id, "due_on": d.due_on.isoformat(), "cascaded": d.cascaded}
             for d in session.scalars(query)]

@@ -17,10 +17,11 @@ from sqlalchemy import select, update
 
 from apflow.clock import clock
 from apflow.errors import Invalid, Unauthorized
-from apflow.roles import ROLES
 from apflow.store.models import ApiToken, Organisation, User, UserOrganisation, UserRole
 
+from . import roles as custom_roles
 from .core import Core
+from .organisations import default_organisation_id
 
 MIN_PASSWORD_LENGTH = 10
 _hasher = PasswordHasher()
@@ -51,21 +52,26 @@ def add_user(session, username: str, password: str, roles: list[str], display_na
     username = username.strip()
     if not username or len(username) > 80 or any(c.isspace() for c in username):
         raise Invalid("A username is 1 to 80 characters with no spaces.", {"username": ["Choose a username without spaces."]})
-    unknown = [r for r in roles if r not in ROLES]
-    if unknown:
-        raise Invalid(f"Unknown role(s): {', '.join(unknown)}. Roles are: {', '.join(ROLES)}.", {"roles": unknown})
     check_new_password(password)
     if session.scalar(select(User).where(User.username == username)):
         raise Invalid(f"A user named '{username}' already exists.", {"username": ["Already taken."]})
     user = User(username=username, display_name=display_name or username, email=email,
                 password_hash=hash_password(password), created_at=clock.now(), active=True, failed_logins=0)
-    user.roles = [UserRole(role=r) for r in sorted(set(roles))]
     memberships = []
     for name in organisations or []:
         org = session.scalar(select(Organisation).where(Organisation.name == name))
         if org is None:
-            raise Invalid(f"No organisation named '{name}'.")
+            raise Invalid(f"There is no organisation named '{name}'. Check the spelling against `apflow organisations list`, "
+                          "or add it first with `apflow organisations add`.")
         memberships.append(UserOrganisation(organisation_id=org.id))
+    if not memberships:  # everyone belongs to an organisation: the installation's own unless another is named (issue 17)
+        memberships.append(UserOrganisation(organisation_id=default_organisation_id(session)))
+    # roles by key or title ('AP Coordinator'), built-in or a custom role of their organisations (issue 17)
+    held, unknown = custom_roles.resolve_for_user(session, list(roles), {m.organisation_id for m in memberships})
+    if unknown:
+        known = custom_roles.catalogue(session).titles()
+        raise Invalid(f"Unknown role(s): {', '.join(unknown)}. Roles are: {', '.join(known)}.", {"roles": unknown})
+    user.roles = [UserRole(role=key, custom=custom) for key, custom in sorted(dict(held).items())]
     user.memberships = memberships
     session.add(user)
     session.flush()

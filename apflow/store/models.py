@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     select,
     text,
 )
@@ -53,6 +54,8 @@ class Organisation(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(20))  # school, la, provider
+    # the installation's own organisation (issue 17): people added with no organisation join it; its processes are shared
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class User(Base):
@@ -77,6 +80,17 @@ class User(Base):
 
     @property
     def role_names(self) -> set[str]:
+        """The roles this person works as: those they hold, and the built-in roles their custom roles carry (a
+        'Deputy Head' carrying headteacher). Loaded with the person, so checking them costs no query."""
+        names = {r.role for r in self.roles}
+        for held in self.roles:
+            if held.custom_role_id is not None and held.custom is not None:
+                names.update(held.custom.carries or ())
+        return names
+
+    @property
+    def held_role_names(self) -> set[str]:
+        """The roles given to this person (built-in keys and custom roles' keys), without what the custom ones carry."""
         return {r.role for r in self.roles}
 
     @property
@@ -88,6 +102,23 @@ class UserRole(Base):
     __tablename__ = "user_roles"
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # a custom role's row (its key is `role`); None for a built-in role
+    custom_role_id: Mapped[int | None] = mapped_column(ForeignKey("roles.id", ondelete="CASCADE"), nullable=True, index=True)
+    custom: Mapped["CustomRole | None"] = relationship(lazy="selectin")
+
+
+class CustomRole(Base):
+    """A role an organisation defined (issue 17): 'Deputy Head' carrying the headteacher's permissions. Its key is made
+    from its title and names it in lanes, tasks and user_roles; built-in roles stay in apflow/roles.py."""
+    __tablename__ = "roles"
+    __table_args__ = (UniqueConstraint("organisation_id", "key", name="uq_roles_organisation_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(80))
+    carries: Mapped[list] = mapped_column(JSON)  # built-in role keys whose permissions holders get
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(80))
 
 
 class UserOrganisation(Base):
@@ -129,6 +160,8 @@ class ProcessVersion(Base):
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deployed_by: Mapped[str] = mapped_column(String(80))
     note: Mapped[str] = mapped_column(Text, default="")
+    # the organisation that owns the process (issue 17): only its managers deploy new versions; the default one's are shared
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), nullable=True)
 
 
 class Instance(Base):
@@ -418,3 +451,25 @@ class DigestItem(Base):
     link: Mapped[str | None] = mapped_column(String(300), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+# -- webhooks of service tasks (issue 17) ---------------------------------------------------------------------------
+
+
+class OutboxWebhook(Base):
+    """A webhook a service task asked for, written in the step's transaction and posted later by the scheduler (never
+    while the step holds the placement), tried again after a failure until webhook_max_attempts, then dead."""
+    __tablename__ = "webhook_outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id", ondelete="SET NULL"), nullable=True, index=True)
+    element: Mapped[str] = mapped_column(String(200))  # the service task's id in its diagram
+    url: Mapped[str] = mapped_column(String(2000))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the HTTP status of the last answer
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # one sender's lease

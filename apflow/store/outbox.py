@@ -8,7 +8,17 @@ from sqlalchemy import exists, or_, select
 
 from apflow.clock import clock
 
-from .models import DigestItem, Notification, NotificationPreference, OutboxEmail, User, UserOrganisation, UserRole
+from .models import (
+    CustomRole,
+    DigestItem,
+    Notification,
+    NotificationPreference,
+    Organisation,
+    OutboxEmail,
+    User,
+    UserOrganisation,
+    UserRole,
+)
 
 # Alerts about a pupil's safety always go at once, in the app and by e-mail, whatever the person chose (issue 15, point
 # 7): an absence to follow up, a pupil not known to be safe or saying they feel unsafe, a register still missing (nobody
@@ -20,17 +30,28 @@ SAFETY_KINDS = frozenset({"unexplained_absence", "absence_reported", "absence_sa
 MODES = ("immediate", "digest", "in_app")  # in the app and by e-mail now; in the app now and in the daily e-mail; app only
 
 
-def role_members(session, role: str, organisation_id: int | Collection[int | None] | None = None) -> list[User]:
-    """Active people in a role; with organisation_id (one, or several), only those who work for one of them (or
-    for no organisation in particular: an install without organisations), so an alert about a pupil never
-    reaches another school's staff."""
-    query = select(User).join(UserRole).where(UserRole.role == role, User.active.is_(True)).order_by(User.id)
-    if organisation_id is not None:
-        wanted = [organisation_id] if isinstance(organisation_id, int) else [o for o in organisation_id if o is not None]
-        query = query.where(or_(
-            exists().where(UserOrganisation.user_id == User.id, UserOrganisation.organisation_id.in_(wanted)),
-            ~exists().where(UserOrganisation.user_id == User.id)))
+def role_members(session, role: str, organisation_id: int | Collection[int | None] | None) -> list[User]:
+    """Active people in a role who work for the organisation given (one, or several), so an alert about a pupil never
+    reaches another school's staff. No organisation given means nobody, never everyone (issue 17): a notice for the
+    whole installation names its own organisation (installation_organisation)."""
+    if isinstance(organisation_id, int):
+        organisation_id = [organisation_id]
+    wanted = [o for o in organisation_id or () if o is not None]
+    if not wanted:
+        return []
+    carrying = [r.id for r in session.scalars(select(CustomRole)) if role in (r.carries or ())]  # custom roles carrying it (issue 17)
+    holds = or_(UserRole.role == role, UserRole.custom_role_id.in_(carrying)) if carrying else UserRole.role == role
+    query = select(User).where(User.active.is_(True), exists().where(UserRole.user_id == User.id, holds)).order_by(User.id)
+    query = query.where(exists().where(UserOrganisation.user_id == User.id, UserOrganisation.organisation_id.in_(wanted)))
     return list(session.scalars(query))
+
+
+def installation_organisation(session, organisation_id: int | None = None) -> int | None:
+    """organisation_id when known, else the installation's own organisation (a notice about something no organisation
+    is recorded for, e.g. a placement made before organisations were set)."""
+    if organisation_id is not None:
+        return organisation_id
+    return session.scalar(select(Organisation.id).where(Organisation.is_default.is_(True)).order_by(Organisation.id).limit(1))
 
 
 def instance_organisations(instance) -> list[int]:

@@ -7,6 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from apflow.clock import uk_time
 from apflow.config import Settings
 from apflow.roles import role_title
+from apflow.services import roles as custom_roles
 from apflow.services.core import Core
 
 from . import (
@@ -25,9 +26,11 @@ from . import (
     lessons,
     mail,
     modeler,
+    organisations,
     pages,
     people,
     provider_side,
+    roles,
     safeguarding,
     trends,
 )
@@ -54,7 +57,8 @@ def create_app(settings: Settings | None = None, core: Core | None = None, run_s
     app.after_request(_security_headers)
     app.extensions["apflow"] = core
     app.jinja_env.filters["local_time"] = uk_time
-    app.jinja_env.filters["role_title"] = role_title
+    app.jinja_env.filters["role_title"] = lambda key: custom_roles.title_of(core, key) if key else role_title(key)
+    custom_roles.load_catalogue(core)  # custom roles' titles for pages (issue 17); kept fresh as managers change them
     auth.init_app(app)
     guards.init_app(app)  # before the blueprints: malformed requests get a 400, ids are bounded to 64 bits
     idempotency.init_app(app)
@@ -68,6 +72,8 @@ def create_app(settings: Settings | None = None, core: Core | None = None, run_s
     app.register_blueprint(safeguarding.bp)
     app.register_blueprint(safeguarding.api_bp, url_prefix="/api/v1")
     app.register_blueprint(people.bp)
+    app.register_blueprint(organisations.bp)  # organisations and their members (issue 17)
+    app.register_blueprint(organisations.api_bp, url_prefix="/api/v1")
     app.register_blueprint(mail.bp)
     app.register_blueprint(registers_pages.bp)  # registers and whereabouts (issue 15)
     app.register_blueprint(registers_pages.api_bp, url_prefix="/api/v1")
@@ -94,6 +100,8 @@ def create_app(settings: Settings | None = None, core: Core | None = None, run_s
     # exams, destination checks, the governors' report, the policy review (issue 16: R15, R101, R110, R113, R114)
     app.register_blueprint(governors.bp)
     app.register_blueprint(governors.api_bp, url_prefix="/api/v1")
+    app.register_blueprint(roles.bp)  # custom roles and who holds them (issue 17)
+    app.register_blueprint(roles.api_bp, url_prefix="/api/v1")
     api.register_error_handlers(app)
     if run_scheduler if run_scheduler is not None else settings.run_scheduler:
         from apflow.scheduler import TimerScheduler

@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from apflow.engine.problems import InvalidDiagram
+from apflow.engine.xml import text_to_utf8
 from apflow.errors import Invalid, NotFound, ServiceError, Unavailable
 from apflow.services import (
     calendars,
@@ -72,12 +73,13 @@ def list_processes():
 
 @bp.post("/processes")
 def deploy():
-    """Deploy diagrams sent as {"files": {"name.bpmn": "<xml>"}, "note": "..."} (managers only)."""
+    """Deploy diagrams sent as {"files": {"name.bpmn": "<xml>", "review.form": "<json>"}, "note": "..."} (managers only);
+    form files (.json, Camunda .form) sent with them are found before the forms folder."""
     user = api_user()
     permissions.require(user, "process.deploy")
-    files, note = _diagram_files(json_body())
+    files, note, forms = _diagram_files(json_body())
     try:
-        deployed = processes.deploy_sources(current_core(), files, by=user.username, note=note)
+        deployed = processes.deploy_sources(current_core(), files, by=user.username, note=note, user=user, forms=forms)
     except InvalidDiagram as err:
         raise processes.invalid_from(err) from None
     return jsonify({"deployed": [d.__dict__ for d in deployed]}), 201
@@ -87,18 +89,24 @@ def deploy():
 def validate():
     user = api_user()
     permissions.require(user, "process.deploy")
-    files, _ = _diagram_files(json_body())
-    result = processes.check_sources(current_core(), files)
+    files, _, forms = _diagram_files(json_body())
+    result = processes.check_sources(current_core(), files, forms)
     return jsonify({"ok": result.ok, "problems": processes.problems_payload(result.problems)})
 
 
-def _diagram_files(body: dict) -> tuple[dict[str, bytes], str]:
+def _diagram_files(body: dict) -> tuple[dict[str, bytes], str, dict[str, bytes]]:
+    """The diagrams, the change note and the form files (.json, Camunda .form) of a deploy or validate request."""
     files = body.get("files")
     if not isinstance(files, dict) or not files or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
         raise Invalid('Send {"files": {"name.bpmn": "<bpmn xml>"}}.', {"files": ["An object of file names to BPMN XML text."]})
-    if not all(name.endswith(".bpmn") and "/" not in name and "\\" not in name for name in files):
-        raise Invalid("File names must end in .bpmn and contain no folders.", {"files": list(files)})
-    return {name: text.encode("utf-8") for name, text in files.items()}, str(body.get("note", ""))[:2000]
+    if not all(name.endswith((".bpmn", ".json", ".form")) and "/" not in name and "\\" not in name for name in files):
+        raise Invalid("File names must end in .bpmn (diagrams), .json or .form (forms) and contain no folders.", {"files": list(files)})
+    if not any(name.endswith(".bpmn") for name in files):
+        raise Invalid("Send at least one .bpmn diagram; forms are deployed with the diagrams that use them.", {"files": list(files)})
+    forms = {name: text.encode("utf-8") for name, text in files.items() if not name.endswith(".bpmn")}
+    # JSON carries characters, not bytes: a declaration naming another encoding (ISO-8859-1, say) no longer holds.
+    return ({name: text_to_utf8(text) for name, text in files.items() if name.endswith(".bpmn")}, str(body.get("note", ""))[:2000],
+            forms)
 
 
 @bp.post("/processes/<process_id>/instances")

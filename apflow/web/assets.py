@@ -12,6 +12,9 @@ VENDOR = {
     "bpmn-js": "bpmn-js/dist",
     "bpmnlint": "bpmn-js-bpmnlint/dist",
     "chartjs": "chart.js/dist",  # the trends page's charts (apflow/web/static/trends.js)
+    # The editor's descriptors of Camunda 7 and 8 extension elements (apflow/web/static/modeler.js loads them).
+    "camunda-moddle": "camunda-bpmn-moddle/resources",
+    "zeebe-moddle": "zeebe-bpmn-moddle/resources",
     "lint-rules": "../build",  # our lint rules, packed by `npm run build` (see frontend/package.json)
 }
 

@@ -10,8 +10,7 @@ from flask import Blueprint, Response, flash, jsonify, redirect, render_template
 from flask_login import current_user, login_required
 
 from apflow.errors import Invalid, ServiceError
-from apflow.roles import ROLES
-from apflow.services import drafts, form_library, library, migration, permissions
+from apflow.services import drafts, form_library, library, migration, permissions, roles
 
 from . import forms
 from .api import json_body
@@ -78,6 +77,8 @@ def upload_page():
             return process_page(process_id, upload_problems=problems, upload_message=err.message, status=err.status)
         return library_page(upload_problems=problems, upload_message=err.message, status=err.status)
     flash(f"Uploaded as draft revision {result['saved_revision']} of '{result['name']}'. It is not live until you deploy it.")
+    for warning in (p for p in result.get("problems", []) if p.get("severity") == "warning"):  # they do not stop a deploy
+        flash(f"Warning: {warning['element'] + ': ' if warning['element'] else ''}{warning['message']} Fix: {warning['fix']}")
     return redirect(url_for("modeler.editor_page", process_id=result["process_id"]))
 
 
@@ -101,7 +102,7 @@ def editor_page(process_id):
         draft = drafts.get_draft(core, user, process_id)
     except ServiceError as err:
         return _refused(err.message, err.status)
-    return render_template("modeler.html", draft=draft, roles=list(ROLES.values()), timer_examples=TIMER_EXAMPLES,
+    return render_template("modeler.html", draft=draft, roles=roles.load_catalogue(core).titles(), timer_examples=TIMER_EXAMPLES,
                            forms=form_library.list_forms(core, user))
 
 

@@ -151,6 +151,41 @@ def _placement_paths() -> dict:
     }
 
 
+def _role_paths() -> dict:
+    """Custom roles (issue 17): managers of an organisation add roles carrying built-in roles' permissions."""
+    rid = [_path_param("role_id", "integer")]
+    invalid = {"422": {"$ref": "#/components/responses/Invalid"}, "404": {"$ref": "#/components/responses/NotFound"}}
+    text = {"type": "string"}
+    person = {"type": "object", "properties": {"id": {"type": "integer"}, "username": text, "display_name": text}}
+    carries = {"type": "array", "items": {"type": "string"}, "description": "Built-in staff roles, by key or title, e.g. [\"headteacher\"]"}
+    role = {"type": "object", "properties": {
+        "id": {"type": "integer"}, "key": text, "title": text, "builtin": {"type": "boolean"}, "organisation_id": {"type": "integer"},
+        "carries": {"type": "array", "items": {"type": "object", "properties": {"key": text, "title": text}}},
+        "holders": {"type": "array", "items": person}, "created_at": {"type": "string", "format": "date-time"}, "created_by": text}}
+    listing = {"type": "object", "properties": {
+        "organisation": {"type": "object", "properties": {"id": {"type": "integer"}, "name": text}},
+        "organisations": {"type": "array", "items": {"type": "object"}}, "builtin": {"type": "array", "items": {"type": "object"}},
+        "custom": {"type": "array", "items": role}, "carriable": {"type": "array", "items": {"type": "object"}}, "staff": {"type": "array", "items": person}}}
+    return {
+        "/roles": {
+            "get": _op("Managers: the built-in roles and their organisation's own roles, with who holds each (organisation_id: which of "
+                       "their organisations)", {"200": _json(listing), **invalid},
+                       params=[{"name": "organisation_id", "in": "query", "required": False, "schema": {"type": "integer"}}]),
+            "post": _op("Add a role to the manager's organisation; lanes may then name it by title or key. Its title may not be a built-in "
+                        "role's; organisation_id is needed when the manager has several", {"201": _json(role, "Created"), **invalid},
+                        {"type": "object", "required": ["title"], "properties": {"title": text, "carries": carries,
+                                                                                  "organisation_id": {"type": ["integer", "null"]}}})},
+        "/roles/{role_id}": {
+            "patch": _op("Rename a custom role (its key stays)", {"200": _json(role), **invalid},
+                         {"type": "object", "required": ["title"], "properties": {"title": text}}, rid),
+            "delete": _op("Remove a custom role nobody holds and no deployed diagram names", {"204": {"description": "Removed"}, **invalid}, params=rid)},
+        "/roles/{role_id}/members": {"post": _op("Give the role to a member of staff of its organisation (username or user_id)", {"200": _json(role), **invalid},
+                                                 {"type": "object", "properties": {"username": text, "user_id": {"type": "integer"}}}, rid)},
+        "/roles/{role_id}/members/{user_id}": {"delete": _op("Take the role from a member of staff", {"200": _json(role), **invalid},
+                                                             params=rid + [_path_param("user_id", "integer")])},
+    }
+
+
 def _people_paths() -> dict:
     """Staff accounts (managers, for the staff of their own organisations)."""
     uid = [_path_param("user_id", "integer")]
@@ -176,6 +211,43 @@ def _people_paths() -> dict:
                                                   {"200": _json({"allOf": [staff, {"type": "object", "properties": {"tasks_released": {"type": "integer"}}}]}), **invalid}, params=uid)},
         "/people/{user_id}/enable": {"post": _op("Let a disabled member of staff sign in again", {"200": _json(staff), **invalid}, params=uid)},
         "/people/{user_id}/invite": {"post": _op("E-mail a new link to choose a password; an earlier link stops working", {"200": _json(staff), **invalid}, params=uid)},
+    }
+
+
+def _organisation_paths() -> dict:
+    """Organisations (issue 17): the schools, LAs and providers one installation serves, and who belongs to them."""
+    oid = [_path_param("organisation_id", "integer")]
+    invalid = {"422": {"$ref": "#/components/responses/Invalid"}}
+    text = {"type": "string"}
+    org = {"type": "object", "properties": {
+        "id": {"type": "integer"}, "name": text, "kind": {"type": "string", "enum": ["school", "la", "provider"]}, "kind_title": text,
+        "is_default": {"type": "boolean", "description": "the installation's own organisation: people added without one join it"},
+        "members": {"type": "integer"}, "mine": {"type": "boolean"}, "manage_members": {"type": "boolean"}}}
+    member = {"type": "object", "properties": {"id": {"type": "integer"}, "username": text, "display_name": text,
+                                                "roles": {"type": "array", "items": text}, "organisations": {"type": "integer"}}}
+    changed = {"type": "object", "properties": {"organisation": org, "user_id": {"type": "integer"},
+                                                 "organisations": {"type": "array", "items": {"type": "integer"}}}}
+    return {
+        "/organisations": {
+            "get": _op("Managers: the installation's organisations, which are theirs, and whether they may add one",
+                       {"200": _json({"type": "object", "properties": {"organisations": {"type": "array", "items": org},
+                                                                       "kinds": {"type": "array"}, "can_add": {"type": "boolean"}}})}),
+            "post": _op("Managers of the installation's own organisation: add a school, LA or provider",
+                        {"201": _json(org, "Created"), **invalid},
+                        {"type": "object", "required": ["name", "kind"], "properties": {
+                            "name": text, "kind": {"type": "string", "enum": ["school", "la", "provider"]}}})},
+        "/organisations/{organisation_id}/members": {
+            "get": _op("The members of one of the manager's organisations, and the staff they may add to it",
+                       {"200": _json({"allOf": [org, {"type": "object", "properties": {
+                           "members": {"type": "array", "items": member}, "may_add": {"type": "array", "items": member}}}]}),
+                        "404": {"$ref": "#/components/responses/NotFound"}}, params=oid),
+            "post": _op("Put a member of staff the manager manages into this organisation (they keep their others)",
+                        {"200": _json(changed), **invalid, "404": {"$ref": "#/components/responses/NotFound"}},
+                        {"type": "object", "required": ["user_id"], "properties": {"user_id": {"type": "integer"}}}, oid)},
+        "/organisations/{organisation_id}/members/{user_id}": {
+            "delete": _op("Take someone out of this organisation; refused for their last one (everyone belongs to one)",
+                          {"200": _json(changed), **invalid, "404": {"$ref": "#/components/responses/NotFound"}},
+                          params=oid + [_path_param("user_id", "integer")])},
     }
 
 
@@ -476,7 +548,8 @@ def _outcome_paths() -> dict:
 def openapi_document() -> dict:
     data_body = {"type": "object", "properties": {"data": {"type": "object"}}}
     files_body = {"type": "object", "required": ["files"], "properties": {
-        "files": {"type": "object", "additionalProperties": {"type": "string"}, "description": "file name -> BPMN XML"},
+        "files": {"type": "object", "additionalProperties": {"type": "string"}, "description": "file name -> its text: .bpmn diagrams (at least one), and the form files they use (.json JSON Schema, "
+                  ".form Camunda Forms), which are found before the server's forms folder"},
         "note": {"type": "string"}}}
     return {
         "openapi": "3.1.0",
@@ -499,8 +572,11 @@ def openapi_document() -> dict:
             "/me": {"get": _op("The calling user and their roles", {"200": _json({"type": "object"})})},
             "/processes": {
                 "get": _op("Deployed processes with their versions", {"200": _json({"type": "object", "properties": {"processes": {"type": "array", "items": _ref("Process")}}})}),
-                "post": _op("Deploy BPMN diagrams (managers); unchanged processes are not re-versioned",
-                            {"201": _json({"type": "object"}, "Created"), "422": {"$ref": "#/components/responses/Invalid"}}, files_body)},
+                "post": _op("Deploy BPMN diagrams (managers); unchanged processes are not re-versioned. Each deployed process lists the "
+                            "warnings about its files (they do not stop a deploy; errors do, with 422)",
+                            {"201": _json({"type": "object", "properties": {"deployed": {"type": "array", "items": {"type": "object", "properties": {
+                                "process_id": {"type": "string"}, "version": {"type": "integer"}, "created": {"type": "boolean"},
+                                "version_id": {"type": "integer"}, "warnings": {"type": "array", "items": _ref("Problem")}}}}}}, "Created"), "422": {"$ref": "#/components/responses/Invalid"}}, files_body)},
             "/processes/validate": {"post": _op("Check BPMN diagrams without deploying (managers)", {"200": _json({"type": "object", "properties": {"ok": {"type": "boolean"}, "problems": {"type": "array", "items": _ref("Problem")}}})}, files_body)},
             "/processes/{process_id}/instances": {"post": _op("Start an instance of the newest version", {
                 "201": _json(_ref("Instance"), "Created"), "422": {"$ref": "#/components/responses/Invalid"}}, data_body, [_path_param("process_id")])},
@@ -543,6 +619,8 @@ def openapi_document() -> dict:
             **_library_paths(),
             **_placement_paths(),
             **_people_paths(),
+            **_organisation_paths(),  # issue 17: organisations
+            **_role_paths(),  # issue 17: custom roles
             **_family_paths(),
             **_lesson_paths(),
             **_provider_side_paths(),
@@ -558,7 +636,8 @@ def openapi_document() -> dict:
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message", "details"], "properties": {
                     "code": {"type": "string"}, "message": {"type": "string"}, "details": {}}}}},
-                "Problem": {"type": "object", "properties": {"file": {"type": "string"}, "element": {"type": ["string", "null"]}, "message": {"type": "string"}, "fix": {"type": "string"}}},
+                "Problem": {"type": "object", "properties": {"file": {"type": "string"}, "element": {"type": ["string", "null"]}, "message": {"type": "string"}, "fix": {"type": "string"},
+                                                             "severity": {"type": "string", "enum": ["error", "warning"], "description": "warnings do not stop a deploy"}}},
                 "Process": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "latest_version": {"type": "integer"}, "versions": {"type": "array", "items": {"type": "object"}}}},
                 "Task": {"type": "object", "required": ["id", "name", "lane", "due_at", "assignee", "instance_id"], "properties": {
                     "id": {"type": "string"}, "name": {"type": "string"}, "lane": {"type": ["string", "null"]}, "role": {"type": ["string", "null"]},

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from apflow.roles import ROLES
-from apflow.services import calendars, deadlines, instances, processes
+from apflow.services import calendars, deadlines, instances, processes, roles
 from apflow.web import create_app
 from tests.bpmn_builder import flow_diagram
 from tests.support import PASSWORD, make_user
@@ -17,9 +17,12 @@ STAFF_WITH_TASK = {"coordinator", "manager"}   # the triage task's lane role, an
 MANAGERS = {"manager"}
 STAFF = EVERYONE - {"parent", "pupil"}
 ANON = "anonymous"
+CUSTOM = "attendance"  # a person whose only role is a custom one carrying the coordinator's permissions (issue 17)
+CARRIES = {CUSTOM: "coordinator"}  # ...so they are allowed exactly where a coordinator is
 EXPORTERS = {"coordinator", "headteacher", "manager", "provider"}  # registers as files (issue 16): never families
 WHEREABOUTS = {"coordinator", "headteacher", "dsl", "deputy_dsl", "senco", "la_officer", "manager"}  # the school's and LA's staff
 GOVERNORS = {"coordinator", "headteacher", "manager"}  # the governors' report and the policy review (issue 16: R114)
+CENSUS = {"coordinator", "headteacher", "manager"}  # the school census AP return of their own school (issue 16)
 
 # (method, path template, roles allowed; ANON allowed where listed). {task}, {instance}, {doc}, {esc} are filled in.
 ROUTES = [
@@ -168,6 +171,19 @@ ROUTES = [
     ("POST", "/api/v1/people/{staff}/disable", MANAGERS),
     ("POST", "/api/v1/people/{staff}/enable", MANAGERS),
     ("POST", "/api/v1/people/{staff}/invite", MANAGERS),
+    # custom roles (issue 17): managers of the role's organisation; {role} is the walk's "Attendance Officer"
+    ("GET", "/roles", MANAGERS),
+    ("POST", "/roles", MANAGERS),
+    ("POST", "/roles/{role}/rename", MANAGERS),
+    ("POST", "/roles/{role}/delete", MANAGERS),  # refused with a message while someone holds it: 422 shows the page
+    ("POST", "/roles/{role}/members", MANAGERS),
+    ("POST", "/roles/{role}/members/{staff}/remove", MANAGERS),
+    ("GET", "/api/v1/roles", MANAGERS),
+    ("POST", "/api/v1/roles", MANAGERS),
+    ("PATCH", "/api/v1/roles/{role}", MANAGERS),
+    ("DELETE", "/api/v1/roles/{role}", MANAGERS),
+    ("POST", "/api/v1/roles/{role}/members", MANAGERS),
+    ("DELETE", "/api/v1/roles/{role}/members/{staff}", MANAGERS),
     ("GET", "/welcome/staff/not-a-real-invitation", set()),
     ("POST", "/welcome/staff/not-a-real-invitation", set()),
     # families, the LA officer and notification settings (issue 15): no child is linked to anyone in this world, so a
@@ -260,18 +276,19 @@ ROUTES = [
     ("GET", "/retention", MANAGERS),
     ("GET", "/api/v1/retention", MANAGERS),
     # exports (issue 16, part 4): registers as files for the school's coordinators, headteacher and managers and for
-    # provider staff (empty here: no placement has started), never families or other staff; the census needs a school
-    # organisation, which this world has not, so it is refused with a 404 to all. tests/scenarios/test_register_exports.py
-    # and test_census_export.py walk them on real placements, schools and providers.
+    # provider staff (empty here: no placement has started), never families or other staff; the census is the school's:
+    # everyone here belongs to the installation's own organisation, a school (issue 17), so its coordinators,
+    # headteacher and managers return it. tests/scenarios/test_register_exports.py and test_census_export.py walk them
+    # on real placements, schools and providers.
     ("GET", "/exports", EXPORTERS),
     ("GET", "/exports/registers.csv", EXPORTERS),
     ("GET", "/exports/registers.xlsx", EXPORTERS),
     ("GET", "/api/v1/exports/registers", EXPORTERS),
-    ("GET", "/exports/census", set()),
-    ("POST", "/exports/census", set()),
-    ("GET", "/exports/census.csv", set()),
-    ("GET", "/api/v1/census", set()),
-    ("GET", "/api/v1/census.csv", set()),
+    ("GET", "/exports/census", CENSUS),
+    ("POST", "/exports/census", CENSUS),
+    ("GET", "/exports/census.csv", CENSUS),
+    ("GET", "/api/v1/census", CENSUS),
+    ("GET", "/api/v1/census.csv", CENSUS),
     # trends (issue 16: R112): the school's and LA's staff, each over the placements their organisations commissioned
     # (tests/scenarios/test_trends.py proves the figures and who sees whose); providers and families get a 404
     ("GET", "/trends", WHEREABOUTS),
@@ -318,6 +335,19 @@ ROUTES = [
     # the family: 404)
     ("GET", "/placements/{instance}/evidence-pack.pdf", set()),
     ("GET", "/providers/1/evidence-pack.pdf", set()),
+    # organisations (issue 17): managers; everyone here is in the installation's own organisation ({org}), whose managers
+    # add organisations (a post without a name or user is a 422 once the person is known; the coordinator's last
+    # organisation is never taken away: 422). tests/security/test_two_organisations.py walks them across two schools.
+    ("GET", "/organisations", MANAGERS),
+    ("POST", "/organisations", MANAGERS),
+    ("GET", "/organisations/{org}", MANAGERS),
+    ("POST", "/organisations/{org}/members", MANAGERS),
+    ("POST", "/organisations/{org}/members/remove", MANAGERS),
+    ("GET", "/api/v1/organisations", MANAGERS),
+    ("POST", "/api/v1/organisations", MANAGERS),
+    ("GET", "/api/v1/organisations/{org}/members", MANAGERS),
+    ("POST", "/api/v1/organisations/{org}/members", MANAGERS),
+    ("DELETE", "/api/v1/organisations/{org}/members/{staff}", MANAGERS),
 ]
 
 
@@ -330,6 +360,8 @@ def world(core, tmp_path, frozen_clock):
     from apflow.services import documents
 
     people = {role: make_user(core, f"u_{role}", role) for role in ROLES}
+    custom = roles.create(core, None, "Attendance Officer", ["coordinator"])  # the custom-role persona (issue 17)
+    people[CUSTOM] = make_user(core, f"u_{CUSTOM}", "Attendance Officer")
     processes.deploy_paths(core, [ROOT / "bpmn" / "referral_triage.bpmn"], by="test")
     due = tmp_path / "due.bpmn"
     due.write_text(flow_diagram(pid="due", due_in="P1D"))
@@ -344,7 +376,7 @@ def world(core, tmp_path, frozen_clock):
     deadlines.fire_due_alerts(core)
     [esc] = deadlines.list_escalations(core, people["manager"])
     return {"people": people, "task": task["id"], "instance": started["id"], "doc": doc, "esc": esc["id"], "filter": 999,
-            "staff": people["coordinator"].id}
+            "staff": people["coordinator"].id, "role": custom["id"], "org": min(people["coordinator"].organisation_ids)}
 
 
 def sign_in(client, role):
@@ -368,14 +400,14 @@ def outcome(client, response) -> str:
     return "allowed"
 
 
-@pytest.mark.parametrize("role", sorted(ROLES) + [ANON])
+@pytest.mark.parametrize("role", sorted(ROLES) + [CUSTOM, ANON])
 def test_every_route_as_every_role(core, world, role):
     app = create_app(core=core, run_scheduler=False)
     wrong = []
     for method, template, allowed in ROUTES:
         client = app.test_client()
         token = sign_in(client, role)
-        path = template.format(**{k: world[k] for k in ("task", "instance", "doc", "esc", "filter", "staff")})
+        path = template.format(**{k: world[k] for k in ("task", "instance", "doc", "esc", "filter", "staff", "role", "org")})
         headers = {"X-CSRF-Token": token}
         if path.startswith("/api/v1/"):
             kwargs = {"json": {"data": {}, "files": {"x.bpmn": "<x/>"}, "csv": "kind,name,start,end\n", "task_ids": [], "action": "claim",
@@ -385,7 +417,7 @@ def test_every_route_as_every_role(core, world, role):
                                "username": f"u_{role}", "password": PASSWORD}}
         response = client.open(path, method=method, **kwargs)
         got = outcome(client, response)
-        expected = "allowed" if role in allowed else "refused"
+        expected = "allowed" if CARRIES.get(role, role) in allowed else "refused"
         if got != expected:
             wrong.append(f"{method} {template} as {role}: {got} ({response.status_code}), expected {expected}")
     assert not wrong, "\n".join(wrong)

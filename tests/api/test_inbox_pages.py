@@ -6,7 +6,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from apflow.services import inbox, instances, processes
-from apflow.store.models import HumanTask, Organisation, User, UserOrganisation
+from apflow.store.models import HumanTask, Organisation, User
 from tests.bpmn_builder import flow_diagram
 from tests.support import PASSWORD, browser, make_user, post
 
@@ -189,14 +189,9 @@ def test_staff_see_only_their_organisation_and_providers_only_their_placements(a
     with core.db.session() as s:
         nest, other, provider = Organisation(name="The Nest School", kind="school"), Organisation(name="Hill School", kind="school"), Organisation(name="Next Steps Education", kind="provider")
         s.add_all([nest, other, provider])
-    nest_coord = make_user(core, "nestcoord", "coordinator")
-    hill_coord = make_user(core, "hillcoord", "coordinator")
-    tutor = make_user(core, "tutor", "coordinator")
-    with core.db.session() as s:
-        ids = {o.name: o.id for o in s.scalars(select(Organisation))}
-        s.add_all([UserOrganisation(user_id=nest_coord.id, organisation_id=ids["The Nest School"]),
-                   UserOrganisation(user_id=hill_coord.id, organisation_id=ids["Hill School"]),
-                   UserOrganisation(user_id=tutor.id, organisation_id=ids["Next Steps Education"])])
+    nest_coord = make_user(core, "nestcoord", "coordinator", organisations=["The Nest School"])
+    hill_coord = make_user(core, "hillcoord", "coordinator", organisations=["Hill School"])
+    tutor = make_user(core, "tutor", "coordinator", organisations=["Next Steps Education"])
     with core.db.session() as s:
         nest_coord, hill_coord, tutor = (s.get(User, u.id) for u in (nest_coord, hill_coord, tutor))
     placed, _ = start(core, nest_coord, pupil_name="Jordan T.", provider_name="Next Steps Education")

@@ -235,11 +235,14 @@ def test_disabling_withdraws_an_unused_invitation(app, core, school):
     assert refused.status_code == 422 and "enable it before sending an invitation" in unescape(refused.get_data(as_text=True))
 
 
-def test_a_manager_in_no_organisation_manages_everyone(app, core, people):
-    """A single-organisation install: nobody belongs to an organisation, and the manager adds staff to none."""
+def test_issue17_a_single_school_manager_adds_staff_to_the_installations_own_organisation(app, core, people):
+    """A single-school install: everyone is in the installation's own organisation (people made with none join it), and
+    its manager adds staff to it without choosing."""
     boss = browser(app, "boss")
     listing = boss.get("/api/v1/people").json
     assert {p["username"] for p in listing["staff"]} == {"coord", "coord2", "head", "boss"}
+    own = [{"id": o["id"], "name": o["name"]} for o in listing["organisations"]]
+    assert len(own) == 1
     added = boss.post("/api/v1/people", json={"username": "ali", "display_name": "Ali", "email": "ali@example.org", "roles": ["coordinator"]},
                       headers={"X-CSRF-Token": boss.csrf})
-    assert added.status_code == 201 and added.json["organisations"] == []
+    assert added.status_code == 201 and added.json["organisations"] == own

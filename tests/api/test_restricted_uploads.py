@@ -31,8 +31,8 @@ def _deploy(core):
 def test_R81_a_restricted_upload_reaches_only_the_dsl_and_each_opening_is_logged(app, core):
     dsl, coordinator = make_user(core, "dsl", "dsl"), make_user(core, "coord", "coordinator")
     _deploy(core)
-    with core.db.session() as s:
-        pupil = Pupil(ref="P-1", name="Jordan T.", created_at=clock.now())
+    with core.db.session() as s:  # the pupil of the school both work for (the installation's own, issue 17)
+        pupil = Pupil(ref="P-1", name="Jordan T.", created_at=clock.now(), organisation_id=min(coordinator.organisation_ids))
         s.add(pupil)
         s.flush()
         pupil_id = pupil.id

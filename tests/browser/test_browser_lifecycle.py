@@ -38,9 +38,11 @@ def world(tmp_path, sqlite_template, frozen_clock):
     core = Core(Settings.from_env({}, database_url=f"sqlite:///{target}", instance_dir=tmp_path, run_scheduler=False, secret_key="browser"))
     calendars.import_csv(core, calendars.DEMO_TERMS.read_text(), by="test")
     processes.deploy_paths(core, [ROOT / "bpmn"], by="test")
-    with core.db.session() as s:
-        people = {username: users.add_user(s, username, PASSWORD, [role], display_name=shown) for username, shown, role in STAFF}
     seed_approved_provider(core)
+    with core.db.session() as s:  # the installation's own school's staff; the tutor works for the provider, who delivers
+        people = {username: users.add_user(s, username, PASSWORD, [role], display_name=shown,
+                                           organisations=["Bridges Learning"] if role == "provider" else None)
+                  for username, shown, role in STAFF}
     with served(core) as base:
         yield base, core, people, frozen_clock
     core.db.dispose()

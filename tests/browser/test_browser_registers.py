@@ -28,10 +28,11 @@ def world(tmp_path, sqlite_template, frozen_clock):
     calendars.import_csv(core, calendars.DEMO_TERMS.read_text(), by="test")
     processes.deploy_paths(core, [ROOT / "bpmn"], by="test")
     users.ensure_organisation(core, "The Nest School", "school")
+    users.ensure_organisation(core, "Northshire Council", "la")
     seed_approved_provider(core)
     staff = [("coord", "Priya Shah", "coordinator", "The Nest School"), ("head", "Helen Ward", "headteacher", "The Nest School"),
              ("dsl", "Dee Lewis", "dsl", "The Nest School"), ("senco", "Sam Okafor", "senco", "The Nest School"),
-             ("tutor", "Aisha Begum", "provider", "Bridges Learning"), ("la1", "Graham Hughes", "la_officer", None),
+             ("tutor", "Aisha Begum", "provider", "Bridges Learning"), ("la1", "Graham Hughes", "la_officer", "Northshire Council"),
              ("parent1", "Jo Taylor", "parent", None), ("pupil1", "Jordan T.", "pupil", None), ("boss", "Morgan Price", "manager", "The Nest School")]
     people = {name: users.create_user(core, name, PASSWORD, [role], display_name=shown, email=f"{name}@example.test",
                                       organisations=[org] if org else [])

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from apflow.clock import clock
 from apflow.config import ROOT
-from apflow.services import calendars, instances, processes
+from apflow.services import calendars, instances, processes, users
 from tests.support import make_user
 
 LIFECYCLE = ["provider_approval", "service_level_agreement", "placement", "placement_planning", "provider_intake",
@@ -140,6 +140,28 @@ class Lifecycle:
         # False to work the provider's 'Decide on the referral' task itself (tests/scenarios/test_provider_side.py)
         self.provider_accepts = True
 
+    def join(self, *organisations: str, roles=None) -> None:
+        """Put the people driving the lifecycle (all but the tutor, or those in `roles`) into these organisations too,
+        so they see and work those organisations' placements (issue 17: nobody sees every organisation's)."""
+        from apflow.store.models import Organisation, User, UserOrganisation
+
+        with self.core.db.session() as s:
+            ids = [s.scalar(select(Organisation.id).where(Organisation.name == name)) for name in organisations]
+            assert None not in ids, f"no organisation among {organisations}"
+            for key, person in list(self.people.items()):
+                if (key == "provider") if roles is None else (key not in roles):
+                    continue
+                fresh = s.get(User, person.id)
+                fresh.memberships += [UserOrganisation(organisation_id=i) for i in ids if i not in fresh.organisation_ids]
+        with self.core.db.session(readonly=True) as s:
+            for key, person in list(self.people.items()):
+                self.people[key] = s.get(User, person.id)
+
+    def tutor_works_for(self, provider: str) -> None:
+        """The tutor works for the provider chosen (their referral decisions, agreements and registers are its)."""
+        users.ensure_organisation(self.core, provider, "provider")
+        self.join(provider, roles={"provider"})
+
     def tasks(self, instance_id=None) -> list[dict]:
         return instances.list_ready_tasks(self.core, self.people["manager"], instance_id)
 
@@ -160,6 +182,8 @@ class Lifecycle:
         task = self.task(name, instance_id)
         form = _form_name(self.core, task["id"])
         data = {**answers(form), **changes} if form else {}
+        if name == "Choose the provider" and data.get("provider_name"):
+            self.tutor_works_for(data["provider_name"])
         result = instances.complete_task(self.core, user or self.who(task), task["id"], data)
         if name == "Choose the provider" and self.provider_accepts and "Decide on the referral" in self.names(instance_id):
             self.do("Decide on the referral", instance_id)
@@ -177,6 +201,7 @@ class Lifecycle:
         started = instances.start_instance(self.core, self.people["coordinator"], "provider_approval", {})
         iid = started["id"]
         self.do("Record the provider and all its sites", iid, provider_name=name, **details)
+        self.tutor_works_for(name)
         self.do("Check the selection criteria", iid)
         self.do("Carry out due diligence", iid)
         self.do("Approve the provider", iid)
@@ -263,8 +288,11 @@ def lifecycle_deployed(core, lifecycle_checked):
 
 @pytest.fixture
 def cast(core):
-    """One person per role; the family, pupil and LA officer are named on referrals so their tasks reach them."""
-    return {role: make_user(core, name, role) for role, name in [
+    """One person per role; the family, pupil and LA officer are named on referrals so their tasks reach them. Everyone
+    works for the installation's own organisation (a school), but the tutor for the provider Bridges Learning, whose
+    placements they then see (issue 17: nobody sees every organisation's)."""
+    users.ensure_organisation(core, "Bridges Learning", "provider")
+    return {role: make_user(core, name, role, organisations=["Bridges Learning"] if role == "provider" else None) for role, name in [
         ("coordinator", "coord"), ("headteacher", "head"), ("dsl", "dsl"), ("senco", "senco"), ("provider", "tutor"),
         ("la_officer", "la1"), ("parent", "parent1"), ("pupil", "pupil1"), ("manager", "boss")]}
 
@@ -287,7 +315,8 @@ def seed_approved_provider(core, name="Bridges Learning"):
         provider = Provider(name=name, address="1 Mill Lane, Northtown NT1 1AA", contact={}, status="approved", criteria_met=True,
                             due_diligence_complete=True, due_diligence_on=date(2026, 1, 5), approved_at=now.now(), created_at=now.now())
         s.add(provider)
-        s.add(Organisation(name=name, kind="provider"))
+        if s.query(Organisation).filter(Organisation.name == name).first() is None:  # the cast's tutor may work for it already
+            s.add(Organisation(name=name, kind="provider"))
         s.flush()
         s.add_all([ProviderSite(provider_id=provider.id, name="Mill Lane", address="1 Mill Lane, Northtown NT1 1AA", kind="main"),
                    ProviderSite(provider_id=provider.id, name="Farm site", address="Hill Farm, Northtown NT9 9ZZ", kind="satellite")])

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from apflow.clock import clock
-from apflow.services import instances, users
+from apflow.services import instances, organisations, users
 from apflow.store.models import Notification, OutboxEmail
 from tests.scenarios.conftest import Lifecycle, seed_approved_provider
 from tests.support import PASSWORD
@@ -55,6 +55,7 @@ class World:
 
 @pytest.fixture(name="world")
 def world_fixture(core, terms, lifecycle_deployed, frozen_clock) -> World:
+    organisations.name_default(core, SCHOOL, "school")  # the school is the installation's own: families join it (issue 17)
     for name, kind in [(SCHOOL, "school"), (OTHER_SCHOOL, "school"), (LA, "la"), (OTHER_PROVIDER, "provider")]:
         users.ensure_organisation(core, name, kind)
     seed_approved_provider(core, PROVIDER)

@@ -84,6 +84,7 @@ def test_R25_R23_R80_an_expired_insurance_blocks_new_starts_and_cascades_to_that
     seed_approved_provider(core, "Greenfield Farm")
     north = {"coord": staff(core, "ncoord", "coordinator", "North School"), "dsl": staff(core, "ndsl", "dsl", "North School")}
     south = {"coord": staff(core, "scoord", "coordinator", "South School"), "dsl": staff(core, "sdsl", "dsl", "South School")}
+    life.join("North School", "South School")  # the people driving the lifecycle work for both schools
     bridges_iid = life.active_placement(pupil_ref="P-0001", pupil_name="Jordan T.")
     life.to_running(bridges_iid)
     farm_iid = life.refer(pupil_ref="P-0002", pupil_name="Sam K.")

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from apflow.services import instances, users
 from apflow.services import safeguarding as concerns
-from apflow.store.models import Document, HumanTask, Instance, Notification, OutboxEmail, User
+from apflow.store.models import Document, HumanTask, Instance, Notification, Organisation, OutboxEmail, User
 from apflow.web import create_app
 from tests.scenarios.conftest import Lifecycle, answers, seed_approved_provider
 from tests.support import PASSWORD
@@ -118,6 +118,7 @@ def _values(core, pid, pupil_ref):
             "compliance_id": [str(i) for i in s.scalars(select(ComplianceDocument.id))],
             "report_id": [str(i) for i in s.scalars(select(GovernorsReport.id))],
             "review_id": [str(i) for i in s.scalars(select(PolicyReview.id))],
+            "organisation_id": [str(i) for i in s.scalars(select(Organisation.id))],  # its members: staff, no pupil data
         }
 
 

@@ -18,7 +18,7 @@ from tests.support import PASSWORD, browser, post
 
 SCHOOL, LA = "The Nest School", "Northshire CC"
 PEOPLE = [("coord", "coordinator", SCHOOL), ("head", "headteacher", SCHOOL), ("dsl", "dsl", SCHOOL), ("senco", "senco", SCHOOL),
-          ("boss", "manager", SCHOOL), ("tutor", "provider", None), ("la1", "la_officer", LA), ("parent1", "parent", None),
+          ("boss", "manager", SCHOOL), ("tutor", "provider", "Bridges Learning"), ("la1", "la_officer", LA), ("parent1", "parent", None),
           ("parent2", "parent", None), ("pupil1", "pupil", None)]
 ROLES = {"coord": "coordinator", "head": "headteacher", "dsl": "dsl", "senco": "senco", "boss": "manager", "tutor": "provider",
          "la1": "la_officer", "parent1": "parent", "pupil1": "pupil"}

@@ -13,7 +13,7 @@ from tests.support import PASSWORD, browser
 
 SCHOOL, LA, OTHER_LA = "The Nest School", "Northshire CC", "Southshire CC"
 PEOPLE = [("coord", "coordinator", SCHOOL), ("head", "headteacher", SCHOOL), ("dsl", "dsl", SCHOOL), ("senco", "senco", SCHOOL),
-          ("boss", "manager", SCHOOL), ("tutor", "provider", None), ("la1", "la_officer", LA), ("la2", "la_officer", LA),
+          ("boss", "manager", SCHOOL), ("tutor", "provider", "Bridges Learning"), ("la1", "la_officer", LA), ("la2", "la_officer", LA),
           ("la3", "la_officer", OTHER_LA), ("parent1", "parent", None), ("pupil1", "pupil", None)]
 ROLES = {"coord": "coordinator", "head": "headteacher", "dsl": "dsl", "senco": "senco", "boss": "manager", "tutor": "provider",
          "la1": "la_officer", "parent1": "parent", "pupil1": "pupil"}

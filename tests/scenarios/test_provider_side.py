@@ -169,6 +169,7 @@ def test_R24_a_staff_change_for_pupils_of_two_schools_opens_one_recheck_at_each_
     life, p = two_providers
     nest = staff(core, "coord_nest", "coordinator", "The Nest School", email="nest@example.org")
     hill = staff(core, "coord_hill", "coordinator", "Hill School", email="hill@example.org")
+    life.join("The Nest School", "Hill School")  # the cast's head, manager and LA officer work with both schools
     life.people["coordinator"] = nest
     amir = _walk_to_running(life, p["ann"], pupil_name="Amir H.", pupil_ref="P-0101")
     life.people["coordinator"] = hill

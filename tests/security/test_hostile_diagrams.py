@@ -132,6 +132,7 @@ def hostile_pool():
 def isolated(core, hostile_pool):
     """The app, its diagram code run by the hostile pool (tight limits, the test helpers)."""
     core.steps = PooledEngine(hostile_pool, core._calendar_for_workers)
+    core.script_helpers = lambda: hostile_helpers(core._calendar_now)  # so validation knows crunch() and hold() too
     return core
 
 

@@ -15,7 +15,7 @@ import pytest
 from referencing.exceptions import Unresolvable
 
 from apflow.config import ROOT
-from apflow.engine import forms, payloads
+from apflow.engine import forms, patterns, payloads
 from apflow.engine.forms import Form
 from apflow.engine.validate import check
 from apflow.errors import Invalid, NotFound
@@ -74,7 +74,7 @@ def test_a_catastrophic_pattern_runs_in_linear_time_on_re2(monkeypatch):
         rule={"type": "string", "format": "regex"},
     ))
     assert deploy_problems(form.schema) == []  # RE2 runs this pattern, so it deploys
-    forms._regex.cache_clear()
+    patterns.regex.cache_clear()
     results, used = {}, []
     with no_backtracking(monkeypatch, used):
         for n in (50_000, 100_000):  # Python's re would need 2^50000 steps for the first
@@ -86,7 +86,7 @@ def test_a_catastrophic_pattern_runs_in_linear_time_on_re2(monkeypatch):
         assert set(refused_answers) == {"code", "tags"}  # no match; the key matches no pattern, so it is an extra
         assert accepted == {}
     # one RE2 compilation per pattern, whatever the length of the answers
-    assert forms._regex.cache_info().misses == 1
+    assert patterns.regex.cache_info().misses == 1
 
 
 @pytest.mark.parametrize("field, words", [

@@ -9,29 +9,124 @@
 (function () {
   'use strict';
 
-  // Our extension namespace, as SpiffWorkflow (and SpiffArena's editor) write it.
-  var SPIFF_MODDLE = {
-    name: 'SpiffWorkflow',
-    prefix: 'spiffworkflow',
-    uri: 'http://spiffworkflow.org/bpmn/schema/1.0/core',
-    xml: { tagAlias: 'lowerCase' },
-    associations: [],
-    types: [
-      { name: 'Properties', superClass: ['Element'],
-        properties: [{ name: 'properties', type: 'Property', isMany: true }] },
-      { name: 'Property', superClass: ['Element'],
-        properties: [{ name: 'name', type: 'String', isAttr: true }, { name: 'value', type: 'String', isAttr: true }] },
-      { name: 'PreScript', superClass: ['Element'], properties: [{ name: 'value', type: 'String', isBody: true }] },
-      { name: 'PostScript', superClass: ['Element'], properties: [{ name: 'value', type: 'String', isBody: true }] },
-      { name: 'InstructionsForEndUser', superClass: ['Element'], properties: [{ name: 'value', type: 'String', isBody: true }] }
-    ]
+  // Extension namespaces the editor reads as typed elements. The descriptors are JSON files the app serves
+  // (spiffworkflow: ours, in static/spiffworkflow.json, covering every element SpiffArena writes; camunda and
+  // zeebe: camunda-bpmn-moddle and zeebe-bpmn-moddle from npm), loaded once by loadDescriptors(). Elements of any
+  // other namespace are kept as generic elements by bpmn-moddle, so import then save loses nothing.
+  var NAMESPACES = {
+    camunda: 'http://camunda.org/schema/1.0/bpmn',
+    zeebe: 'http://camunda.org/schema/zeebe/1.0'
   };
+  var descriptors = {};
+
+  function loadDescriptors(urls) {
+    return Promise.all(Object.keys(urls || {}).map(function (name) {
+      return fetch(urls[name], { credentials: 'same-origin' }).then(function (response) {
+        if (!response.ok) { throw new Error('the ' + name + ' extension descriptor could not be loaded (' + response.status + ')'); }
+        return response.json();
+      }).then(function (descriptor) { descriptors[name] = descriptor; });
+    }));
+  }
+
+  var SPIFF_URI = 'http://spiffworkflow.org/bpmn/schema/1.0/core';
+
+  // A spiffworkflow element newer than our descriptor would be dropped on import (bpmn-moddle only keeps unknown
+  // elements generically when their whole namespace is unknown). So each one the diagram uses gets a type of its
+  // own, made here, that keeps its attributes, its text and any such elements inside it.
+  function spiffDescriptorFor(xml) {
+    var base = descriptors.spiffworkflow;
+    if (!base || !xml || xml.indexOf(SPIFF_URI) === -1 || typeof DOMParser === 'undefined') { return base; }
+    var known = {};
+    base.types.forEach(function (type) {
+      known[type.name.charAt(0).toLowerCase() + type.name.slice(1)] = true;
+      (type.properties || []).forEach(function (prop) { if (!prop.isAttr && !prop.isBody) { known[prop.name] = true; } });
+    });
+    var doc = new DOMParser().parseFromString(xml, 'application/xml');
+    var unknown = {};
+    Array.prototype.forEach.call(doc.getElementsByTagNameNS(SPIFF_URI, '*'), function (node) {
+      var local = node.localName;
+      if (!known[local] && /^[a-z]/.test(local)) { unknown[local] = true; }
+    });
+    var names = Object.keys(unknown);
+    if (!names.length) { return base; }
+    var descriptor = JSON.parse(JSON.stringify(base));
+    descriptor.types.push({ name: 'KeptElement', isAbstract: true, superClass: ['Element'], properties: [
+      { name: 'keptText', type: 'String', isBody: true }, { name: 'keptChildren', type: 'KeptElement', isMany: true }] });
+    names.forEach(function (local) {
+      descriptor.types.push({ name: local.charAt(0).toUpperCase() + local.slice(1), superClass: ['KeptElement'] });
+    });
+    return descriptor;
+  }
+
+  // camunda-bpmn-moddle and zeebe-bpmn-moddle cannot be loaded together (both add `modelerTemplate` and other
+  // properties to the same BPMN elements), so a diagram gets the one its namespaces call for: zeebe for Camunda 8,
+  // camunda for Camunda 7. The other's elements, if any, are still kept, generically; so are all of them when
+  // `plain` (openDiagram's second try).
+  function extensionsFor(xml, plain) {
+    var extensions = {};
+    var spiff = spiffDescriptorFor(xml);
+    if (spiff) { extensions.spiffworkflow = spiff; }
+    var text = xml || '';
+    if (plain) { return extensions; }
+    if (descriptors.zeebe && text.indexOf(NAMESPACES.zeebe) !== -1) {
+      extensions.zeebe = descriptors.zeebe;
+    } else if (descriptors.camunda && text.indexOf(NAMESPACES.camunda) !== -1) {
+      extensions.camunda = descriptors.camunda;
+    }
+    return extensions;
+  }
+
+  // A reference to an id the file does not define (SpiffArena names a process variable in loopDataInputRef, for
+  // one) is dropped by bpmn-moddle on import. Put each back as a stand-in holding that id, so saving writes it as
+  // it was. Layout (bpmndi) references are left alone: the canvas has already shown what it could.
+  function keepUnresolvedReferences(modeler, warnings) {
+    var moddle = modeler.get('moddle');
+    var kept = [];
+    (warnings || []).forEach(function (warning) {
+      var owner = warning.element, property = warning.property, id = warning.value;
+      if (!owner || !property || typeof id !== 'string' || !/^unresolved reference/.test(warning.message || '')) { return; }
+      if (String(owner.$type || '').indexOf('bpmndi:') === 0) { return; }
+      var descriptor = owner.$descriptor && owner.$descriptor.propertiesByName[property];
+      if (!descriptor) { return; }
+      var standIn = moddle.create('bpmn:BaseElement', { id: id });
+      if (descriptor.isMany) { owner.get(property).push(standIn); } else { owner.set(property, standIn); }
+      kept.push(warning);
+    });
+    return (warnings || []).filter(function (warning) { return kept.indexOf(warning) === -1; });
+  }
+
+  // Warnings about what an import left out. An unknown attribute is not among them: bpmn-moddle keeps it.
+  function importDiagram(modeler, xml) {
+    return modeler.importXML(xml).then(function (result) {
+      return keepUnresolvedReferences(modeler, result.warnings).filter(function (warning) {
+        return !/^unknown attribute/.test(warning.message || '');
+      });
+    });
+  }
+
+  // A modeler for this diagram, with what its import left out. Should Camunda's typed descriptor not fit the file
+  // (an element newer than it, say), the diagram is opened again with Camunda's elements kept generically.
+  function openDiagram(container, lint, xml) {
+    var modeler = createModeler(container, lint, xml);
+    var typed = Object.keys(extensionsFor(xml)).length !== Object.keys(extensionsFor(xml, true)).length;
+    // A trial read (no drawing, no lint) says whether the typed descriptor would leave anything out.
+    var trial = !typed ? Promise.resolve(false) : modeler.get('moddle').fromXML(xml, 'bpmn:Definitions').then(function (result) {
+      return result.warnings.some(function (w) { return !/^(unresolved reference|unknown attribute)/.test(w.message || ''); });
+    }, function () { return false; });
+    return trial.then(function (refit) {
+      if (refit) {
+        modeler.destroy();
+        modeler = createModeler(container, lint, xml, true);
+      }
+      return importDiagram(modeler, xml).then(function (warnings) { return { modeler: modeler, warnings: warnings }; });
+    });
+  }
 
   var KNOWN_PROPERTIES = ['formJsonSchemaFilename', 'formUiSchemaFilename', 'formless', 'dueIn', 'assignTo'];
   var TIMER_KINDS = [['timeDuration', 'After a time (duration)'], ['timeDate', 'At a date and time'], ['timeCycle', 'Repeating (cycle)']];
 
-  function createModeler(container, lint) {
-    var options = { container: container, moddleExtensions: { spiffworkflow: SPIFF_MODDLE } };
+  function createModeler(container, lint, xml, plain) {
+    var options = { container: container, moddleExtensions: extensionsFor(xml, plain) };
     if (lint !== false && window.BpmnJSBpmnlint && window.ApflowLintConfig) {
       options.additionalModules = [window.BpmnJSBpmnlint];
       options.linting = { bpmnlint: window.ApflowLintConfig, active: true };
@@ -397,15 +492,22 @@
     var summary = document.getElementById('problems-summary');
     list.innerHTML = '';
     section.hidden = false;
-    section.classList.toggle('has-problems', problems.length > 0);
-    summary.textContent = problems.length ? problems.length + ' problem(s) must be fixed before this can be deployed. Select one to find it in the diagram.' : (okText || 'No problems: the diagram passes every check.');
+    // Warnings (severity "warning") do not stop a deploy: say so, and count them apart from the errors.
+    var errors = problems.filter(function (p) { return p.severity !== 'warning'; }).length;
+    var warnings = problems.length - errors;
+    section.classList.toggle('has-problems', errors > 0);
+    summary.textContent = errors ? errors + ' problem(s) must be fixed before this can be deployed' +
+      (warnings ? ', and ' + warnings + ' warning(s) are worth a look' : '') + '. Select one to find it in the diagram.'
+      : warnings ? warnings + ' warning(s): the diagram can be deployed as it is, but read them. Select one to find it in the diagram.'
+      : (okText || 'No problems: the diagram passes every check.');
     problems.forEach(function (problem) {
       var target = findElement(state.modeler, problem.element);
       var flow = target ? flowTowards(state.modeler, problem.element, problem.message) : null;
       [target, flow].forEach(function (t) {
         if (t && state.marked.indexOf(t.id) === -1) { canvas.addMarker(t.id, 'apflow-problem'); state.marked.push(t.id); }
       });
-      var text = (problem.element ? problem.element + ': ' : '') + problem.message + ' Fix: ' + problem.fix;
+      var text = (problem.severity === 'warning' ? 'Warning: ' : '') + (problem.element ? problem.element + ': ' : '') +
+        problem.message + ' Fix: ' + problem.fix;
       var item;
       if (target) {
         item = el('button', { type: 'button', 'class': 'link-like', 'data-element': (flow || target).id, text: text });
@@ -492,6 +594,7 @@
           result.appendChild(document.createTextNode(res.data.message + ' '));
           result.appendChild(el('a', { href: state.migrate, text: 'Move running instances' }));
           setStatus('Draft revision ' + state.revision + ' is live as version ' + res.data.version + '.');
+          if (res.data.warnings && res.data.warnings.length) { showProblems(state, res.data.warnings); }
           return true;
         }
         result.className = 'field-error';
@@ -509,15 +612,7 @@
     link.remove();
   }
 
-  function start(page) {
-    var state = {
-      api: page.dataset.api, revision: parseInt(page.dataset.revision, 10) || 0, migrate: page.dataset.migrate,
-      sourceFile: page.dataset.sourceFile, dirty: false, marked: [],
-      forms: JSON.parse(document.getElementById('form-files').textContent || '[]'),
-      panel: document.getElementById('properties'),
-      modeler: createModeler(document.getElementById('canvas'))
-    };
-    window.apflowEditor = state;
+  function attach(state, page) {
     var modeler = state.modeler;
     modeler.on('selection.changed', function (event) { renderPanel(state, event.newSelection[0]); });
     modeler.on('element.changed', function (event) {
@@ -529,6 +624,27 @@
       if (event.trigger === 'clear') { return; }
       if (!state.dirty) { state.dirty = true; setStatus('Unsaved changes (draft revision ' + state.revision + ').'); }
     });
+  }
+
+  // What bpmn-js could not read is not in what it saves: say so before anyone saves.
+  function showImportWarnings(warnings) {
+    var box = document.getElementById('import-warnings');
+    if (!box) { return; }
+    box.hidden = !warnings.length;
+    box.textContent = warnings.length ? 'The editor could not read ' + warnings.length + ' part(s) of this file, and saving here would leave them out: ' +
+      warnings.map(function (w) { return String(w.message || '').split('\n')[0]; }).join('; ') +
+      '. Change those parts in the tool that made the file, or upload it again once they are fixed.' : '';
+  }
+
+  function start(page) {
+    var state = {
+      api: page.dataset.api, revision: parseInt(page.dataset.revision, 10) || 0, migrate: page.dataset.migrate,
+      sourceFile: page.dataset.sourceFile, dirty: false, marked: [], importWarnings: [],
+      forms: JSON.parse(document.getElementById('form-files').textContent || '[]'),
+      panel: document.getElementById('properties'),
+      modeler: null
+    };
+    window.apflowEditor = state;
     document.getElementById('save-draft').addEventListener('click', function () { save(state); });
     document.getElementById('validate').addEventListener('click', function () { validate(state); });
     document.getElementById('deploy').addEventListener('click', function () { deploy(state); });
@@ -538,11 +654,20 @@
     document.getElementById('conflict-download').addEventListener('click', function () { downloadText(state.sourceFile, state.conflictXml || ''); });
     document.getElementById('conflict-reload').setAttribute('href', window.location.pathname);
     window.addEventListener('beforeunload', function (event) { if (state.dirty) { event.preventDefault(); event.returnValue = ''; } });
-    state.ready = call('GET', state.api + '/draft').then(function (res) {
+    var urls = JSON.parse((document.getElementById('moddle-descriptors') || {}).textContent || '{}');
+    state.ready = Promise.all([loadDescriptors(urls), call('GET', state.api + '/draft')]).then(function (loaded) {
+      var res = loaded[1];
       state.revision = res.data.revision;
-      return modeler.importXML(res.data.xml);
-    }).then(function () {
-      modeler.get('canvas').zoom('fit-viewport');
+      // The modeler is made for this diagram: which extension descriptors it reads depends on its namespaces.
+      return openDiagram(document.getElementById('canvas'), true, res.data.xml);
+    }).then(function (opened) {
+      state.modeler = opened.modeler;
+      attach(state, page);
+      return opened.warnings;
+    }).then(function (warnings) {
+      state.importWarnings = warnings;
+      showImportWarnings(warnings);
+      state.modeler.get('canvas').zoom('fit-viewport');
       renderPanel(state, null);
       page.dataset.loaded = 'true';
     }).catch(function (err) {
@@ -552,7 +677,8 @@
 
   window.apflowModeler = {
     createModeler: createModeler, spiffProperties: spiffProperties, setSpiffProperty: setSpiffProperty,
-    setTimer: setTimer, setCondition: setCondition, timerOf: timerOf, SPIFF_MODDLE: SPIFF_MODDLE
+    setTimer: setTimer, setCondition: setCondition, timerOf: timerOf, importDiagram: importDiagram, openDiagram: openDiagram,
+    loadDescriptors: loadDescriptors, descriptors: descriptors
   };
 
   document.addEventListener('DOMContentLoaded', function () {

@@ -6,7 +6,7 @@ module.exports = {
       rules: {
         'executable-process': 'error',
         'human-task-lane': 'error',
-        'user-task-form': 'error',
+        'user-task-form': 'warn',
         'gateway-default-flow': 'error',
         'reserved-ids': 'error',
         'timer-expression': 'error'

@@ -1,6 +1,7 @@
-const { is, isRoleLane, laneNames } = require('./helpers');
+const { is, isRoleLane, laneNames, candidateGroups } = require('./helpers');
 
-// Every user and manual task sits in a lane named after a role: the lane decides who sees it.
+// Every user, manual and plain task sits in a lane named after a role (the lane decides who sees it), unless its
+// candidate groups name the roles instead.
 module.exports = function() {
   function check(node, reporter) {
     if (!is(node, 'bpmn:Process')) {
@@ -11,7 +12,8 @@ module.exports = function() {
     function visit(elements, inherited) {
       (elements || []).forEach(function(element) {
         const lane = element.id in lanes ? lanes[element.id] : inherited;
-        if (is(element, 'bpmn:UserTask') || is(element, 'bpmn:ManualTask')) {
+        const plainTask = element.$type === 'bpmn:Task';
+        if ((is(element, 'bpmn:UserTask') || is(element, 'bpmn:ManualTask') || plainTask) && !candidateGroups(element).length) {
           if (lane === undefined || lane === null) {
             reporter.report(element.id, hasLanes ? 'Task is in no lane: put it in a lane named after a role'
               : 'Task is in no lane: add lanes named after roles (e.g. AP Coordinator) and put it in one');
