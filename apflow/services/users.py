@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import joinedload
 
 from apflow.clock import clock
 from apflow.errors import Invalid, Unauthorized
@@ -172,13 +173,27 @@ def user_for_token(core: Core, token: str) -> User | None:
     """The active user an API token belongs to, or None if it is unknown, revoked, expired or older than the
     person's last password change (a read: it never waits for a writer)."""
     with core.db.session(readonly=True) as session:
-        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
-        if row is None or row.revoked or row.expires_at <= clock.now():
+        row = session.execute(_TOKEN_USER, {"token_hash": token_hash(token)}).unique().first()
+        if row is None:
             return None
-        user = session.get(User, row.user_id)
-        if user is None or not user.active or (user.credentials_changed_at is not None and row.created_at < user.credentials_changed_at):
+        user, revoked, expires_at, created_at = row
+        if revoked or expires_at <= clock.now() or not user.active or (
+                user.credentials_changed_at is not None and created_at < user.credentials_changed_at):
             return None
         return user
+
+
+def _with_roles_and_organisations(statement):
+    """The person with their roles (and the custom roles' rows) and organisations in the same statement: one round trip
+    for what every request checks, instead of one query per relationship."""
+    return statement.options(joinedload(User.roles).joinedload(UserRole.custom), joinedload(User.memberships))
+
+
+# Every API request looks its token up: one statement, built once (token, person, roles, organisations).
+_TOKEN_USER = _with_roles_and_organisations(
+    select(User, ApiToken.revoked, ApiToken.expires_at, ApiToken.created_at)
+    .join(ApiToken, ApiToken.user_id == User.id).where(ApiToken.token_hash == bindparam("token_hash")))
+_ACTIVE_USER = _with_roles_and_organisations(select(User).where(User.id == bindparam("user_id")))
 
 
 def revoke_token(core: Core, token: str) -> bool:
@@ -191,7 +206,7 @@ def revoke_token(core: Core, token: str) -> bool:
 def active_user(core: Core, user_id: int) -> User | None:
     """The signed-in person of a browser session, or None if the account is gone or deactivated."""
     with core.db.session(readonly=True) as session:
-        user = session.get(User, user_id)
+        user = session.execute(_ACTIVE_USER, {"user_id": user_id}).unique().scalar_one_or_none()
         return user if user is not None and user.active else None
 
 
