@@ -26,16 +26,14 @@ machine (2 cores here), so req/s is a floor. `python -m bench --only scaleout` (
 """
 from __future__ import annotations
 
-import http.client
 import importlib.util
 import json
-import random
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -46,6 +44,7 @@ from apflow.services import instances, processes
 from apflow.services import users as users_service
 from apflow.store.models import Event, Instance, PendingTimer
 
+from . import http as http_bench
 from . import timers as timers_bench
 from .common import (
     START_DATA,
@@ -77,42 +76,8 @@ KINDS = [("inbox", "GET /api/v1/inbox"), ("complete", "POST /api/v1/tasks/{id}/c
          ("timer_start", "POST .../bench_timer/instances (timer in 3-8 s)")]
 
 
-class User(threading.Thread):
-    """One person: a keep-alive connection, a token, the triage tasks it owns; records (kind, status, seconds)."""
-
-    def __init__(self, name: str, port: int, token: str, tasks: list[str], seed: int, gate: threading.Barrier, stop_at: list):
-        super().__init__(name=name, daemon=True)
-        self.port, self.token, self.tasks = port, token, deque(tasks)
-        self.rng = random.Random(seed)
-        self.gate, self.stop_at = gate, stop_at
-        self.records: list[tuple[str, int, float]] = []
-        self.failures: list[str] = []
-        self.conn = None
-
-    def call(self, kind: str, method: str, path: str, body=None, expect=200):
-        start = time.perf_counter()
-        try:
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-            self.conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                              headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"})
-            response = self.conn.getresponse()
-            data = response.read()
-            if response.getheader("Connection", "").lower() == "close":
-                self.conn.close()
-                self.conn = None
-        except (OSError, http.client.HTTPException) as err:
-            if self.conn is not None:
-                self.conn.close()
-            self.conn = None
-            self.records.append((kind, 0, time.perf_counter() - start))
-            self.failures.append(f"{kind} {method} {path}: {err.__class__.__name__}: {err}")
-            return None
-        self.records.append((kind, response.status, time.perf_counter() - start))
-        if response.status != expect:
-            self.failures.append(f"{kind} {method} {path}: HTTP {response.status}: {data[:300]!r}")
-            return None
-        return json.loads(data)
+class User(http_bench.User):
+    """One person: a keep-alive connection, a token, the triage tasks it owns (bench/http.py's client, another mix)."""
 
     def run(self):
         self.gate.wait()
@@ -203,7 +168,7 @@ def run(workdir: Path, seconds: float, web_processes: int, users: int = USERS, p
         timers_bench._wait_running(procs[1:])
         stop_at = [float("inf")]
         gate = threading.Barrier(users + 1)
-        threads = [User(name, port, tokens[name], own[name], seed=n, gate=gate, stop_at=stop_at) for n, name in enumerate(names)]
+        threads = [User(name, port, tokens[name], own[name], seed=n, start_gate=gate, stop_at=stop_at) for n, name in enumerate(names)]
         for t in threads:
             t.start()
         gate.wait()
