@@ -142,6 +142,24 @@ class ApflowBpmnParser(SpiffBpmnParser):
 SUPPORTED_TAGS = frozenset(etree.QName(tag).localname for tag in {**ApflowBpmnParser.PARSER_CLASSES, **ApflowBpmnParser.OVERRIDE_PARSER_CLASSES})
 
 
+# Activities whose own problem is already reported; each is parsed as a plain task in its place (same id, name and
+# flows) so that the rest of its process is still built and checked: every problem of a file comes in one answer.
+_STAND_IN_TAGS = frozenset({"scriptTask", "serviceTask", "businessRuleTask", "sendTask", "receiveTask", "userTask",
+                            "manualTask", "callActivity"})
+_BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+
+
+def _stand_in_for(tree, elements: set[str]) -> None:
+    """Replace, in the parsed tree only (never in the stored source), each activity named in `elements` by a plain task."""
+    for node in list(tree.iter(*(f"{{{_BPMN}}}{tag}" for tag in _STAND_IN_TAGS))) if elements else ():
+        if node.get("id") not in elements:
+            continue
+        plain = etree.Element(f"{{{_BPMN}}}task", {key: value for key, value in node.attrib.items() if key in ("id", "name")})
+        plain.extend(child for child in list(node) if etree.QName(child).localname in ("incoming", "outgoing"))
+        plain.tail = node.tail
+        node.getparent().replace(node, plain)
+
+
 def read_sources(sources: dict[str, bytes], max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[ParsedDiagrams, list[Problem]]:
     """Parse named BPMN sources together (call activities may cross files), finding every problem at once.
 
@@ -171,9 +189,11 @@ def read_sources(sources: dict[str, bytes], max_bytes: int = DEFAULT_MAX_BYTES) 
         if found:
             problems += found
             continue
-        problems += service_tasks.prepare(tree, name)
+        found = service_tasks.prepare(tree, name)
         interop.prepare(tree, name)  # candidate groups/users and forms of Camunda 7/8 and SpiffArena (stored source unchanged)
-        problems += file_problems(tree, name, SUPPORTED_TAGS)
+        found += file_problems(tree, name, SUPPORTED_TAGS)
+        _stand_in_for(tree, {p.element for p in found if p.is_error and p.element})
+        problems += found
         trees[name] = tree
     problems += set_problems(trees)
     elements = Elements(trees)

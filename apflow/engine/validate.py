@@ -150,6 +150,9 @@ def check(bpmn_sources: dict[str, bytes], forms_dir: Path, extra_forms: dict[str
     for name, data in form_sources.items():
         problems += check_form_source(name, data, ui=form_names[name][1])
     problems += _check_restricted(parsed, form_sources, form_names)
+    # an activity reported while reading was checked further as a plain task in its place: its own report stands alone
+    stood_in = {(p.file, p.element) for p in unread if p.is_error and p.element}
+    problems = [p for p in problems if p in unread or (p.file, p.element) not in stood_in]
     return Checked(None if any(p.is_error for p in unread) else parsed, form_sources, _unique(problems))
 
 

@@ -274,3 +274,29 @@ def test_issue17_spiffworkflow_errors_are_said_in_our_own_words(raw, tag):
         assert_plain(problem)
         assert "None" not in problem.message and "type." not in problem.message
     assert problem_from_spiff(err, "f.bpmn")[0].element in {"X1", "p"}
+
+
+def test_issue17_an_activity_reported_while_reading_does_not_hide_the_rest_of_its_process():
+    """A broken activity is parsed as a plain task in its place, so the problems found only in a built process (an
+    unknown name in another script, an unknown candidate group) come in the same answer, and the broken one's own
+    report stands alone (no second problem about its stand-in)."""
+    body = ('<bpmn:scriptTask id="T" name="Compute"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>'
+            '<bpmn:script>x = get_env()</bpmn:script></bpmn:scriptTask>'
+            '<bpmn:sequenceFlow id="f3" sourceRef="T" targetRef="J"/>'
+            '<bpmn:serviceTask id="J" name="Call SAP" camunda:class="com.example.Sap"/>'
+            '<bpmn:sequenceFlow id="f4" sourceRef="J" targetRef="B"/>'
+            '<bpmn:businessRuleTask id="B" name="Decide"/>'
+            '<bpmn:sequenceFlow id="f5" sourceRef="B" targetRef="U"/>'
+            '<bpmn:userTask id="U" name="Review" camunda:candidateGroups="nobody_here"/>'
+            '<bpmn:sequenceFlow id="f6" sourceRef="U" targetRef="E2"/><bpmn:endEvent id="E2"/>')
+    source = diagram(body).replace('xmlns:xsi=', 'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" xmlns:xsi=').replace('<bpmn:sequenceFlow id="f2" sourceRef="T" targetRef="E"/>', "")
+    source = source.replace('<bpmn:endEvent id="E"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>', "")
+    checked = check({"all.bpmn": source})
+    by_element = {}
+    for problem in checked.errors:
+        by_element.setdefault(problem.element, []).append(problem.message)
+    assert {"T", "J", "B", "U"} <= set(by_element), [str(p) for p in checked.problems]
+    assert "get_env()" in " ".join(by_element["T"]) and "nobody_here" in " ".join(by_element["U"])
+    assert len(by_element["J"]) == 1 and "Java class" in by_element["J"][0]
+    assert len(by_element["B"]) == 1 and "decision table" in by_element["B"][0]
+    assert checked.parsed is None  # still refused as a whole
