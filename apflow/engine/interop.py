@@ -7,7 +7,8 @@ apflow's (the stored source keeps the author's XML):
   `candidateGroups` property) name the task's role: the first group takes the place of the task's lane;
 - an assignee or a single candidate user (`camunda:assignee`, `camunda:candidateUsers`, Zeebe's `assignee` and
   `candidateUsers`) names the person the task goes to, like `assignTo`; `${name}` or `=name` is the data field
-  holding the username, exactly as `assignTo=name`;
+  holding the username, exactly as `assignTo=name`; a start event's `camunda:initiator="name"` becomes the
+  `initiator` property, and the services put the starter's username into that field when the instance starts;
 - a form key (`camunda:formKey`, `camunda:formRef`, `zeebe:formDefinition`, an embedded `zeebe:userTaskForm`)
   names the task's form; Camunda Forms (form-js) files are converted by `apflow.engine.formjs`.
 The raw values stay on the task as properties so `check_task()` can say at validation what could not be used, and
@@ -39,6 +40,7 @@ GROUPS_PROPERTY = "candidateGroups"
 USERS_PROPERTY = "candidateUsers"
 ASSIGNEE_PROPERTY = "assignee"      # a username: the task goes straight to that person (if they may hold it)
 ASSIGN_TO_PROPERTY = "assignTo"     # as apflow.engine.runtime: the data field holding a username
+INITIATOR_PROPERTY = "initiator"    # on a start event (camunda:initiator): the data field given the starter's username
 FORM_SOURCE_PROPERTY = "formSource"  # where a form from another tool comes from (set by prepare, read by find_forms)
 FORM_FILES = (".json", ".form")
 NOT_FORMS = frozenset({"run.json", "process_model.json", "process_group.json"})  # metadata kept next to diagrams
@@ -91,6 +93,8 @@ def prepare(tree, filename: str) -> None:
         properties = _properties(task)
         if task.tag != f"{{{BPMN}}}startEvent":
             _prepare_people(task, properties, lane_ids)
+        elif (task.get(f"{{{CAMUNDA}}}initiator") or "").strip() and INITIATOR_PROPERTY not in properties:
+            _set_property(task, INITIATOR_PROPERTY, task.get(f"{{{CAMUNDA}}}initiator").strip())
         _prepare_form(task, properties, filename, embedded)
 
 

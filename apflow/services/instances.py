@@ -20,6 +20,7 @@ from sqlalchemy.orm.exc import DetachedInstanceError, StaleDataError
 from apflow.clock import clock
 from apflow.engine import payloads
 from apflow.engine.forms import SCHEMA_PROPERTY, UI_PROPERTY, Form
+from apflow.engine.interop import INITIATOR_PROPERTY
 from apflow.engine.runtime import StepOutcome, TaskNotReady
 from apflow.errors import Conflict, Invalid, NotFound, ServiceError, Unavailable, WorkflowFailed
 from apflow.placements import cp_file
@@ -262,7 +263,10 @@ def _start_once(core: Core, user: User | None, process_id: str, data: dict | Non
         session.flush()
         data = dict(data or {})
         _check_start_form(core, version, bundle, data)
-        data.update(records.apply(core, session, instance, actor, None, core.host.start_properties(bundle), data, data, after))
+        start = core.host.start_properties(bundle)
+        if start.get(INITIATOR_PROPERTY) and user is not None:  # camunda:initiator: the starter's username, for `${field}` assignees
+            data[str(start[INITIATOR_PROPERTY])] = user.username
+        data.update(records.apply(core, session, instance, actor, None, start, data, data, after))
         try:
             workflow = _run_in_step(core, instance, {"kind": "start", "data": data}, None, ahead, last,
                                     lambda message: f"The process could not start: {message}")

@@ -76,6 +76,18 @@ def test_issue17_candidate_groups_decide_the_role_and_a_candidate_user_gets_the_
     assert "several candidate groups" in warning["message"] and warning["element"] == "Task_approve"
 
 
+def test_issue17_camunda_initiator_gives_the_task_to_whoever_started_the_instance(core, client):
+    """camunda:initiator="referrer" on the start keeps the starter's username in `referrer`; the task's
+    camunda:assignee="${referrer}" then goes to them alone, not to every coordinator."""
+    make_user(core, "other_coordinator", "coordinator")
+    outcome = _run(core, client, CORPUS / "camunda7_initiator")
+    with core.db.session(readonly=True) as session:
+        assignee = session.query(HumanTask.assignee_id).filter(HumanTask.instance_id == outcome["instance"]["id"]).scalar()
+        starter = session.query(User.id).filter(User.username == "corpus_coordinator").scalar()
+    assert assignee == starter
+    assert outcome["instance"]["data"]["referrer"] == "corpus_coordinator"
+
+
 def test_issue17_deploy_reports_what_a_camunda_form_could_not_keep(core, client):
     outcome = _run(core, client, CORPUS / "camunda7_formkey_formjs")
     messages = [w["message"] for w in outcome["deployed"][0]["warnings"]]
