@@ -83,3 +83,55 @@ def test_issue18_a_running_subprocess_and_those_inside_it_are_kept_finished_ones
     cancelled = {"tasks": {done: {"state": 256}, running: {"state": 32}},
                  "subprocesses": {done: {"completed": True, "tasks": {}}, running: {"completed": True, "tasks": {}}}}
     assert set(drop_finished_subprocesses(cancelled)["subprocesses"]) == {running}
+
+
+# A loop of a user task and a script beside a branch that waits the whole time, joined at the end by a parallel gateway.
+LOOP_BESIDE_A_WAIT = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="Defs2" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="absences" isExecutable="true">
+    <bpmn:startEvent id="A_start"><bpmn:outgoing>a1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:parallelGateway id="Split"><bpmn:incoming>a1</bpmn:incoming><bpmn:outgoing>a2</bpmn:outgoing><bpmn:outgoing>w1</bpmn:outgoing></bpmn:parallelGateway>
+    <bpmn:scriptTask id="Init"><bpmn:incoming>a2</bpmn:incoming><bpmn:outgoing>a3</bpmn:outgoing><bpmn:script>absences = []</bpmn:script></bpmn:scriptTask>
+    <bpmn:exclusiveGateway id="Merge"><bpmn:incoming>a3</bpmn:incoming><bpmn:incoming>again</bpmn:incoming><bpmn:outgoing>a4</bpmn:outgoing></bpmn:exclusiveGateway>
+    <bpmn:userTask id="Follow" name="Follow up the absence"><bpmn:incoming>a4</bpmn:incoming><bpmn:outgoing>a5</bpmn:outgoing></bpmn:userTask>
+    <bpmn:scriptTask id="Note"><bpmn:incoming>a5</bpmn:incoming><bpmn:outgoing>a6</bpmn:outgoing><bpmn:script>absences = absences + [reason]</bpmn:script></bpmn:scriptTask>
+    <bpmn:exclusiveGateway id="More" default="done"><bpmn:incoming>a6</bpmn:incoming><bpmn:outgoing>again</bpmn:outgoing><bpmn:outgoing>done</bpmn:outgoing></bpmn:exclusiveGateway>
+    <bpmn:userTask id="Wait" name="End the placement"><bpmn:incoming>w1</bpmn:incoming><bpmn:outgoing>w2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:parallelGateway id="Join"><bpmn:incoming>done</bpmn:incoming><bpmn:incoming>w2</bpmn:incoming><bpmn:outgoing>a7</bpmn:outgoing></bpmn:parallelGateway>
+    <bpmn:endEvent id="A_end"><bpmn:incoming>a7</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="a1" sourceRef="A_start" targetRef="Split" />
+    <bpmn:sequenceFlow id="a2" sourceRef="Split" targetRef="Init" />
+    <bpmn:sequenceFlow id="a3" sourceRef="Init" targetRef="Merge" />
+    <bpmn:sequenceFlow id="a4" sourceRef="Merge" targetRef="Follow" />
+    <bpmn:sequenceFlow id="a5" sourceRef="Follow" targetRef="Note" />
+    <bpmn:sequenceFlow id="a6" sourceRef="Note" targetRef="More" />
+    <bpmn:sequenceFlow id="again" sourceRef="More" targetRef="Merge"><bpmn:conditionExpression>len(absences) &lt; 20</bpmn:conditionExpression></bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="done" sourceRef="More" targetRef="Join" />
+    <bpmn:sequenceFlow id="w1" sourceRef="Split" targetRef="Wait" />
+    <bpmn:sequenceFlow id="w2" sourceRef="Wait" targetRef="Join" />
+    <bpmn:sequenceFlow id="a7" sourceRef="Join" targetRef="A_end" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_issue18_twenty_rounds_of_a_loop_store_no_more_than_two_and_keep_every_answer():
+    """Each round's answers reach the data the loop builds; the stored task tree stops growing after the second round;
+    the branch waiting beside the loop and the parallel join after it still work."""
+    host = WorkflowHost()
+    bundle = parse_sources({"absences.bpmn": LOOP_BESIDE_A_WAIT}).bundle("absences")
+    state = host.dump(host.start(bundle, {}))
+    stored = []
+    for n in range(20):
+        workflow = host.load(state, bundle)
+        [task] = [t for t in host.ready_human_tasks(workflow) if t.name == "Follow up the absence"]
+        host.complete(workflow, task.id, {"reason": f"day {n + 1}"})
+        state = host.dump(workflow)
+        stored.append(len(state["tasks"]))
+    assert stored[2:] == [stored[1]] * 18, stored  # bounded: the same number of tasks from the second round on
+    workflow = host.load(state, bundle)
+    assert host.current_data(workflow)["absences"] == [f"day {n + 1}" for n in range(20)]
+    [wait] = host.ready_human_tasks(workflow)
+    assert wait.name == "End the placement"
+    host.complete(workflow, wait.id, {})
+    assert host.is_completed(workflow)
