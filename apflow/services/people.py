@@ -66,7 +66,7 @@ def list_staff(core: Core, user: User) -> dict:
         query = select(User).order_by(User.display_name, User.username).where(User.id.in_(
             select(UserOrganisation.user_id).where(UserOrganisation.organisation_id.in_(user.organisation_ids))))
         external = select(UserRole.user_id).where(UserRole.role.in_(permissions.EXTERNAL_ROLES))
-        staff = list(session.scalars(query.where(User.id.not_in(external))))
+        staff = [p for p in session.scalars(query.where(User.id.not_in(external))) if permissions.can(user, "people.manage", p, session)]
         names = dict(session.execute(select(Organisation.id, Organisation.name)).all())
         own = _organisations(session, user)
         return {"staff": [_staff_dict(p, names) for p in staff],

@@ -153,7 +153,11 @@ def can(user: User, action: str, target=None, session=None) -> bool:
             return False
         if target is None:
             return True
-        return not (target.role_names & EXTERNAL_ROLES) and bool(target.organisation_ids & user.organisation_ids)
+        if target.role_names & EXTERNAL_ROLES or not target.organisation_ids & user.organisation_ids:
+            return False
+        # roles hold in every organisation a person works for, so someone who also works elsewhere is managed by the
+        # managers of all their organisations, or by the installation's own (never by one other organisation alone)
+        return target.organisation_ids <= user.organisation_ids or (session is not None and _in_default_organisation(session, user))
     if action == "roles.manage":  # target: None (the roles page at all), or the organisation id whose custom roles change
         return MANAGER in roles and (target is None or target in user.organisation_ids)
     # -- registers and where the pupil is (issue 15: R62, R71, R79) ----------------------------------------------------

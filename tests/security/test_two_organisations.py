@@ -247,6 +247,32 @@ def test_issue17_managers_manage_only_their_own_organisations_people(app, core):
         assert s.get(User, a_coord.id).organisation_ids == {a_id}
 
 
+def test_issue17_someone_who_also_works_for_another_organisation_is_not_managed_by_one_of_them_alone(app, core):
+    """Roles hold in every organisation a person works for: a provider's manager must not make a tutor who also works
+    for school A a DSL (which school A would then see); school A's manager alone must not either. The installation's
+    own managers still can."""
+    _add_organisations(core)
+    make_user(core, "p_boss", "manager", organisations=[PROVIDER])
+    make_user(core, "a_boss", "manager", organisations=[SCHOOL_A])
+    both = make_user(core, "both", "provider", organisations=[PROVIDER, SCHOOL_A])
+    installer_id = make_user(core, "installer", "manager").id  # no organisation given: the installation's own
+    provider_id = _org_id(core, PROVIDER)
+    with core.db.session() as s:  # the installation's manager works with the provider too
+        s.add(UserOrganisation(user_id=installer_id, organisation_id=provider_id))
+    for username in ("p_boss", "a_boss"):
+        boss = browser(app, username)
+        listed = {p["username"] for p in boss.get("/api/v1/people").json["staff"]}
+        assert "both" not in listed, username
+        refused = boss.put(f"/api/v1/people/{both.id}/roles", json={"roles": ["dsl"]}, headers={"X-CSRF-Token": boss.csrf})
+        assert refused.status_code == 404, username
+    assert users.find_user(core, "both").role_names == {"provider"}
+    installer = browser(app, "installer")
+    assert "both" in {p["username"] for p in installer.get("/api/v1/people").json["staff"]}
+    changed = installer.put(f"/api/v1/people/{both.id}/roles", json={"roles": ["provider", "coordinator"]},
+                            headers={"X-CSRF-Token": installer.csrf})
+    assert changed.status_code == 200, changed.json
+
+
 def test_issue17_the_installations_managers_add_organisations_and_their_first_members(app, core):
     make_user(core, "boss", "manager")  # the installation's own organisation
     colleague = make_user(core, "colleague", "coordinator")
