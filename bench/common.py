@@ -9,7 +9,9 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
+import subprocess
 import time
 import uuid
 from contextlib import contextmanager
@@ -370,3 +372,21 @@ def per_row(db: str, work: dict[int, dict[str, tuple]], samples: dict[int, dict[
     result["ratios"] = {key: result["sizes"][large][key]["per_row_ms"] / result["sizes"][small][key]["per_row_ms"] for key in work[small]}
     result["ratio_label"] = f"{large:,}/{small:,} placements"
     return result
+
+
+def stop_processes(procs, wait_seconds: float, markers=(" ERROR ", "Traceback")) -> list[str]:
+    """Stop server or scheduler processes as an operator would (SIGTERM, then SIGKILL after wait_seconds); procs is
+    [(Popen, log path)]. Returns the lines of their logs holding any of the markers, and any process that was killed."""
+    for proc, _ in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    problems = []
+    for proc, log in procs:
+        try:
+            proc.wait(timeout=wait_seconds)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            problems.append(f"{log.name}: did not stop within {wait_seconds:g} s of SIGTERM; killed")
+        problems += [f"{log.name}: {line}" for line in log.read_text().splitlines() if any(m in line for m in markers)]
+    return problems

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import signal
 import subprocess
 import sys
 import threading
@@ -59,6 +58,7 @@ from .common import (
     percentile,
     reading,
     say,
+    stop_processes,
     summary,
     table,
 )
@@ -117,21 +117,8 @@ def _launch(url: str, work: Path, port: int, web_processes: int) -> list[tuple[s
 
 
 def _stop(procs) -> list[str]:
-    """SIGTERM, as systemd sends it; error lines from the logs."""
-    for proc, _ in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    problems = []
-    for proc, log in procs:
-        try:
-            proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            problems.append(f"{log.name}: did not stop within 40 s of SIGTERM; killed")
-        problems += [f"{log.name}: {line}" for line in log.read_text().splitlines()
-                     if "Traceback" in line or " ERROR " in line or "[ERROR]" in line or "CRITICAL" in line]
-    return problems
+    """SIGTERM, as systemd sends it (gunicorn has 40 s to finish its requests); error lines from the logs."""
+    return stop_processes(procs, 40, (" ERROR ", "Traceback", "[ERROR]", "CRITICAL"))
 
 
 def _timers_due_unfired(core) -> int:

@@ -16,7 +16,6 @@ every instance's count of timer_fired events (each must be exactly 1).
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -29,7 +28,19 @@ from sqlalchemy import delete, select, text
 from apflow.services import instances, processes
 from apflow.store.models import Event, HumanTask, Instance
 
-from .common import clone_instances, env_for, fresh_database, make_core, make_users, percentile, read_template, reading, say, table
+from .common import (
+    clone_instances,
+    env_for,
+    fresh_database,
+    make_core,
+    make_users,
+    percentile,
+    read_template,
+    reading,
+    say,
+    stop_processes,
+    table,
+)
 
 PROCESS = "bench_timer"
 SENTINEL = "2099-01-01T00:00:00+00:00"
@@ -102,19 +113,7 @@ def _wait_running(procs) -> None:
 
 def _stop(procs) -> list[str]:
     """Stop the schedulers (SIGTERM, as an operator would) and return error lines from their logs."""
-    for proc, _ in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    problems = []
-    for proc, log in procs:
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            problems.append(f"{log.name}: did not stop within 20 s of SIGTERM; killed")
-        problems += [f"{log.name}: {line}" for line in log.read_text().splitlines() if " ERROR " in line or "Traceback" in line]
-    return problems
+    return stop_processes(procs, 20)
 
 
 def _fired_count(core) -> int:

@@ -24,6 +24,8 @@ boundary-event joins) never have a cut task as their parent, and what is above a
 """
 from __future__ import annotations
 
+from collections import Counter
+
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.defaults import (
     CallActivityMixin,
@@ -90,8 +92,10 @@ def _plain(top, flow, task) -> bool:
 
 def _cut(top, flow) -> int:
     removed = 0
+    seen = Counter(task.task_spec for task in flow.tasks.values())  # a step met once has no earlier round to look for
     for later in list(flow.tasks.values()):
-        if later.id not in flow.tasks or later.state != TaskState.COMPLETED or not isinstance(later.task_spec, PLAIN):
+        if (later.id not in flow.tasks or later.state != TaskState.COMPLETED or seen[later.task_spec] < 2
+                or not isinstance(later.task_spec, PLAIN)):
             continue
         rounds, cursor = [], later.parent
         while cursor is not None and len(rounds) < LONGEST_ROUND and _plain(top, flow, cursor):

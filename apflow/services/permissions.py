@@ -19,6 +19,7 @@ from apflow.errors import Forbidden
 from apflow.placements.models import CpAccessGrant, Placement, Pupil, PupilContact
 from apflow.roles import SAFEGUARDING_ROLES, Catalogue, role_for_lane, role_title, with_cover
 from apflow.store.models import HumanTask, Instance, Organisation, ProcessVersion, User
+from apflow.store.outbox import installation_organisation
 
 MANAGER = "manager"
 EXTERNAL_ROLES = {"parent", "pupil"}
@@ -157,7 +158,7 @@ def can(user: User, action: str, target=None, session=None) -> bool:
             return False
         # roles hold in every organisation a person works for, so someone who also works elsewhere is managed by the
         # managers of all their organisations, or by the installation's own (never by one other organisation alone)
-        return target.organisation_ids <= user.organisation_ids or (session is not None and _in_default_organisation(session, user))
+        return target.organisation_ids <= user.organisation_ids or _in_default_organisation(session, user)
     if action == "roles.manage":  # target: None (the roles page at all), or the organisation id whose custom roles change
         return MANAGER in roles and (target is None or target in user.organisation_ids)
     # -- registers and where the pupil is (issue 15: R62, R71, R79) ----------------------------------------------------
@@ -435,7 +436,7 @@ def _works_with_provider(session, user: User, provider) -> bool:
     approver = session.scalar(select(Instance.organisation_id).where(Instance.id == provider.instance_id)) if provider.instance_id else None
     if approver in orgs:
         return True
-    if provider.instance_id is None and orgs & _default_organisation_ids(session):  # approved before apflow recorded
+    if provider.instance_id is None and _in_default_organisation(session, user):  # approved before apflow recorded
         return True  # who approved it: on the installation's own register (issue 17)
     return bool(session.scalar(select(exists().where(
         Placement.provider_id == provider.id,
@@ -454,13 +455,9 @@ def _is_providers_staff(session, user: User, provider) -> bool:
 
 # -- organisations (issue 17) -------------------------------------------------------------------------------------
 
-def _default_organisation_ids(session) -> set[int]:
-    return set(session.scalars(select(Organisation.id).where(Organisation.is_default.is_(True)))) if session is not None else set()
-
-
 def _in_default_organisation(session, user: User) -> bool:
     """Whether this person belongs to the installation's own organisation (whose managers add organisations)."""
-    return bool(user.organisation_ids & _default_organisation_ids(session))
+    return session is not None and installation_organisation(session) in user.organisation_ids
 
 
 def _may_use_process(user: User, version) -> bool:
@@ -469,4 +466,4 @@ def _may_use_process(user: User, version) -> bool:
     if owner is None or owner in user.organisation_ids:
         return owner is not None or bool(user.organisation_ids)
     session = object_session(version)
-    return session is not None and owner in _default_organisation_ids(session)
+    return session is not None and owner == installation_organisation(session)
