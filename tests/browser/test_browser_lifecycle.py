@@ -75,7 +75,9 @@ def fill(page, schema: dict, ui: dict, values: dict, prefix: str = "") -> None:
             for i, item in enumerate(value):
                 if int(counter.input_value()) <= i:
                     page.get_by_role("button", name=f"Add {prop.get('title', key).lower()}", exact=True).click()
-                    page.wait_for_function(f"""document.querySelector('input[name="{name}.count"]').value > {i}""")
+                    # Add posts the form and the page comes back with one more row; while the next page loads
+                    # there is no counter at all, so the wait reads a missing counter as "not yet".
+                    page.wait_for_function(f"""(document.querySelector('input[name="{name}.count"]')?.value ?? 0) > {i}""")
                 if kind == "group":
                     fill(page, prop["items"], ui.get(key, {}).get("items", {}), item, f"{name}.{i}.")
                 else:
