@@ -140,6 +140,8 @@ def headline(results: dict, dbs: list[str]) -> dict:
     f = pick("http_floor")
     out["http_complete_library_ratio"] = f["complete_ratio"] if f else nan
     out["http_start_library_ratio"] = f["start_ratio"] if f else nan
+    out["http_complete_library_ratio_back_to_back"] = f["b2b_complete_ratio"] if f else nan
+    out["http_start_library_ratio_back_to_back"] = f["b2b_start_ratio"] if f else nan
     out["http_errors_all_dbs"] = sum(r["errors"] for r in results.get("http", []))
     z = pick("size")
     out["instance_bytes"] = z["logical_bytes"] if z else nan

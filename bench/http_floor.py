@@ -29,6 +29,7 @@ import gc
 import http.client
 import io
 import json
+import os
 import pstats
 import subprocess
 import sys
@@ -137,6 +138,7 @@ def run(db: str, workdir: Path, iterations: int) -> dict:
             if i >= warmup:
                 for key, value in sample.items():
                     times[key].append(value)
+        back_to_back = _back_to_back(client, library, max(50, iterations // 2), proc.pid)
         client.close()
     finally:
         _stop(proc)
@@ -148,7 +150,68 @@ def run(db: str, workdir: Path, iterations: int) -> dict:
         out[f"{key}_ms"] = summary(samples)
     out["complete_ratio"] = out["http_complete_ms"]["p50"] / out["library_complete_ms"]["p50"]
     out["start_ratio"] = out["http_start_ms"]["p50"] / out["library_start_ms"]["p50"]
+    out.update(back_to_back)
     return out
+
+
+def _back_to_back(client: Client, library: LibraryOnly, n: int, server_pid: int) -> dict:
+    """Where the rest goes, part 1: the same steps with no pause between them on either side (n HTTP starts in a row,
+    then n HTTP completions, then the library's n starts and n completions), and one cheap authenticated request
+    (GET /api/v1/me) in a row and after the client pauses 5 ms. With nothing in between, each process stays busy;
+    in the interleaved loop the server sits idle while the client runs the library, and is slower to answer when
+    the next request wakes it."""
+    def timed(call, items) -> list[float]:
+        spent = []
+        for item in items:
+            t0 = time.perf_counter()
+            call(item)
+            spent.append(time.perf_counter() - t0)
+        return spent
+
+    def cpu(work, side: str) -> tuple[list[float], float]:
+        """work()'s wall times, and the processor time it cost per item: the server's, with its engine workers
+        (every process under it), for HTTP; this process's for the library."""
+        before = _tree_cpu_seconds(server_pid) if side == "http" else time.process_time()
+        spent = work()
+        after = _tree_cpu_seconds(server_pid) if side == "http" else time.process_time()
+        return spent, (after - before) / len(spent)
+
+    gc.collect()
+    instance_ids = []
+    http_start, http_start_cpu = cpu(lambda: timed(lambda _: instance_ids.append(client.start()), range(n)), "http")
+    tasks = [client.task_of(instance_id) for instance_id in instance_ids]
+    http_complete, http_complete_cpu = cpu(lambda: timed(client.complete, tasks), "http")
+    states = []
+    library_start, library_start_cpu = cpu(lambda: timed(lambda _: states.append(library.started_json()), range(n)), "library")
+    library_complete, library_complete_cpu = cpu(lambda: timed(lambda state: library.complete(state, TRIAGE_ACCEPT), states), "library")
+    me_in_a_row = timed(lambda _: client.call("GET", "/api/v1/me"), range(n))
+    me_after_pause = timed(lambda _: (time.sleep(0.005), client.call("GET", "/api/v1/me")), range(n))
+    out = {"b2b_http_start_ms": summary(http_start), "b2b_http_complete_ms": summary(http_complete),
+           "b2b_library_start_ms": summary(library_start), "b2b_library_complete_ms": summary(library_complete),
+           "me_in_a_row_ms": summary(me_in_a_row), "me_after_pause_ms": summary([t - 0.005 for t in me_after_pause])}
+    out["b2b_complete_ratio"] = out["b2b_http_complete_ms"]["p50"] / out["b2b_library_complete_ms"]["p50"]
+    out["b2b_start_ratio"] = out["b2b_http_start_ms"]["p50"] / out["b2b_library_start_ms"]["p50"]
+    out.update({"cpu_http_start_ms": 1000 * http_start_cpu, "cpu_http_complete_ms": 1000 * http_complete_cpu,
+                "cpu_library_start_ms": 1000 * library_start_cpu, "cpu_library_complete_ms": 1000 * library_complete_cpu})
+    out["cpu_complete_ratio"] = http_complete_cpu / library_complete_cpu
+    out["cpu_start_ratio"] = http_start_cpu / library_start_cpu
+    return out
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """Processor time (user + system) used so far by a process and every process under it, from /proc (Linux)."""
+    ticks, total, todo = os.sysconf("SC_CLK_TCK"), 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+    return total
 
 
 def report(results: list[dict]) -> None:
@@ -162,6 +225,12 @@ def report(results: list[dict]) -> None:
     for r in results:
         say(f"  {r['db']}: HTTP complete / library = {r['complete_ratio']:.2f}x (goal <= 2.5x on SQLite); "
             f"HTTP start / library = {r['start_ratio']:.2f}x (goal <= 4x); server log lines: {r['log_lines_from_server']}")
+        say(f"  {r['db']}: back to back (no pause on either side): HTTP complete / library = {r['b2b_complete_ratio']:.2f}x, "
+            f"HTTP start / library = {r['b2b_start_ratio']:.2f}x; GET /api/v1/me p50 {r['me_in_a_row_ms']['p50']:.2f} ms in a row, "
+            f"{r['me_after_pause_ms']['p50']:.2f} ms after the client pauses 5 ms")
+        say(f"  {r['db']}: processor time per step (server and its engine workers / the library's process): complete "
+            f"{r['cpu_http_complete_ms']:.2f} / {r['cpu_library_complete_ms']:.2f} ms = {r['cpu_complete_ratio']:.2f}x, start "
+            f"{r['cpu_http_start_ms']:.2f} / {r['cpu_library_start_ms']:.2f} ms = {r['cpu_start_ratio']:.2f}x")
         for line in r["server_error_lines"][:5]:
             say(f"  {r['db']}: {line}")
 

@@ -8,7 +8,9 @@ Two figures, each taken with the two ways alternating iteration by iteration so 
   this figure includes that second transaction as well as the trip to the worker.
 - engine: start + complete of the same diagram through the runner alone, no database: WorkflowHost.run_step
   in this process against EnginePool.run (pickle the state to a warm worker, restore it onto the worker's
-  cached spec, run, answer as JSON, read the answer back).
+  cached spec, run, answer as JSON, read the answer back); and the worker again after this process has done
+  BUSY_MS of other work before each step (untimed), as a web process does between steps: the worker has
+  then been idle that long and answers later.
 """
 from __future__ import annotations
 
@@ -34,6 +36,15 @@ from .common import (
     table,
 )
 from .overhead import _start_and_task
+
+BUSY_MS = 6.0  # other work this process does before a step in the "after busy" variant (about a request's own work)
+
+
+def _busy(ms: float) -> None:
+    """Keep this process working (plain Python, as a request does) for ms milliseconds."""
+    until = time.perf_counter() + ms / 1000
+    while time.perf_counter() < until:
+        sorted(str(n) for n in range(200))
 
 
 def run(db: str, workdir: Path, iterations: int) -> dict:
@@ -80,14 +91,16 @@ def engine_only(iterations: int) -> dict:
     spec = local.host.spec_to_dict(bundle)
     pool = EnginePool(WorkerSetup(None, {}, 1.0), workers=1)
     pool.warm_up()
-    times = {"pooled": [], "local": []}
+    times = {"pooled": [], "local": [], "pooled_after_busy": []}
     try:
         warmup = max(10, iterations // 20)
         for i in range(warmup + iterations):
             order = ("pooled", "local") if i % 2 else ("local", "pooled")
-            for name in order:
+            for name in (*order, "pooled_after_busy"):
+                if name == "pooled_after_busy":
+                    _busy(BUSY_MS)
                 t0 = time.perf_counter()
-                if name == "pooled":
+                if name != "local":
                     started = pool.run("triage", lambda: spec, None, {"kind": "start", "data": START_DATA})
                     [task] = started.ready
                     pool.run("triage", lambda: spec, started.state, {"kind": "complete", "task_id": task.id, "data": TRIAGE_ACCEPT})
@@ -99,7 +112,8 @@ def engine_only(iterations: int) -> dict:
                     times[name].append(time.perf_counter() - t0)
     finally:
         pool.close()
-    out = {"iterations": iterations, "pooled_ms": summary(times["pooled"]), "local_ms": summary(times["local"])}
+    out = {"iterations": iterations, "pooled_ms": summary(times["pooled"]), "local_ms": summary(times["local"]),
+           "pooled_after_busy_ms": summary(times["pooled_after_busy"]), "busy_ms": BUSY_MS}
     out["overhead_ms"] = out["pooled_ms"]["p50"] - out["local_ms"]["p50"]
     return out
 
@@ -116,7 +130,9 @@ def report(results: list[dict], engine: dict) -> None:
     rows += [[r["db"], "complete_task, engine in the web process", r["local_ms"]["p50"], r["local_ms"]["p95"], r["local_ms"]["n"]]
              for r in results]
     rows += [["-", "start + complete, runner only: worker", engine["pooled_ms"]["p50"], engine["pooled_ms"]["p95"], engine["pooled_ms"]["n"]],
-             ["-", "start + complete, runner only: in process", engine["local_ms"]["p50"], engine["local_ms"]["p95"], engine["local_ms"]["n"]]]
+             ["-", "start + complete, runner only: in process", engine["local_ms"]["p50"], engine["local_ms"]["p95"], engine["local_ms"]["n"]],
+             ["-", f"same, worker, this process busy {engine['busy_ms']:g} ms before each step", engine["pooled_after_busy_ms"]["p50"],
+              engine["pooled_after_busy_ms"]["p95"], engine["pooled_after_busy_ms"]["n"]]]
     say(table(["db", "one step", "p50 ms", "p95 ms", "n"], rows))
     for r in results:
         say(f"  {r['db']}: worker processes add {r['overhead_ms']:.2f} ms to a completion (p50), {r['ratio']:.2f}x")

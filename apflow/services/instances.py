@@ -223,19 +223,19 @@ def pupil_instances(core: Core, user: User, pupil_ref: str) -> tuple[str | None,
 
 def start_instance(core: Core, user: User, process_id: str, data: dict | None) -> dict:
     """Start a process as this person: they must hold its start lane's role; it belongs to their organisation."""
-    with core.db.session(readonly=True) as session:
-        permissions.require(user, "instance.start", latest_version(session, process_id), session)
-    return start_for(core, user, process_id, data, None)
+    return start_for(core, user, process_id, data, None, check_start_lane=True)
 
 
-def start_for(core: Core, user: User | None, process_id: str, data: dict | None, organisation_id: int | None) -> dict:
+def start_for(core: Core, user: User | None, process_id: str, data: dict | None, organisation_id: int | None,
+              check_start_lane: bool = False) -> dict:
     """Start a process for a use case that decided itself who may (e.g. a concern anyone working with the pupil
-    may raise starts the DSL's process): no start-lane check; the instance belongs to `organisation_id` (None: the
-    starter's own organisation, or the installation's own when nobody in particular starts it; issue 17)."""
+    may raise starts the DSL's process): no start-lane check unless asked; the instance belongs to `organisation_id`
+    (None: the starter's own organisation, or the installation's own when nobody in particular starts it; issue 17)."""
     ahead = None
     for attempt in range(STEP_ATTEMPTS):
         try:
-            return _start_once(core, user, process_id, data, organisation_id, ahead, last=attempt == STEP_ATTEMPTS - 1)
+            return _start_once(core, user, process_id, data, organisation_id, ahead, last=attempt == STEP_ATTEMPTS - 1,
+                               check_start_lane=check_start_lane)
         except _RunAhead as plan:
             ahead = plan
         ahead = _run_ahead(core, Actor.of(user), {"kind": "start", "process_id": process_id}, ahead)  # rolled back: no lock held
@@ -243,7 +243,7 @@ def start_for(core: Core, user: User | None, process_id: str, data: dict | None,
 
 
 def _start_once(core: Core, user: User | None, process_id: str, data: dict | None, organisation_id: int | None,
-                ahead: "_RunAhead | None", last: bool) -> dict:
+                ahead: "_RunAhead | None", last: bool, check_start_lane: bool) -> dict:
     if data is not None and not isinstance(data, dict):
         raise Invalid("`data` must be a JSON object.", {"data": ["Send an object of names to values."]})
     _refuse_unsafe_data(data or {})
@@ -251,6 +251,8 @@ def _start_once(core: Core, user: User | None, process_id: str, data: dict | Non
     after: list = []
     with core.db.session() as session:
         version = latest_version(session, process_id)
+        if check_start_lane:  # the version the instance will run is the one whose start lane is checked
+            permissions.require(user, "instance.start", version, session)
         bundle = core.bundle(version)
         now = clock.now()
         if organisation_id is None:  # every instance belongs to an organisation (issue 17)

@@ -42,8 +42,10 @@ def default_organisation_id(session) -> int:
 def home_organisation_id(session, user: User | None) -> int:
     """The organisation something this person starts or deploys for the first time belongs to: the installation's own
     when they belong to it (or nobody in particular acts: the CLI, the demo, a daily check), else their first one."""
-    default = default_organisation_id(session)
     orgs = sorted(user.organisation_ids) if user is not None else []
+    if len(orgs) == 1:  # their one organisation, whether it is the installation's own or not
+        return orgs[0]
+    default = default_organisation_id(session)
     return default if not orgs or default in orgs else orgs[0]
 
 

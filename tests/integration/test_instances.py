@@ -91,6 +91,9 @@ def test_start_is_limited_to_the_start_lane_role(core, people, triage):
     with pytest.raises(Forbidden) as err:
         start(core, people["headteacher"])
     assert "AP Coordinator" in err.value.message
+    with core.db.session() as s:  # refused inside the start's own transaction, before anything is written
+        assert s.scalar(select(func.count()).select_from(Instance)) == 0
+        assert s.scalar(select(func.count()).select_from(Event)) == 0
 
 
 def test_timer_fires_once_when_the_clock_passes_it_and_opens_the_escalation(core, people, triage, frozen_clock):
