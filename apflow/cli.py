@@ -44,12 +44,13 @@ def serve(host, port, threads, scheduler):
     """Run the web application (browser pages and the JSON API)."""
     from waitress import serve as waitress_serve
 
-    from apflow.web import create_app
+    from apflow.web import create_app, settle_heap
 
     core = _core()
     core.db.upgrade()
     app = create_app(core=core, run_scheduler=scheduler)
     core.steps.warm_up()  # the engine's worker processes start now, not on the first person's step
+    settle_heap()
     click.echo(f"apflow is listening on http://{host}:{port}/ (timers fired here: {'yes' if 'apflow_scheduler' in app.extensions else 'no'})")
     waitress_serve(app, host=host, port=port, threads=threads, ident="apflow")
 

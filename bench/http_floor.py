@@ -274,13 +274,14 @@ def serve_profiled(port: int, top: int = 25) -> None:
     from apflow.config import Settings
     from apflow.logs import setup_logging
     from apflow.services.core import Core
-    from apflow.web import create_app
+    from apflow.web import create_app, settle_heap
 
     setup_logging(None)  # as apflow.cli.main does before `serve`
     core = Core(Settings.from_env())
     core.db.upgrade()
     app = create_app(core=core, run_scheduler=False)
     core.steps.warm_up()
+    settle_heap()
     state = {"profiler": cProfile.Profile(), "requests": 0, "seconds": 0.0}
 
     def wrapped(environ, start_response):

@@ -1,6 +1,8 @@
 """The Flask application: JSON API under /api/v1 and the browser pages."""
 from __future__ import annotations
 
+import gc
+
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -35,6 +37,20 @@ from . import (
     trends,
 )
 from . import registers as registers_pages
+
+
+# A request makes tens of thousands of short-lived objects (a restored workflow is a graph of tasks pointing at each
+# other): collecting the youngest generation every 700 of them spends time on objects still in use; every 50,000
+# keeps what is garbage small (a few MB) and collects it in fewer, larger sweeps (bench/http_floor.py, docs/performance.md).
+YOUNG_GENERATION_OBJECTS = 50_000
+
+
+def settle_heap() -> None:
+    """Once the app is built in a web process: set aside what start-up made (modules, parsed specs, mappers) so the
+    collector never walks it again, and collect the young generation less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_GENERATION_OBJECTS, 20, 20)
 
 
 def create_app(settings: Settings | None = None, core: Core | None = None, run_scheduler: bool | None = None) -> Flask:

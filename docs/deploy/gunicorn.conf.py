@@ -35,5 +35,9 @@ accesslog = None  # the proxy keeps the access log
 
 
 def post_worker_init(worker):
-    """Start the engine's worker processes now, not on the first person's step (as `apflow serve` does)."""
+    """Start the engine's worker processes now, not on the first person's step, and settle the heap (as `apflow serve`
+    does)."""
+    from apflow.web import settle_heap
+
     worker.wsgi.extensions["apflow"].steps.warm_up()
+    settle_heap()
