@@ -15,7 +15,7 @@ from sqlalchemy import and_, exists, false, func, or_, select, update
 from apflow.clock import clock
 from apflow.errors import Conflict, Forbidden, Invalid, NotFound
 from apflow.roles import ROLES, role_title, with_cover
-from apflow.store.models import Event, HumanTask, Instance, Organisation, ProcessVersion, SavedFilter, TaskDraft, User, UserRole
+from apflow.store.models import CustomRole, Event, HumanTask, Instance, Organisation, ProcessVersion, SavedFilter, TaskDraft, User, UserRole
 
 from . import disclosure, permissions
 from .core import Core
@@ -127,7 +127,11 @@ def inbox(core: Core, user: User, query: InboxQuery) -> dict:
         names = display_names(session, {t.assignee_id for t in tasks} | {t.owner_id for t in tasks})
         process_names = dict(session.execute(select(ProcessVersion.process_id, ProcessVersion.name)).all())
         providers = sorted(set(session.scalars(select(Organisation.name).where(Organisation.kind == "provider"))))
-    roles = sorted(ROLES if permissions.is_manager(user) else permissions.staff_roles(user))
+        if permissions.is_manager(user):  # every built-in role and the roles their own organisations defined
+            roles = sorted(set(ROLES) | set(session.scalars(select(CustomRole.key).where(
+                CustomRole.organisation_id.in_(user.organisation_ids)))))
+        else:
+            roles = sorted(permissions.staff_roles(user))
     return {
         "rows": [_row(t, names, process_names, now) for t in tasks], "total": total, "counts": counts,
         "count_cap": COUNT_CAP, "has_next": has_next, "query": query, "roles": roles,

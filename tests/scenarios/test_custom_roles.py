@@ -120,6 +120,14 @@ def test_issue17_lane_named_after_a_custom_role_is_refused_until_the_role_exists
     [task] = [t for t in client.get("/api/v1/tasks").json["tasks"] if t["instance_id"] == started["id"]]
     assert task["role"] == "attendance_officer" and task["name"] == "Check"
     assert "Attendance Officer" in client.get("/inbox").get_data(as_text=True)
+    # a manager filters their inbox by their organisation's own role as by a built-in one
+    listing = inbox.inbox(core, _fresh(core, "boss"), inbox.InboxQuery(tab="all", role="attendance_officer"))
+    assert "attendance_officer" in listing["roles"] and [r["id"] for r in listing["rows"]] == [task["id"]]
+    manager_page = browser(app, "boss").get("/inbox?tab=all&role=attendance_officer").get_data(as_text=True)
+    assert '<option value="attendance_officer" selected>Attendance Officer</option>' in manager_page
+    _org(core, HILL)
+    other_manager = _person(core, "hillboss", "manager", org=HILL)  # another school's manager is not offered it
+    assert "attendance_officer" not in inbox.inbox(core, other_manager, inbox.InboxQuery(tab="all"))["roles"]
     _person(core, "officer", "senco")
     roles.give(core, nest["boss"], made["id"], "officer")
     assert [c["username"] for c in inbox.colleagues(core, nest["boss"], task["id"])] == ["deputy", "officer"]
