@@ -82,6 +82,7 @@ def prepare(tree, filename: str) -> None:
     root = tree.getroot() if hasattr(tree, "getroot") else tree
     embedded = {node.get("id"): (node.text or "") for node in root.iter(f"{{{ZEEBE}}}userTaskForm") if node.get("id")}
     lane_ids = _Ids(root, "apflow_candidate_lane")
+    _read_foreign_properties(root)
     for process in root.iter(f"{{{BPMN}}}process"):  # Camunda 7: who may start it; apflow reads that from the start's lane
         starters = process.get(f"{{{CAMUNDA}}}candidateStarterGroups")
         for start in (process.findall(f"{{{BPMN}}}startEvent") if starters and starters.strip() else ()):
@@ -96,6 +97,20 @@ def prepare(tree, filename: str) -> None:
         elif (task.get(f"{{{CAMUNDA}}}initiator") or "").strip() and INITIATOR_PROPERTY not in properties:
             _set_property(task, INITIATOR_PROPERTY, task.get(f"{{{CAMUNDA}}}initiator").strip())
         _prepare_form(task, properties, filename, embedded)
+
+
+def _read_foreign_properties(root) -> None:
+    """Camunda 7's `<camunda:properties>` and Camunda 8's `<zeebe:properties>` on an element are its properties as
+    apflow's own `spiffworkflow:properties` are (`dueIn`, `formless`, `alert`, ...); where both name one property,
+    the spiffworkflow one counts. Properties of a Camunda 7 form field (inside camunda:formField) are the form's."""
+    for holder in list(root.iter(f"{{{CAMUNDA}}}properties", f"{{{ZEEBE}}}properties")):
+        extensions = holder.getparent()
+        if extensions is None or extensions.tag != f"{{{BPMN}}}extensionElements" or extensions.getparent() is None:
+            continue
+        for node in holder:
+            name = (node.get("name") or "").strip() if isinstance(node.tag, str) else ""
+            if name:
+                _set_property(extensions.getparent(), name, node.get("value", ""))
 
 
 def _prepare_people(task, properties: dict[str, str], lane_ids: "_Ids") -> None:

@@ -147,6 +147,30 @@ def test_issue17_form_keys_name_files(tmp_path):
     assert task_properties(app_path)["formSource"] == "file:answer.form"
 
 
+PROPERTIES = """<bpmn:extensionElements>{own}<{ns}:properties><{ns}:property name="dueIn" value="P3D" />
+    <{ns}:property name="formless" value="true" /><{ns}:property name="alert" value="From {ns}" /></{ns}:properties>
+    </bpmn:extensionElements>"""
+
+
+@pytest.mark.parametrize("ns", ["camunda", "zeebe"])
+def test_issue17_camunda_and_zeebe_properties_are_task_properties(ns, tmp_path):
+    source = diagram(task_inner=PROPERTIES.format(ns=ns, own=""), lane="AP Coordinator")
+    props = task_properties(task(source))
+    assert props["dueIn"] == "P3D" and props["formless"] == "true" and props["alert"] == f"From {ns}"
+    assert not [m for m in messages(check(source, tmp_path)) if "form" in m.lower()]  # formless: no "has no form" warning
+    # where the author also wrote the spiffworkflow property, that one counts
+    own = ('<spiffworkflow:properties xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core">'
+           '<spiffworkflow:property name="dueIn" value="P1D" /></spiffworkflow:properties>')
+    assert task_properties(task(diagram(task_inner=PROPERTIES.format(ns=ns, own=own), lane="AP Coordinator")))["dueIn"] == "P1D"
+
+
+def test_issue17_camunda_form_field_properties_stay_the_fields(tmp_path):
+    form = """<bpmn:extensionElements><camunda:formData><camunda:formField id="answer" label="Answer" type="string">
+      <camunda:properties><camunda:property name="dueIn" value="P9D" /></camunda:properties></camunda:formField>
+      </camunda:formData></bpmn:extensionElements>"""
+    assert "dueIn" not in task_properties(task(diagram(task_inner=form, lane="AP Coordinator")))
+
+
 def test_issue17_embedded_zeebe_form_is_converted(tmp_path):
     embedded = f'<bpmn:extensionElements><zeebe:userTaskForm id="userTaskForm_1">{json.dumps(TEXT_FORM)}</zeebe:userTaskForm></bpmn:extensionElements>'
     source = diagram(task_inner='<bpmn:extensionElements><zeebe:formDefinition formKey="camunda-forms:bpmn:userTaskForm_1"/></bpmn:extensionElements>',
