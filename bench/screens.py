@@ -9,7 +9,8 @@ each page is requested with Flask's test client, signed in through the /login fo
 request: the session and user look-up, the queries, the template, and for /whereabouts the read log (R111).
 Measured in turn, size after size, round after round:
 - registers: GET /registers for the provider's tutor (the Today grid: 200 session rows at every size);
-- whereabouts: GET /whereabouts for the school's coordinator (every one of the N pupils, one row each);
+- whereabouts: GET /whereabouts for the school's coordinator (every one of the N pupils worked out, counted and
+  filterable; the first page of them shown and logged), per pupil on the list;
 - pupil: GET /pupils/<ref>/whereabouts (one pupil);
 - trends: GET /trends for the coordinator (every figure over all N placements);
 - governors: GET /governors for the coordinator (the spring term's report over all N placements).
@@ -31,7 +32,7 @@ from .common import PASSWORD, fresh_database, interleaved, make_core, per_row, s
 
 GRID_PUPILS = 100
 SCREENS = [("registers", "GET /registers (provider's Today grid)", "per request"),
-           ("whereabouts", "GET /whereabouts (all the school's pupils)", "per row"),
+           ("whereabouts", "GET /whereabouts (all the school's pupils worked out, page 1 shown)", "per row"),
            ("pupil", "GET /pupils/<ref>/whereabouts (one pupil)", "per request"),
            ("trends", "GET /trends (every figure, no filter)", "per row"),
            ("governors", "GET /governors (spring term)", "per row")]

@@ -64,6 +64,30 @@ def all_pupils(core: Core, user: User) -> list[dict]:
         return _answer(session, rows, now)
 
 
+PAGE = 100  # pupils a page of the list shows (a large authority's list is thousands)
+
+
+def needs_attention(entry: dict) -> bool:
+    """Should be in a session (or was today) and is reported absent or not registered yet."""
+    mark = entry.get("mark")
+    return bool(mark) and mark.get("status") in ("absent", None)
+
+
+def listing(core: Core, user: User, search: str = "", attention: bool = False, offset: int = 0, limit: int | None = None) -> dict:
+    """One page of all_pupils (`limit` of them, PAGE unless said): those whose name or reference contains `search`, only
+    those who need attention if asked, in name order. `total` counts what matches; `attention` counts everyone on the
+    list who needs it."""
+    limit = PAGE if limit is None else limit
+    pupils = all_pupils(core, user)
+    flagged = sum(1 for p in pupils if needs_attention(p))
+    wanted = search.strip().casefold()
+    if wanted:
+        pupils = [p for p in pupils if wanted in (p["pupil"]["name"] or "").casefold() or wanted in (p["pupil"]["ref"] or "").casefold()]
+    if attention:
+        pupils = [p for p in pupils if needs_attention(p)]
+    return {"pupils": pupils[offset:offset + limit], "total": len(pupils), "attention": flagged, "offset": offset, "limit": limit}
+
+
 def one_pupil(core: Core, user: User, ref: str) -> dict:
     """Where one pupil is now: from their running placement, else their latest."""
     if not permissions.can(user, "whereabouts.view"):

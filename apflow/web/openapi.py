@@ -357,8 +357,20 @@ def _register_paths() -> dict:
             {"200": _json({"type": "object"}), **invalid},
             {"type": "object", "properties": {"codes": {"type": "object", "additionalProperties": {"type": "string"}}, "suggested": {"type": "boolean"}}},
             placement)},
-        "/whereabouts": {"get": _op("The school's and LA's staff: where each of their AP pupils is right now, or why not in a session",
-                                    {"200": _json({"type": "object"})})},
+        "/whereabouts": {"get": _op(
+            "The school's and LA's staff: where each of their AP pupils is right now, or why not in a session; in name order, "
+            "a page at a time (next_offset while there are more); `total` counts the matches, `attention` everyone absent or "
+            "not registered in a session now",
+            {"200": _json({"type": "object", "properties": {
+                "pupils": {"type": "array", "items": {"type": "object"}}, "total": {"type": "integer"}, "attention": {"type": "integer"},
+                "offset": {"type": "integer"}, "limit": {"type": "integer"}, "next_offset": {"type": "integer"}}}),
+             "422": {"$ref": "#/components/responses/Invalid"}},
+            params=[{"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 100},
+                     "description": "part of a pupil's name or reference"},
+                    {"name": "attention", "in": "query", "required": False, "schema": {"type": "string", "enum": ["true", "false"]},
+                     "description": "only pupils absent or not registered in a session now"},
+                    {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 2000, "default": 500}},
+                    {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0, "default": 0}}])},
         "/pupils/{ref}/whereabouts": {"get": _op("Where one pupil is right now: session, provider, site address, tutor, today's mark, or why not "
                                                  "in a session", {"200": _json({"type": "object"})}, params=ref)},
     }

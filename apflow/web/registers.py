@@ -13,6 +13,8 @@ from apflow.services import registers, whereabouts
 from .auth import api_user, check_csrf, current_core
 from .data_protection import note_reads  # the read log (issue 16: R111)
 
+WHEREABOUTS_PAGE, WHEREABOUTS_PAGE_MAX = 500, 2000  # pupils per API answer: by default, and at most
+
 bp = Blueprint("registers", __name__)
 api_bp = Blueprint("registers_api", __name__)
 
@@ -149,9 +151,17 @@ def codes_api(placement_id):
 @bp.get("/whereabouts")
 @login_required
 def whereabouts_page():
-    pupils = whereabouts.all_pupils(current_core(), _user())
-    note_reads(refs=[p["pupil"]["ref"] for p in pupils])  # each pupil's whereabouts read (R111)
-    return render_template("whereabouts.html", pupils=pupils)
+    search, attention = request.args.get("q", "")[:100], request.args.get("attention") == "1"
+    page = int(request.args["page"]) if request.args.get("page", "").isdigit() and 0 < len(request.args["page"]) <= 6 else 1
+    page = max(page, 1)
+    found = whereabouts.listing(current_core(), _user(), search, attention, (page - 1) * whereabouts.PAGE)
+    pages = max(1, -(-found["total"] // whereabouts.PAGE))
+    if page > pages:  # past the end (the list got shorter): its last page
+        page = pages
+        found = whereabouts.listing(current_core(), _user(), search, attention, (page - 1) * whereabouts.PAGE)
+    note_reads(refs=[p["pupil"]["ref"] for p in found["pupils"]])  # each pupil shown: their whereabouts read (R111)
+    return render_template("whereabouts.html", pupils=found["pupils"], found=found, search=search, attention=attention,
+                           page=page, pages=pages)
 
 
 @bp.get("/pupils/<ref>/whereabouts")
@@ -162,9 +172,19 @@ def pupil_whereabouts_page(ref):
 
 @api_bp.get("/whereabouts")
 def whereabouts_api():
-    pupils = whereabouts.all_pupils(current_core(), api_user())
-    note_reads(refs=[p["pupil"]["ref"] for p in pupils])  # each pupil's whereabouts read (R111)
-    return jsonify({"pupils": pupils})
+    limit, offset = request.args.get("limit", str(WHEREABOUTS_PAGE)), request.args.get("offset", "0")
+    if not (limit.isascii() and limit.isdigit() and offset.isascii() and offset.isdigit() and len(offset) <= 9
+            and 1 <= int(limit) <= WHEREABOUTS_PAGE_MAX):
+        raise Invalid(f"`limit` is 1 to {WHEREABOUTS_PAGE_MAX} and `offset` a whole number.", {"limit": [limit], "offset": [offset]})
+    attention = request.args.get("attention", "false")
+    if attention not in ("true", "false"):
+        raise Invalid("`attention` is true or false.", {"attention": [attention]})
+    found = whereabouts.listing(current_core(), api_user(), request.args.get("q", "")[:100], attention == "true",
+                                int(offset), int(limit))
+    note_reads(refs=[p["pupil"]["ref"] for p in found["pupils"]])  # each pupil in the answer: their whereabouts read (R111)
+    if found["offset"] + found["limit"] < found["total"]:
+        found["next_offset"] = found["offset"] + found["limit"]
+    return jsonify(found)
 
 
 @api_bp.get("/pupils/<ref>/whereabouts")

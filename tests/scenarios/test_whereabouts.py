@@ -4,7 +4,7 @@ dates. Providers and families get no school-wide list; another school sees nothi
 from datetime import date
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from apflow.clock import clock
 from apflow.errors import Forbidden, NotFound
@@ -127,5 +127,53 @@ def test_R62_the_list_is_for_the_schools_staff_only_and_shows_only_their_pupils(
     tutor = browser(app, "tutor")
     assert tutor.get("/api/v1/whereabouts").status_code == 403 and tutor.get("/api/v1/pupils/P-0001/whereabouts").status_code == 404
     other = browser(app, "othercoord")
-    assert other.get("/api/v1/whereabouts").get_json() == {"pupils": []}
+    nothing = other.get("/api/v1/whereabouts").get_json()
+    assert nothing["pupils"] == [] and nothing["total"] == 0 and nothing["attention"] == 0
     assert other.get("/pupils/P-0001/whereabouts").status_code == 404
+
+
+def test_R62_R111_a_long_list_comes_a_page_at_a_time_searchable_with_who_needs_attention_first_counted(world, monkeypatch):
+    """An authority's list is thousands of pupils: the page shows PAGE at a time in name order, finds a pupil by name or
+    reference, can show only those absent or not registered in a session now (and always says how many they are), and
+    logs a read of each pupil shown, not of the whole list (R111). The API pages the same way with limit/offset."""
+    from apflow.placements.models import ReadLogEntry
+
+    _, jordan = world.placement()
+    world.placement("Amir H.", "P-0002")
+    world.placement("Bella C.", "P-0003")
+    clock.freeze(at(12, 10, 0))  # in the morning session: nobody registered yet
+    registers.record_marks(world.core, world.people["tutor"], [{"placement_id": jordan, "day": "2026-01-12", "starts": "09:30",
+                                                                "status": "present"}])
+    coord = world.people["coord"]
+    everyone = whereabouts.listing(world.core, coord)
+    assert [p["pupil"]["ref"] for p in everyone["pupils"]] == ["P-0002", "P-0003", "P-0001"] and everyone["total"] == 3
+    assert everyone["attention"] == 2  # Amir and Bella are due in a session and not registered
+    assert [p["pupil"]["ref"] for p in whereabouts.listing(world.core, coord, attention=True)["pupils"]] == ["P-0002", "P-0003"]
+    assert [p["pupil"]["ref"] for p in whereabouts.listing(world.core, coord, search="bella")["pupils"]] == ["P-0003"]
+    assert [p["pupil"]["ref"] for p in whereabouts.listing(world.core, coord, search="p-0001")["pupils"]] == ["P-0001"]
+
+    monkeypatch.setattr(whereabouts, "PAGE", 2)
+    app = create_app(core=world.core, run_scheduler=False)
+    client = browser(app, "coord")
+    first = client.get("/whereabouts").get_data(as_text=True)
+    assert "Amir H." in first and "Bella C." in first and "Jordan T." not in first
+    assert "2 need attention now" in first and "3 pupils; page 1 of 2" in first and "Next page" in first
+    second = client.get("/whereabouts?page=2").get_data(as_text=True)
+    assert "Jordan T." in second and "Amir H." not in second and "Previous page" in second
+    assert "Jordan T." in client.get("/whereabouts?page=99").get_data(as_text=True)  # past the end: the last page
+    only = client.get("/whereabouts?attention=1&q=amir").get_data(as_text=True)
+    assert "Amir H." in only and "Bella C." not in only and "1 pupil matches" in only
+    assert "No pupil matches" in client.get("/whereabouts?q=nobody").get_data(as_text=True)
+    with world.core.db.session(readonly=True) as s:  # each pupil shown was logged; nobody was logged for a page they were not on
+        logged = {ref: n for ref, n in s.execute(select(Pupil.ref, func.count(ReadLogEntry.id)).join(ReadLogEntry, ReadLogEntry.pupil_id == Pupil.id)
+                                                 .group_by(Pupil.ref)).all()}
+    assert logged == {"P-0002": 2, "P-0003": 1, "P-0001": 2}
+
+    api = client.get("/api/v1/whereabouts?limit=2").get_json()
+    assert [p["pupil"]["ref"] for p in api["pupils"]] == ["P-0002", "P-0003"] and api["next_offset"] == 2 and api["total"] == 3
+    rest = client.get("/api/v1/whereabouts?limit=2&offset=2").get_json()
+    assert [p["pupil"]["ref"] for p in rest["pupils"]] == ["P-0001"] and "next_offset" not in rest
+    assert client.get("/api/v1/whereabouts?attention=true").get_json()["total"] == 2
+    for bad in ("limit=0", "limit=abc", "limit=5000", "offset=-1", "attention=yes"):
+        refused = client.get(f"/api/v1/whereabouts?{bad}")
+        assert refused.status_code == 422 and refused.get_json()["error"], bad
