@@ -40,7 +40,7 @@ from . import registers as registers_pages
 
 # A request makes tens of thousands of short-lived objects (a restored workflow is a graph of tasks pointing at each
 # other): collecting the youngest generation every 700 of them spends time on objects still in use; every 50,000
-# keeps what is garbage small (a few MB) and collects it in fewer, larger sweeps (bench/http_floor.py, docs/performance.md).
+# keeps what is garbage small (a few MB) and collects it in fewer, larger sweeps (bench/gc_young.py, docs/performance.md).
 YOUNG_GENERATION_OBJECTS = 50_000
 
 
