@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import socket
 
 from apflow.config import ROOT
 from apflow.services import users
@@ -22,6 +23,20 @@ def browser(app, username: str):
     assert client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token}).status_code == 302
     client.csrf = token
     return client
+
+
+def token_for(client, username: str) -> dict:
+    """The Authorization header of a bearer token that username got through POST /api/v1/tokens."""
+    response = client.post("/api/v1/tokens", json={"username": username, "password": PASSWORD})
+    assert response.status_code == 201, response.json
+    return {"Authorization": f"Bearer {response.json['token']}"}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on now (for a server a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def post(client, path: str, data=None, **kwargs):

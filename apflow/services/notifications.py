@@ -13,10 +13,11 @@ import ssl
 from datetime import timedelta
 from email.message import EmailMessage
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 
 from apflow.clock import clock
 from apflow.errors import Forbidden, NotFound
+from apflow.store import outbox
 from apflow.store.models import Notification, OutboxEmail, User
 
 from .core import Core
@@ -75,7 +76,7 @@ def deliver_outbox(core: Core, limit: int = 100) -> tuple[int, int]:
                     log.warning("cannot reach the mail server %s:%s (%s); e-mail waits in the outbox and is tried again shortly",
                                 settings.smtp_host, settings.smtp_port, err)
                     break
-            mail = _claim_one(core, send_lease(settings))
+            mail = outbox.claim_one(core.db, OutboxEmail, send_lease(settings))
             if mail is None:
                 break
             try:
@@ -120,38 +121,12 @@ def send_lease(settings) -> timedelta:
 def retry_after(settings, attempts: int) -> timedelta:
     """The wait before another try of an e-mail the server refused for now: 5 s, 10 s, 20 s, ... capped low
     (mail_retry_cap_seconds), so mail flows again soon after the server recovers."""
-    return timedelta(seconds=min(settings.mail_retry_cap_seconds, 5 * 2 ** min(max(attempts - 1, 0), 16)))
-
-
-def _due(now):
-    return (OutboxEmail.sent_at.is_(None), OutboxEmail.dead_at.is_(None), OutboxEmail.next_attempt_at <= now,
-            or_(OutboxEmail.claimed_until.is_(None), OutboxEmail.claimed_until < now))
+    return outbox.backoff(settings.mail_retry_cap_seconds, attempts)
 
 
 def _any_due(core: Core) -> bool:
     with core.db.session(readonly=True) as session:
-        return session.scalar(select(OutboxEmail.id).where(*_due(clock.now())).limit(1)) is not None
-
-
-def _claim_one(core: Core, lease: timedelta) -> OutboxEmail | None:
-    """The next due e-mail, leased to this sender in a committed transaction; None when nothing is due.
-
-    The UPDATE repeats the conditions, so of two senders that picked the same message only one changes a row (on
-    PostgreSQL the second waits for the first to commit, then finds the lease taken; SQLite runs one writer at a time)."""
-    for _ in range(10):
-        with core.db.session() as session:
-            now = clock.now()
-            candidates = list(session.scalars(select(OutboxEmail.id).where(*_due(now)).order_by(OutboxEmail.id).limit(5)))
-            if not candidates:
-                return None
-            for mail_id in candidates:
-                claimed = session.execute(update(OutboxEmail).where(OutboxEmail.id == mail_id, *_due(now))
-                                          .values(claimed_until=now + lease).execution_options(synchronize_session=False))
-                if claimed.rowcount == 1:
-                    mail = session.get(OutboxEmail, mail_id)
-                    session.expunge(mail)
-                    return mail
-    return None
+        return session.scalar(select(OutboxEmail.id).where(*outbox.due(OutboxEmail, clock.now())).limit(1)) is not None
 
 
 def _message(settings, mail: OutboxEmail) -> EmailMessage:

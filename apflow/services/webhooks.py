@@ -17,10 +17,9 @@ import urllib.error
 import urllib.request
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
-
 from apflow.clock import clock
 from apflow.engine.service_tasks import split_list, url_allowed
+from apflow.store import outbox
 from apflow.store.models import OutboxWebhook
 
 from .core import Core
@@ -36,30 +35,8 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirect)
 
 
-def _due(now):
-    return (OutboxWebhook.sent_at.is_(None), OutboxWebhook.dead_at.is_(None), OutboxWebhook.next_attempt_at <= now,
-            or_(OutboxWebhook.claimed_until.is_(None), OutboxWebhook.claimed_until < now))
-
-
 def retry_after(settings, attempts: int) -> timedelta:
-    return timedelta(seconds=min(settings.webhook_retry_cap_seconds, 5 * 2 ** min(max(attempts - 1, 0), 16)))
-
-
-def _claim_one(core: Core, lease: timedelta) -> OutboxWebhook | None:
-    for _ in range(10):
-        with core.db.session() as session:
-            now = clock.now()
-            candidates = list(session.scalars(select(OutboxWebhook.id).where(*_due(now)).order_by(OutboxWebhook.id).limit(5)))
-            if not candidates:
-                return None
-            for hook_id in candidates:
-                claimed = session.execute(update(OutboxWebhook).where(OutboxWebhook.id == hook_id, *_due(now))
-                                          .values(claimed_until=now + lease).execution_options(synchronize_session=False))
-                if claimed.rowcount == 1:
-                    hook = session.get(OutboxWebhook, hook_id)
-                    session.expunge(hook)
-                    return hook
-    return None
+    return outbox.backoff(settings.webhook_retry_cap_seconds, attempts)
 
 
 def post(settings, hook: OutboxWebhook) -> tuple[int | None, str | None, bool]:
@@ -87,7 +64,7 @@ def deliver_webhooks(core: Core, limit: int = 50) -> tuple[int, int]:
     sent = failed = 0
     lease = timedelta(seconds=max(60.0, settings.webhook_timeout * 3))
     for _ in range(limit):
-        hook = _claim_one(core, lease)
+        hook = outbox.claim_one(core.db, OutboxWebhook, lease)
         if hook is None:
             break
         status, error, permanent = post(settings, hook)

@@ -3,8 +3,9 @@ them was committed; apflow.services.notifications sends the e-mails afterwards."
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import timedelta
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, or_, select, update
 
 from apflow.clock import clock
 
@@ -57,6 +58,40 @@ def installation_organisation(session, organisation_id: int | None = None) -> in
 def instance_organisations(instance) -> list[int]:
     """The organisations working on an instance: the commissioner and the provider delivering it."""
     return [o for o in (instance.organisation_id, instance.provider_organisation_id) if o is not None]
+
+
+# -- sending what was queued (e-mails, webhooks): rows with next_attempt_at, attempts, sent_at, dead_at, claimed_until --
+
+def due(model, now) -> tuple:
+    """Conditions for an outbox row to send now: not sent, not given up on, its time come, no sender's lease on it."""
+    return (model.sent_at.is_(None), model.dead_at.is_(None), model.next_attempt_at <= now,
+            or_(model.claimed_until.is_(None), model.claimed_until < now))
+
+
+def backoff(cap_seconds: float, attempts: int) -> timedelta:
+    """The wait before another try after `attempts` failed ones: 5 s, 10 s, 20 s, ... up to cap_seconds."""
+    return timedelta(seconds=min(cap_seconds, 5 * 2 ** min(max(attempts - 1, 0), 16)))
+
+
+def claim_one(db, model, lease: timedelta):
+    """The next due row of `model`, leased to this sender in a committed transaction (detached); None when nothing is due.
+
+    The UPDATE repeats the conditions, so of two senders that picked the same row only one changes it (on PostgreSQL the
+    second waits for the first to commit, then finds the lease taken; SQLite runs one writer at a time)."""
+    for _ in range(10):
+        with db.session() as session:
+            now = clock.now()
+            candidates = list(session.scalars(select(model.id).where(*due(model, now)).order_by(model.id).limit(5)))
+            if not candidates:
+                return None
+            for row_id in candidates:
+                claimed = session.execute(update(model).where(model.id == row_id, *due(model, now))
+                                          .values(claimed_until=now + lease).execution_options(synchronize_session=False))
+                if claimed.rowcount == 1:
+                    row = session.get(model, row_id)
+                    session.expunge(row)
+                    return row
+    return None
 
 
 def queue_email(session, to_address: str, subject: str, body: str) -> None:

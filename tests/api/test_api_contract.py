@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from tests.support import PASSWORD
+from tests.support import PASSWORD, token_for
 
 ANSWERS = {"decision": "accept", "rationale": "Attendance has fallen below 50% this term"}
 
@@ -11,12 +11,6 @@ ANSWERS = {"decision": "accept", "rationale": "Attendance has fallen below 50% t
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-def token_for(client, username):
-    response = client.post("/api/v1/tokens", json={"username": username, "password": PASSWORD})
-    assert response.status_code == 201, response.json
-    return {"Authorization": f"Bearer {response.json['token']}"}
 
 
 @pytest.fixture

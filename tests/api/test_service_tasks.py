@@ -4,7 +4,6 @@ On SQLite and PostgreSQL, with real SMTP (aiosmtpd) and a real HTTP receiver for
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,7 +17,7 @@ from apflow.placements.models import Placement, Pupil
 from apflow.services import notifications, webhooks
 from apflow.services import users as user_service
 from apflow.store.models import Event, Notification, Organisation, OutboxWebhook, User
-from tests.support import PASSWORD
+from tests.support import PASSWORD, free_port, token_for
 
 CONVENTIONS = ("spiffarena", "camunda7", "zeebe")
 START = {"pupil_name": "Sam Carter", "pupil_ref": "A123", "status": "placed", "referred_by": "school",
@@ -79,21 +78,9 @@ def diagram(pid: str, convention: str, operation: str, params: dict, before: str
 FORMLESS = '<spiffworkflow:property name="formless" value="true"/>'
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-def token_for(client, username):
-    response = client.post("/api/v1/tokens", json={"username": username, "password": PASSWORD})
-    assert response.status_code == 201, response.json
-    return {"Authorization": f"Bearer {response.json['token']}"}
 
 
 @pytest.fixture

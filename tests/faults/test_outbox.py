@@ -5,7 +5,6 @@ nothing twice, two senders at once send each message exactly once, and mail flow
 server is back. Managers see dead messages (recipient and subject) and send them again."""
 import asyncio
 import re
-import socket
 import threading
 from datetime import timedelta
 
@@ -18,7 +17,7 @@ from apflow.services.core import Core
 from apflow.store import outbox
 from apflow.store.models import OutboxEmail, User
 from apflow.web import create_app
-from tests.support import browser
+from tests.support import browser, free_port
 
 
 class Server:
@@ -58,12 +57,6 @@ class Server:
             if self.slow:
                 self.slow[0].advance(self.slow[1])
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -209,7 +202,7 @@ def test_a_pass_that_outlasts_a_lease_sends_nothing_twice(core, people, smtp, fr
 def test_a_message_claimed_by_a_sender_that_died_goes_again_only_after_its_lease(core, people, smtp, frozen_clock):
     server = smtp()
     queue(core, 1)
-    notifications._claim_one(core, notifications.send_lease(core.settings))  # a sender claimed it, then died
+    outbox.claim_one(core.db, OutboxEmail, notifications.send_lease(core.settings))  # a sender claimed it, then died
     assert notifications.deliver_outbox(core) == (0, 0)  # another sender leaves it alone
     frozen_clock.advance(notifications.send_lease(core.settings) + timedelta(seconds=1))
     assert notifications.deliver_outbox(core) == (1, 0)  # the lease ran out: sent (at least once)

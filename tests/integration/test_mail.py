@@ -1,5 +1,4 @@
 """E-mail goes through real SMTP (a local aiosmtpd server); when SMTP is down nothing is lost."""
-import socket
 from datetime import timedelta
 
 import pytest
@@ -9,6 +8,7 @@ from sqlalchemy import func, select
 from apflow.services import notifications
 from apflow.store import outbox
 from apflow.store.models import OutboxEmail, User
+from tests.support import free_port
 
 
 class Inbox:
@@ -18,12 +18,6 @@ class Inbox:
     async def handle_DATA(self, server, session, envelope):
         self.messages.append((envelope.rcpt_tos, envelope.content.decode("utf-8", "replace")))
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

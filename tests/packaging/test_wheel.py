@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ import pytest
 
 from apflow.config import ROOT
 from apflow.web.assets import NODE_MODULES, VENDOR
+from tests.support import free_port
 
 BUILD_SECONDS = 600
 INSTALL_SECONDS = 900
@@ -100,12 +100,6 @@ def installed(wheel, tmp_path_factory) -> Installed:
               what="Installing the wheel with pip (its dependencies come from the configured package index)",
               timeout=INSTALL_SECONDS)
     return place
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
