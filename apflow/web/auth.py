@@ -106,6 +106,13 @@ def check_csrf(submitted: str | None) -> None:
         abort(400, description="The form expired or was sent from another site. Reload the page and try again.")
 
 
+def check_form_csrf() -> None:
+    """A page blueprint's before-request hook (`bp.before_request(check_form_csrf)`): every form post carries the
+    session's CSRF token."""
+    if request.method == "POST":
+        check_csrf(request.form.get("csrf_token"))
+
+
 def api_user():
     """The calling user for an API request: bearer token, else the browser session (with CSRF on writes)."""
     if "api_user" in g:

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from apflow.errors import Forbidden, Invalid, NotFound
 from apflow.services import compliance
 
-from .auth import api_user, check_csrf, current_core
+from .auth import api_user, check_form_csrf, current_core
 from .downloads import attachment
 
 bp = Blueprint("compliance", __name__)
@@ -20,10 +20,7 @@ def _user():
     return current_user.user
 
 
-@bp.before_request
-def _csrf():
-    if request.method == "POST":
-        check_csrf(request.form.get("csrf_token"))
+bp.before_request(check_form_csrf)
 
 
 @bp.app_context_processor

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from apflow.errors import Invalid
 from apflow.services import census, exports
 
-from .auth import api_user, check_csrf, current_core
+from .auth import api_user, check_form_csrf, current_core
 from .downloads import attachment
 
 bp = Blueprint("exports", __name__)
@@ -21,10 +21,7 @@ def _user():
     return current_user.user
 
 
-@bp.before_request
-def _csrf():
-    if request.method == "POST":
-        check_csrf(request.form.get("csrf_token"))
+bp.before_request(check_form_csrf)
 
 
 def _date(field: str) -> date | None:

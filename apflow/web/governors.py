@@ -12,7 +12,7 @@ from apflow.errors import Invalid, NotFound, ServiceError
 from apflow.services import governors, outcomes, policy_review
 
 from . import pdf
-from .auth import api_user, check_csrf, current_core
+from .auth import api_user, check_form_csrf, current_core
 from .downloads import attachment
 
 bp = Blueprint("governors", __name__)
@@ -24,10 +24,7 @@ def _user():
     return current_user.user
 
 
-@bp.before_request
-def _csrf():
-    if request.method == "POST":
-        check_csrf(request.form.get("csrf_token"))
+bp.before_request(check_form_csrf)
 
 
 @bp.app_context_processor

@@ -24,7 +24,7 @@ from apflow.services import (
 )
 
 from . import forms
-from .auth import check_csrf, current_core, keep_session
+from .auth import check_form_csrf, current_core, keep_session
 from .downloads import attachment
 
 bp = Blueprint("inbox", __name__)
@@ -34,10 +34,7 @@ def _user():
     return current_user.user
 
 
-@bp.before_request
-def _csrf():
-    if request.method == "POST":
-        check_csrf(request.form.get("csrf_token"))
+bp.before_request(check_form_csrf)
 
 
 @bp.get("/inbox")

@@ -10,7 +10,7 @@ from apflow.errors import Invalid, NotFound, ServiceError
 from apflow.services import lessons
 
 from .api import json_body
-from .auth import api_user, check_csrf, current_core
+from .auth import api_user, check_form_csrf, current_core
 from .downloads import attachment
 
 bp = Blueprint("lessons", __name__)
@@ -24,10 +24,7 @@ def _user():
     return current_user.user
 
 
-@bp.before_request
-def _csrf():
-    if request.method == "POST":
-        check_csrf(request.form.get("csrf_token"))
+bp.before_request(check_form_csrf)
 
 
 def _refused(err: ServiceError):

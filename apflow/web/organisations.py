@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from apflow.errors import Invalid, ServiceError
 from apflow.services import organisations
 
-from .auth import api_user, check_csrf, current_core
+from .auth import api_user, check_form_csrf, current_core
 
 bp = Blueprint("organisations", __name__)
 api_bp = Blueprint("organisations_api", __name__)
@@ -19,10 +19,7 @@ def _user():
     return current_user.user
 
 
-@bp.before_request
-def _csrf():
-    if request.method == "POST":
-        check_csrf(request.form.get("csrf_token"))
+bp.before_request(check_form_csrf)
 
 
 def _refused(err: ServiceError):

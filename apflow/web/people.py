@@ -8,16 +8,13 @@ from flask_login import current_user, login_required
 from apflow.errors import Invalid, ServiceError
 from apflow.services import people
 
-from .auth import check_csrf, current_core
+from .auth import check_form_csrf, current_core
 
 bp = Blueprint("people", __name__)
 FIELDS = ("username", "display_name", "email", "organisation_id")
 
 
-@bp.before_request
-def _csrf():
-    if request.method == "POST":
-        check_csrf(request.form.get("csrf_token"))
+bp.before_request(check_form_csrf)
 
 
 def _refused(err: ServiceError):

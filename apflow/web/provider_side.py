@@ -12,7 +12,7 @@ from apflow.errors import Forbidden, Invalid
 from apflow.placements import provider_side as words
 from apflow.services import permissions, provider_side
 
-from .auth import api_user, check_csrf, current_core
+from .auth import api_user, check_form_csrf, current_core
 
 bp = Blueprint("provider_side", __name__)
 api_bp = Blueprint("provider_side_api", __name__)
@@ -22,10 +22,7 @@ def _user():
     return current_user.user
 
 
-@bp.before_request
-def _csrf():
-    if request.method == "POST":
-        check_csrf(request.form.get("csrf_token"))
+bp.before_request(check_form_csrf)
 
 
 @bp.app_context_processor

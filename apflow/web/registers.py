@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from apflow.errors import Invalid
 from apflow.services import registers, whereabouts
 
-from .auth import api_user, check_csrf, current_core
+from .auth import api_user, check_form_csrf, current_core
 from .data_protection import note_reads  # the read log (issue 16: R111)
 
 WHEREABOUTS_PAGE, WHEREABOUTS_PAGE_MAX = 500, 2000  # pupils per API answer: by default, and at most
@@ -23,10 +23,7 @@ def _user():
     return current_user.user
 
 
-@bp.before_request
-def _csrf():
-    if request.method == "POST":
-        check_csrf(request.form.get("csrf_token"))
+bp.before_request(check_form_csrf)
 
 
 def _date(text: str | None, field: str) -> date | None:

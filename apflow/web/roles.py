@@ -9,16 +9,13 @@ from apflow.errors import Invalid, ServiceError
 from apflow.services import permissions, roles
 
 from .api import json_body
-from .auth import api_user, check_csrf, current_core
+from .auth import api_user, check_form_csrf, current_core
 
 bp = Blueprint("roles", __name__)
 api_bp = Blueprint("roles_api", __name__)
 
 
-@bp.before_request
-def _csrf():
-    if request.method == "POST":
-        check_csrf(request.form.get("csrf_token"))
+bp.before_request(check_form_csrf)
 
 
 def _organisation_arg(value) -> int | None:
