@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+from collections import OrderedDict
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import Session, joinedload
 
 from apflow.clock import clock
 from apflow.errors import Invalid, Unauthorized
-from apflow.store.models import ApiToken, Organisation, User, UserOrganisation, UserRole
+from apflow.store.models import ApiToken, CustomRole, Organisation, User, UserOrganisation, UserRole
 
 from . import roles as custom_roles
 from .core import Core
@@ -172,28 +174,103 @@ def issue_token(session, user: User, hours: float) -> str:
 def user_for_token(core: Core, token: str) -> User | None:
     """The active user an API token belongs to, or None if it is unknown, revoked, expired or older than the
     person's last password change (a read: it never waits for a writer)."""
-    with core.db.session(readonly=True) as session:
-        row = session.execute(_TOKEN_USER, {"token_hash": token_hash(token)}).unique().first()
-        if row is None:
+    with core.db.reading() as connection:
+        rows = connection.execute(_TOKEN_ROWS, {"token_hash": token_hash(token)}).all()
+        if not rows:
             return None
-        user, revoked, expires_at, created_at = row
+        revoked, expires_at, created_at = rows[0][:3]
+        user = _PEOPLE.person(connection, [row[3:] for row in rows])
         if revoked or expires_at <= clock.now() or not user.active or (
                 user.credentials_changed_at is not None and created_at < user.credentials_changed_at):
             return None
         return user
 
 
-def _with_roles_and_organisations(statement):
-    """The person with their roles (and the custom roles' rows) and organisations in the same statement: one round trip
-    for what every request checks, instead of one query per relationship."""
-    return statement.options(joinedload(User.roles).joinedload(UserRole.custom), joinedload(User.memberships))
+class _People:
+    """Who is asking, read on every request, without rebuilding the same person each time.
+
+    The person, their roles (with the custom roles' rows) and their organisations are read as plain rows in one
+    statement, every request: nothing here is believed without reading it. Building the ORM's copy of the person from
+    such rows costs several times the read, so this process keeps the copy it built last for each person, with the
+    exact values it holds, and hands it out again only while the rows read now hold exactly those values; any change
+    to the person, a role, a custom role or a membership (by any process) makes a new copy. The copies are detached
+    and only read (no relationship leads from another row to a person, so no step puts one into its session)."""
+
+    SIZE = 2048  # people whose copy is kept, the most recently seen
+
+    def __init__(self):
+        tables = [model.__table__ for model in (User, UserRole, CustomRole, UserOrganisation)]
+        self.columns = [column for table in tables for column in table.c]
+        bounds, start = [], 0
+        for table in tables:
+            bounds.append((start, start + len(table.c)))
+            start += len(table.c)
+        self.bounds = bounds
+        self.attributes = [[model.__mapper__.get_property_by_column(column).key for column in model.__table__.c]
+                           for model in (User, UserRole, CustomRole, UserOrganisation)]
+        self.kept: OrderedDict[int, tuple[tuple, User]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def joined(self, first):
+        """first, joined to the person's roles, custom roles and organisations (one row per role and organisation)."""
+        user, held, custom, member = (model.__table__ for model in (User, UserRole, CustomRole, UserOrganisation))
+        return (first.outerjoin(held, held.c.user_id == user.c.id).outerjoin(custom, custom.c.id == held.c.custom_role_id)
+                .outerjoin(member, member.c.user_id == user.c.id))
+
+    def person(self, connection, rows: list) -> User:
+        """The person the rows (of self.columns) describe: the kept copy if it holds exactly these values, else one
+        read now on the same connection (and kept)."""
+        (u0, u1), (r0, r1), (c0, c1), (m0, m1) = self.bounds
+        values = (tuple(rows[0][u0:u1]),
+                  frozenset((tuple(row[r0:r1]), _frozen(tuple(row[c0:c1]))) for row in rows if row[r0] is not None),
+                  frozenset(tuple(row[m0:m1]) for row in rows if row[m0] is not None))
+        user_id = values[0][0]
+        with self.lock:
+            kept = self.kept.get(user_id)
+            if kept is not None and kept[0] == values:
+                self.kept.move_to_end(user_id)
+                return kept[1]
+        with Session(bind=connection) as session:
+            user = session.execute(_ACTIVE_USER, {"user_id": user_id}).unique().scalar_one()
+        with self.lock:  # kept under what it holds, which may be newer than the rows read a moment before
+            self.kept[user_id] = (self.values_of(user), user)
+            self.kept.move_to_end(user_id)
+            while len(self.kept) > self.SIZE:
+                self.kept.popitem(last=False)
+        return user
+
+    def values_of(self, user: User) -> tuple:
+        """What a copy holds, in the form person() reads rows into."""
+        a_user, a_held, a_custom, a_member = self.attributes
+
+        def of(obj, names):
+            return tuple(getattr(obj, name) for name in names)
+
+        return (of(user, a_user),
+                frozenset((of(held, a_held), _frozen(of(held.custom, a_custom) if held.custom is not None else (None,) * len(a_custom)))
+                          for held in user.roles),
+                frozenset(of(member, a_member) for member in user.memberships))
 
 
-# Every API request looks its token up: one statement, built once (token, person, roles, organisations).
-_TOKEN_USER = _with_roles_and_organisations(
-    select(User, ApiToken.revoked, ApiToken.expires_at, ApiToken.created_at)
-    .join(ApiToken, ApiToken.user_id == User.id).where(ApiToken.token_hash == bindparam("token_hash")))
-_ACTIVE_USER = _with_roles_and_organisations(select(User).where(User.id == bindparam("user_id")))
+def _frozen(value):
+    """value with its lists and objects (a custom role's JSON) made comparable and hashable."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(item) for item in value)
+    if isinstance(value, dict):
+        return tuple(sorted((key, _frozen(item)) for key, item in value.items()))
+    return value
+
+
+_PEOPLE = _People()
+
+# Every API request looks its token up: one statement, built once (token, then the person's rows).
+_TOKEN_ROWS = (select(ApiToken.revoked, ApiToken.expires_at, ApiToken.created_at, *_PEOPLE.columns)
+               .select_from(_PEOPLE.joined(ApiToken.__table__.join(User.__table__, User.__table__.c.id == ApiToken.user_id)))
+               .where(ApiToken.token_hash == bindparam("token_hash")))
+_PERSON_ROWS = select(*_PEOPLE.columns).select_from(_PEOPLE.joined(User.__table__)).where(User.__table__.c.id == bindparam("user_id"))
+# The person with their roles (and the custom roles' rows) and organisations in one statement, for a new copy.
+_ACTIVE_USER = select(User).where(User.id == bindparam("user_id")).options(
+    joinedload(User.roles).joinedload(UserRole.custom), joinedload(User.memberships))
 
 
 def revoke_token(core: Core, token: str) -> bool:
@@ -205,9 +282,12 @@ def revoke_token(core: Core, token: str) -> bool:
 
 def active_user(core: Core, user_id: int) -> User | None:
     """The signed-in person of a browser session, or None if the account is gone or deactivated."""
-    with core.db.session(readonly=True) as session:
-        user = session.execute(_ACTIVE_USER, {"user_id": user_id}).unique().scalar_one_or_none()
-        return user if user is not None and user.active else None
+    with core.db.reading() as connection:
+        rows = connection.execute(_PERSON_ROWS, {"user_id": user_id}).all()
+        if not rows:
+            return None
+        user = _PEOPLE.person(connection, rows)
+        return user if user.active else None
 
 
 def sign_out(core: Core, user_id: int, everywhere: bool = False) -> int:

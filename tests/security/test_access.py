@@ -24,7 +24,7 @@ from apflow.store.db import Database
 from apflow.store.models import Event, HumanTask
 from apflow.web import create_app, throttle
 from tests.bpmn_builder import flow_diagram
-from tests.support import PASSWORD, browser, post
+from tests.support import PASSWORD, browser, post, token_for
 
 NEST, HILLTOP, LA = "The Nest School", "Hilltop School", "Northshire County Council"
 
@@ -380,3 +380,57 @@ def test_the_sqlite_file_and_the_instance_folder_are_private(tmp_path):
 
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_who_is_asking_is_read_afresh_on_every_request(core, app, people, triage):
+    """The person behind a token or a browser session is built once and kept by the web process (building it costs
+    more than reading it), but only while their rows hold exactly what the copy holds: a role, a custom role's
+    meaning, an organisation or the account itself changed by anyone, here by another process, counts at once."""
+    from apflow.store.models import CustomRole, User, UserOrganisation, UserRole
+
+    api = app.test_client()
+    coord = token_for(api, "coord")
+    other = Database(core.db.url)  # another process's connection to the same database
+    user_id = people["coordinator"].id
+
+    def roles() -> list:
+        response = api.get("/api/v1/me", headers=coord)
+        return response.json["roles"] if response.status_code == 200 else response.status_code
+
+    def change(*statements) -> None:
+        with other.engine.begin() as connection:
+            for statement in statements:
+                connection.execute(statement)
+
+    first = users.user_for_token(core, coord["Authorization"].split()[1])
+    assert users.user_for_token(core, coord["Authorization"].split()[1]) is first  # kept while nothing changed
+    assert roles() == ["coordinator"]
+    assert api.post("/api/v1/processes/referral_triage/instances", json={"data": {}}, headers=coord).status_code == 201
+
+    held = UserRole.__table__
+    change(held.delete().where(held.c.user_id == user_id), held.insert().values(user_id=user_id, role="parent"))
+    assert roles() == ["parent"]
+    assert api.post("/api/v1/processes/referral_triage/instances", json={"data": {}}, headers=coord).status_code == 403
+    assert users.user_for_token(core, coord["Authorization"].split()[1]) is not first
+
+    [organisation_id] = first.organisation_ids
+    custom = CustomRole.__table__
+    with other.engine.begin() as connection:
+        role_id = connection.execute(custom.insert().values(organisation_id=organisation_id, key="deputy_head", title="Deputy Head",
+                                                             carries=["headteacher"], created_at=clock.now(), created_by="test")
+                                     .returning(custom.c.id)).scalar_one()
+    change(held.insert().values(user_id=user_id, role="deputy_head", custom_role_id=role_id))
+    assert roles() == ["deputy_head", "headteacher", "parent"]
+    change(custom.update().where(custom.c.id == role_id).values(carries=["coordinator"]))  # the role now means another
+    assert roles() == ["coordinator", "deputy_head", "parent"]
+
+    member = UserOrganisation.__table__
+    change(member.delete().where(member.c.user_id == user_id))
+    assert users.user_for_token(core, coord["Authorization"].split()[1]).organisation_ids == set()
+
+    session = browser(app, "coord")
+    assert session.get("/inbox").status_code == 200
+    change(User.__table__.update().where(User.__table__.c.id == user_id).values(active=False))
+    assert roles() == 401
+    assert session.get("/inbox").status_code == 302  # the browser session's person is read the same way
+    other.dispose()
