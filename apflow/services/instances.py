@@ -19,6 +19,7 @@ from sqlalchemy.orm.exc import DetachedInstanceError, StaleDataError
 
 from apflow.clock import clock
 from apflow.engine import payloads
+from apflow.engine.diagrams import record_kinds
 from apflow.engine.forms import SCHEMA_PROPERTY, UI_PROPERTY, Form
 from apflow.engine.interop import INITIATOR_PROPERTY
 from apflow.engine.runtime import StepOutcome, TaskNotReady
@@ -261,19 +262,25 @@ def _start_once(core: Core, user: User | None, process_id: str, data: dict | Non
                             started_by=actor.id, created_at=now, updated_at=now, organisation_id=organisation_id)
         instance.version = version
         instance.started_by_name = actor.name
-        session.add(instance)
-        session.flush()
         data = dict(data or {})
         _check_start_form(core, version, bundle, data)
         start = core.host.start_properties(bundle)
         if start.get(INITIATOR_PROPERTY) and user is not None:  # camunda:initiator: the starter's username, for `${field}` assignees
             data[str(start[INITIATOR_PROPERTY])] = user.username
-        data.update(records.apply(core, session, instance, actor, None, start, data, data, after))
+        if record_kinds(start):  # what starting records refers to the instance: its row is written first
+            session.add(instance)
+            session.flush()
+            data.update(records.apply(core, session, instance, actor, None, start, data, data, after))
         try:
             workflow = _run_in_step(core, instance, {"kind": "start", "data": data}, None, ahead, last,
                                     lambda message: f"The process could not start: {message}")
+            written = instance.id is None
+            if written:  # its row is written once, with what the start left
+                instance.state, instance.status = workflow.state, "completed" if workflow.completed else "running"
+                session.add(instance)
+                session.flush()
             add_event(session, instance, actor, "instance_started", detail={"version": version.version, "keys_after": sorted(data or {})})
-            due = persist(core, session, instance, workflow, actor, before={}, ready_rows={}, timers_before=[]).due
+            due = persist(core, session, instance, workflow, actor, before={}, ready_rows={}, timers_before=[], written=written).due
         except (ServiceError, Unavailable):
             raise
         except Exception as err:  # the diagram failed before the instance existed: nothing is kept
@@ -797,9 +804,11 @@ class Persisted:
 
 def persist(core: Core, session, instance: Instance, workflow, actor: Actor, before: dict, completed_task: str | None = None,
              ready_rows: dict[str, HumanTask] | None = None, timers_before: list | None = None,
-             completed_answers: dict | None = None) -> Persisted:
+             completed_answers: dict | None = None, written: bool = False) -> Persisted:
     """Write state and every row derived from it.
 
+    written: the instance's row was inserted with what the step left (a start), so only the rows derived from it are
+    written here.
     ready_rows: the instance's ready human_tasks rows, if the caller has read them already; timers_before:
     the workflow's waiting timers as last stored (the pending_timers rows mirror them), if the caller
     knows them. Either is read from the database otherwise.
@@ -811,8 +820,9 @@ def persist(core: Core, session, instance: Instance, workflow, actor: Actor, bef
     # What the step left behind, as data: from the engine's run (a worker process's answer), or, for a workflow
     # changed here without running its code (a migration), read off it now.
     step = workflow if isinstance(workflow, StepOutcome) else core.host.outcome(workflow, now, known_ready=set(ready_rows))
-    save_row(session, instance, {"state": step.state, "status": "completed" if step.completed else "running",
-                                 "updated_at": now, "error_message": None, "error_at": None, "error_action": None})
+    if not written:
+        save_row(session, instance, {"state": step.state, "status": "completed" if step.completed else "running",
+                                     "updated_at": now, "error_message": None, "error_at": None, "error_action": None})
 
     ready = {t.id: t for t in step.ready}
     waiting = {t.task_id: t for t in step.waiting}
@@ -861,8 +871,8 @@ def persist(core: Core, session, instance: Instance, workflow, actor: Actor, bef
     changed_due = []
     for timer_id, timer in waiting.items():
         if timer_id not in stored:
-            session.add(PendingTimer(id=timer_id, instance_id=instance.id, spec_id=timer.spec_id, name=timer.name,
-                                     kind=timer.kind, due_at=timer.due_at, attempts=0, attached_to=timer.attached_to))
+            append_row(session, PendingTimer, dict(id=timer_id, instance_id=instance.id, spec_id=timer.spec_id, name=timer.name, kind=timer.kind,
+                                                   due_at=timer.due_at, attempts=0, retry_at=None, last_error=None, attached_to=timer.attached_to))
         elif stored[timer_id] != timer.due_at:
             session.execute(update(PendingTimer).where(PendingTimer.id == timer_id)
                             .values(due_at=timer.due_at, attempts=0, retry_at=None, last_error=None)
