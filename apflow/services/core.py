@@ -33,6 +33,8 @@ class Core:
         self._specs: OrderedDict[int, SpecBundle] = OrderedDict()
         self._forms: OrderedDict[int, dict] = OrderedDict()
         self._specs_lock = threading.Lock()
+        # per process id, the newest version a start here read (services/instances.py: a start's early run)
+        self.newest_versions: dict[str, object] = {}
         self._timer_listeners = []
         self._calendar = (None, None)
 

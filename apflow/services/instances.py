@@ -232,15 +232,74 @@ def start_for(core: Core, user: User | None, process_id: str, data: dict | None,
     """Start a process for a use case that decided itself who may (e.g. a concern anyone working with the pupil
     may raise starts the DSL's process): no start-lane check unless asked; the instance belongs to `organisation_id`
     (None: the starter's own organisation, or the installation's own when nobody in particular starts it; issue 17)."""
-    ahead = None
-    for attempt in range(STEP_ATTEMPTS):
-        try:
-            return _start_once(core, user, process_id, data, organisation_id, ahead, last=attempt == STEP_ATTEMPTS - 1,
-                               check_start_lane=check_start_lane)
-        except _RunAhead as plan:
-            ahead = plan
-        ahead = _run_ahead(core, Actor.of(user), {"kind": "start", "process_id": process_id}, ahead)  # rolled back: no lock held
-    raise AssertionError("the last attempt runs under the lock")
+    ahead = _start_early(core, user, process_id, data, check_start_lane)
+    try:
+        for attempt in range(STEP_ATTEMPTS):
+            try:
+                return _start_once(core, user, process_id, data, organisation_id, ahead, last=attempt == STEP_ATTEMPTS - 1,
+                                   check_start_lane=check_start_lane)
+            except _RunAhead as plan:
+                ahead = plan
+            ahead = _run_ahead(core, Actor.of(user), {"kind": "start", "process_id": process_id}, ahead)  # rolled back: no lock held
+        raise AssertionError("the last attempt runs under the lock")
+    finally:
+        if ahead is not None:
+            ahead.settle()
+
+
+@dataclass(frozen=True)
+class _Newest:
+    """What this process last read of a process's newest version, as plain values (core.newest_versions)."""
+    id: int
+    process_id: str
+    content_hash: str
+    start_lane: str | None
+    organisation_id: int | None
+    bundle: object
+
+    @classmethod
+    def of(cls, core: Core, version: ProcessVersion) -> "_Newest":
+        return cls(version.id, version.process_id, version.content_hash, version.start_lane, version.organisation_id,
+                   core.bundle(version))
+
+
+def _start_early(core: Core, user: User | None, process_id: str, data, check_start_lane: bool) -> "_RunAhead | None":
+    """Send a start's diagram code to a worker before the start's transaction begins, so that the worker runs it while
+    this thread takes the lock, reads the version and checks who may start it: the version is the newest this process
+    has seen started. The transaction takes the answer only if the version it reads is that one and the start data it
+    works out is the same (_run_in_step); else the step runs as usual and the early answer is dropped. Not when the
+    start event records something first (its handlers may change the data), when the steps run in this process, or
+    when this person may not start that version."""
+    newest = core.newest_versions.get(process_id)
+    if newest is None or not core.steps.isolated or (data is not None and not isinstance(data, dict)):
+        return None
+    if check_start_lane and (user is None or newest.organisation_id not in user.organisation_ids
+                             or not permissions.can(user, "instance.start", newest)):
+        return None  # (a process shared by the installation's own organisation is checked in the transaction only)
+    try:
+        _refuse_unsafe_data(data or {})
+    except ServiceError:
+        return None
+    engine_data, start = _start_data(core, newest.bundle, user, data)
+    if record_kinds(start):
+        return None
+    action = {"kind": "start", "data": engine_data}
+    pending = core.steps.submit(f"{newest.process_id}:{newest.content_hash}", lambda: _version_spec(core, newest.id), {}, action)
+    return _RunAhead.sent(newest.id, action, pending)
+
+
+def _start_data(core: Core, bundle, user: User | None, data: dict | None) -> tuple[dict, dict]:
+    """The data a start hands the engine, and the start event's properties."""
+    data = dict(data or {})
+    start = core.host.start_properties(bundle)
+    if start.get(INITIATOR_PROPERTY) and user is not None:  # camunda:initiator: the starter's username, for `${field}` assignees
+        data[str(start[INITIATOR_PROPERTY])] = user.username
+    return data, start
+
+
+def _version_spec(core: Core, version_id: int) -> dict:
+    with core.db.session(readonly=True) as session:
+        return session.get(ProcessVersion, version_id).spec
 
 
 def _start_once(core: Core, user: User | None, process_id: str, data: dict | None, organisation_id: int | None,
@@ -262,11 +321,10 @@ def _start_once(core: Core, user: User | None, process_id: str, data: dict | Non
                             started_by=actor.id, created_at=now, updated_at=now, organisation_id=organisation_id)
         instance.version = version
         instance.started_by_name = actor.name
-        data = dict(data or {})
-        _check_start_form(core, version, bundle, data)
-        start = core.host.start_properties(bundle)
-        if start.get(INITIATOR_PROPERTY) and user is not None:  # camunda:initiator: the starter's username, for `${field}` assignees
-            data[str(start[INITIATOR_PROPERTY])] = user.username
+        if (newest := core.newest_versions.get(process_id)) is None or newest.id != version.id:
+            core.newest_versions[process_id] = _Newest.of(core, version)
+        _check_start_form(core, version, bundle, dict(data or {}))
+        data, start = _start_data(core, bundle, user, data)
         if record_kinds(start):  # what starting records refers to the instance: its row is written first
             session.add(instance)
             session.flush()
@@ -493,11 +551,34 @@ def _step_once(core: Core, actor: Actor, action: dict, instance_id: int | None, 
 class _RunAhead(ServiceError):
     """Raised inside a step's transaction to roll it back and run the diagram's code with no transaction open."""
 
-    def __init__(self, instance: Instance, action: dict, failure, workflow, pending):
+    def __init__(self, instance: Instance | None, action: dict, failure, workflow, pending, version_id: int | None = None):
         super().__init__("the step runs its diagram's code first")
-        self.instance_id, self.lock_version, self.action, self.failure = instance.id, instance.lock_version, action, failure
-        self.state, self.workflow, self.pending = instance.state, workflow, pending
+        self.instance_id, self.lock_version = (instance.id, instance.lock_version) if instance is not None else (None, None)
+        self.version_id = instance.process_version_id if instance is not None else version_id
+        self.action, self.failure, self.workflow, self.pending = action, failure, workflow, pending
         self.outcome: StepOutcome | None = None
+        self.early = False
+
+    @classmethod
+    def sent(cls, version_id: int, action: dict, pending) -> "_RunAhead":
+        """A start's code sent before its transaction began (_start_early): its answer is awaited in the transaction."""
+        plan = cls(None, action, None, None, pending, version_id)
+        plan.early = True
+        return plan
+
+    def answers(self, instance: Instance, action: dict) -> bool:
+        """Whether this run is the step's: the same action on the same version of the instance, unchanged since."""
+        return (self.version_id == instance.process_version_id and self.lock_version == instance.lock_version
+                and self.action == action)
+
+    def settle(self) -> None:
+        """Read an answer nobody took (an early start the transaction did not use), so its worker goes back to the pool
+        instead of being stopped."""
+        if self.pending is not None and self.pending.worker is not None:
+            try:
+                self.pending.result()
+            except Exception:  # noqa: BLE001 - the answer is not used
+                log.debug("an early start's answer was not used", exc_info=True)
 
 
 def _reused(ahead: _RunAhead | None, instance: Instance):
@@ -520,16 +601,21 @@ def _run_in_step(core: Core, instance: Instance, action: dict, workflow, ahead: 
     changing under it runs its code under the lock, on the last attempt. On PostgreSQL the step's transaction holds
     only this placement's rows, and the code runs inside it.
     """
-    if ahead is not None and ahead.lock_version == instance.lock_version and ahead.action == action:
-        return ahead.outcome
-    if core.steps.isolated and core.db.is_sqlite and not last:
+    if ahead is not None and ahead.answers(instance, action):
+        if not ahead.early:
+            return ahead.outcome
+        ahead.early, pending = False, ahead.pending  # sent before this transaction began: awaited as if sent now
+    elif core.steps.isolated and core.db.is_sqlite and not last:
         version = instance.version
         pending = core.steps.submit(f"{version.process_id}:{version.content_hash}", lambda: version.spec, instance.state, action)
-        outcome = pending.result(timeout=LOCK_GRACE_SECONDS)
-        if outcome is not None:
-            return outcome
-        raise _RunAhead(instance, action, failure, workflow, pending)
-    return _run(core, instance.version, instance.state, action, workflow)
+    else:
+        return _run(core, instance.version, instance.state, action, workflow)
+    if not core.db.is_sqlite or last:
+        return pending.result()
+    outcome = pending.result(timeout=LOCK_GRACE_SECONDS)
+    if outcome is not None:
+        return outcome
+    raise _RunAhead(instance, action, failure, workflow, pending)
 
 
 def _run_ahead(core: Core, actor: Actor, step_action: dict, plan: _RunAhead) -> _RunAhead:
