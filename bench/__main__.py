@@ -250,6 +250,8 @@ def main(argv=None) -> int:
             say("\n== 8. the floor over HTTP: start and complete through `apflow serve` vs SpiffWorkflow alone (interleaved) ==")
             results["http_floor"] = [http_floor.run(db, workdir, sizes["http_floor_iterations"]) for db in dbs]
             http_floor.report(results["http_floor"])
+            results["http_floor_parts"] = [http_floor.parts(db, workdir, sizes["http_floor_profile"]) for db in dbs]
+            http_floor.report_parts(results["http_floor_parts"])
             if sizes["http_floor_profile"]:
                 results["http_floor_profile"] = [http_floor.profile(db, workdir, sizes["http_floor_profile"]) for db in dbs]
                 for p in results["http_floor_profile"]:

@@ -320,5 +320,135 @@ def serve_profiled(port: int, top: int = 25) -> None:
     waitress_serve(wrapped, host="127.0.0.1", port=port, threads=1, ident="apflow")  # one thread: one profiler at a time
 
 
+# -- where the time goes, by the clock -----------------------------------------------------------------------
+
+PARTS_PATH = "/__bench_parts__"
+# (module, attribute, what it is): each is timed by the wall clock around every call, in every request thread
+PARTS = [
+    ("apflow.services.users", "user_for_token", "who is asking (token, person)"),
+    ("apflow.services.instances", "_start_early", "start: code sent to a worker before the transaction"),
+    ("apflow.services.instances", "latest_version", "start: newest version read"),
+    ("apflow.services.instances", "_lock_and_read", "complete: lock, read instance and tasks"),
+    ("apflow.engine.runtime:WorkflowHost", "load", "complete: the server restores the workflow"),
+    ("apflow.services.instances", "_checked_answers", "complete: form check"),
+    ("apflow.services.instances", "_run_in_step", "waiting for the engine worker"),
+    ("apflow.services.instances", "persist", "persist (rows derived from the step)"),
+    ("sqlalchemy.orm:Session", "flush", "ORM flush (new rows)"),
+    ("sqlalchemy.orm:Session", "commit", "commit"),
+]
+
+
+def _install_parts(totals: dict, counts: dict, kind) -> None:
+    import functools
+    import importlib
+
+    for where, name, label in PARTS:
+        module, _, cls = where.partition(":")
+        owner = importlib.import_module(module)
+        owner = getattr(owner, cls) if cls else owner
+        original = getattr(owner, name)
+
+        def timed(*args, __original=original, __label=label, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return __original(*args, **kwargs)
+            finally:
+                key = (kind(), __label)
+                totals[key] = totals.get(key, 0.0) + time.perf_counter() - t0
+                counts[key] = counts.get(key, 0) + 1
+
+        setattr(owner, name, functools.wraps(original)(timed))
+
+
+def serve_parts(port: int) -> None:
+    """What `apflow serve --no-scheduler` does, with the wall clock around each part in PARTS and around each whole
+    request (start or complete), summed per kind of request; PARTS_PATH to read (GET) or reset (DELETE) the sums."""
+    import threading
+
+    from waitress import serve as waitress_serve
+
+    from apflow.config import Settings
+    from apflow.logs import setup_logging
+    from apflow.services.core import Core
+    from apflow.web import create_app, settle_heap
+
+    setup_logging(None)
+    core = Core(Settings.from_env())
+    core.db.upgrade()
+    app = create_app(core=core, run_scheduler=False)
+    core.steps.warm_up()
+    local = threading.local()
+    totals: dict = {}
+    counts: dict = {}
+    _install_parts(totals, counts, lambda: getattr(local, "kind", "other"))
+    settle_heap()
+
+    def wrapped(environ, start_response):
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD")
+        if path == PARTS_PATH:
+            if method == "DELETE":
+                totals.clear()
+                counts.clear()
+            body = json.dumps([[kind, label, totals[kind, label], counts[kind, label]] for kind, label in totals]).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        local.kind = ("start" if method == "POST" and path.endswith("/instances") else
+                      "complete" if method == "POST" and path.endswith("/complete") else "other")
+        t0 = time.perf_counter()
+        try:
+            result = app(environ, start_response)
+            body = b"".join(result)
+            if hasattr(result, "close"):
+                result.close()
+        finally:
+            key = (local.kind, "the whole request (WSGI)")
+            totals[key] = totals.get(key, 0.0) + time.perf_counter() - t0
+            counts[key] = counts.get(key, 0) + 1
+        return [body]
+
+    print(f"timed apflow listening on {port}", flush=True)
+    waitress_serve(wrapped, host="127.0.0.1", port=port, threads=SERVER_THREADS, ident="apflow")
+
+
+def parts(db: str, workdir: Path, iterations: int) -> dict:
+    """Milliseconds per request in each part of PARTS, by the wall clock, for starts and completions interleaved with
+    the library's steps as in run() (so the server is as idle between requests as there)."""
+    work, url, token = _prepare(db, workdir, "http_floor_parts")
+    port = _free_port()
+    log = work / "serve.log"
+    with log.open("w") as handle:
+        proc = subprocess.Popen([sys.executable, "-m", "bench.http_floor", str(port), "--parts"],
+                                env=env_for(url, work, APFLOW_RUN_SCHEDULER="false"), stdout=handle,
+                                stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent)
+    library = LibraryOnly()
+    try:
+        _wait_serving(proc, log, port)
+        client = Client(port, token)
+        for i in range(10 + iterations):
+            if i == 10:
+                client.call("DELETE", PARTS_PATH)  # from here on: the measured requests only
+            state_json = library.started_json()
+            task_id = client.task_of(client.start())
+            library.complete(state_json, TRIAGE_ACCEPT)
+            client.complete(task_id)
+        rows = client.call("GET", PARTS_PATH)
+        client.close()
+    finally:
+        _stop(proc)
+    per = {kind: {label: round(1000 * seconds / iterations, 3) for k, label, seconds, _ in rows if k == kind}
+           for kind in ("start", "complete")}
+    return {"db": db, "iterations": iterations, "ms_per_request": per, "calls": {f"{k}: {label}": n / iterations for k, label, _, n in rows}}
+
+
+def report_parts(results: list[dict]) -> None:
+    for r in results:
+        for kind, parts_ms in r["ms_per_request"].items():
+            say(f"-- {r['db']}: where an HTTP {kind} spends its time, by the clock in the server ({r['iterations']} requests) --")
+            say(table(["part", "ms per request"], sorted(([label, ms] for label, ms in parts_ms.items()), key=lambda row: -row[1])))
+
+
 if __name__ == "__main__":
-    serve_profiled(int(sys.argv[1]))
+    if sys.argv[2:] == ["--parts"]:
+        serve_parts(int(sys.argv[1]))
+    else:
+        serve_profiled(int(sys.argv[1]))

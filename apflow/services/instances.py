@@ -28,7 +28,7 @@ from apflow.placements import cp_file
 from apflow.placements.models import Pupil, PupilContact
 from apflow.roles import role_for_lane
 from apflow.store import outbox
-from apflow.store.db import append_row, database_failure, instance_params, instance_where, is_sqlite, locked_instance, save_row
+from apflow.store.db import append_row, database_failure, insert_row, instance_params, instance_where, is_sqlite, locked_instance, save_row
 from apflow.store.models import NO_DUE_DATE, Event, HumanTask, Instance, Organisation, PendingTimer, ProcessVersion, TaskDraft, User
 
 from . import deadlines, disclosure, documents, faults, form_options, operations, organisations, permissions, records
@@ -326,8 +326,7 @@ def _start_once(core: Core, user: User | None, process_id: str, data: dict | Non
         _check_start_form(core, version, bundle, dict(data or {}))
         data, start = _start_data(core, bundle, user, data)
         if record_kinds(start):  # what starting records refers to the instance: its row is written first
-            session.add(instance)
-            session.flush()
+            insert_row(session, instance)
             data.update(records.apply(core, session, instance, actor, None, start, data, data, after))
         try:
             workflow = _run_in_step(core, instance, {"kind": "start", "data": data}, None, ahead, last,
@@ -335,8 +334,7 @@ def _start_once(core: Core, user: User | None, process_id: str, data: dict | Non
             written = instance.id is None
             if written:  # its row is written once, with what the start left
                 instance.state, instance.status = workflow.state, "completed" if workflow.completed else "running"
-                session.add(instance)
-                session.flush()
+                insert_row(session, instance)
             add_event(session, instance, actor, "instance_started", detail={"version": version.version, "keys_after": sorted(data or {})})
             due = persist(core, session, instance, workflow, actor, before={}, ready_rows={}, timers_before=[], written=written).due
         except (ServiceError, Unavailable):
@@ -940,7 +938,7 @@ def persist(core: Core, session, instance: Instance, workflow, actor: Actor, bef
                         deadline_by_diagram=bool(watching), pupil_name=_text(data.get("pupil_name")),
                         pupil_ref=_text(data.get("pupil_ref")), provider_name=_text(data.get("provider_name")),
                         assignee_id=_assignee_from(session, task, data, instance, actor), escalate_to=escalation_roles(task.escalate_to, session))
-        session.add(row)
+        insert_row(session, row)
         new_rows.append(row)
         deadlines.plan(session, row)
         if task.alert:
