@@ -76,10 +76,12 @@ class Client:
         self.conn.close()
 
 
-def _prepare(db: str, workdir: Path, name: str):
+def _prepare(db: str, workdir: Path, name: str, **where):
+    """A fresh database (where: fresh_database's schema, for two at once on PostgreSQL) with a coordinator, the triage
+    diagram deployed and a bearer token for the coordinator."""
     work = workdir / f"{name}-{db}"
     work.mkdir(parents=True, exist_ok=True)
-    url = fresh_database(db, work, name)
+    url = fresh_database(db, work, name, **where)
     core = make_core(url, work)
     make_users(core, {"coord": ["coordinator"]})
     deploy_triage(core)
