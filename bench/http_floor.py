@@ -268,11 +268,9 @@ def profile(db: str, workdir: Path, iterations: int, top: int = 25) -> dict:
             "text": stats["text"]}
 
 
-def serve_profiled(port: int, top: int = 25) -> None:
-    """What `apflow serve --no-scheduler` does (same logging set-up, same app, waitress), with cProfile
-    around each POST .../complete and PROFILE_PATH to read (GET) or reset (DELETE) the stats."""
-    from waitress import serve as waitress_serve
-
+def _app_as_served(before_settling=lambda: None):
+    """The WSGI app as `apflow serve --no-scheduler` builds it (its logging set-up, the engine's workers started, the
+    heap settled); before_settling() runs just before the heap is settled."""
     from apflow.config import Settings
     from apflow.logs import setup_logging
     from apflow.services.core import Core
@@ -283,7 +281,30 @@ def serve_profiled(port: int, top: int = 25) -> None:
     core.db.upgrade()
     app = create_app(core=core, run_scheduler=False)
     core.steps.warm_up()
+    before_settling()
     settle_heap()
+    return app
+
+
+def _whole_body(app, environ, start_response) -> bytes:
+    result = app(environ, start_response)
+    body = b"".join(result)
+    if hasattr(result, "close"):
+        result.close()
+    return body
+
+
+def _json_answer(start_response, body: bytes) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def serve_profiled(port: int, top: int = 25) -> None:
+    """What `apflow serve --no-scheduler` does (same logging set-up, same app, waitress), with cProfile
+    around each POST .../complete and PROFILE_PATH to read (GET) or reset (DELETE) the stats."""
+    from waitress import serve as waitress_serve
+
+    app = _app_as_served()
     state = {"profiler": cProfile.Profile(), "requests": 0, "seconds": 0.0}
 
     def wrapped(environ, start_response):
@@ -300,18 +321,14 @@ def serve_profiled(port: int, top: int = 25) -> None:
                 stats.sort_stats("cumulative").print_stats(top)
                 body = json.dumps({"text": _trim(buffer.getvalue()),
                                    "ms_per_request": 1000 * state["seconds"] / max(state["requests"], 1)}).encode()
-            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-            return [body]
+            return _json_answer(start_response, body)
         if not (method == "POST" and path.endswith("/complete")):
             return app(environ, start_response)
         profiler = state["profiler"]
         t0 = time.perf_counter()
         profiler.enable()
         try:
-            result = app(environ, start_response)
-            body = b"".join(result)
-            if hasattr(result, "close"):
-                result.close()
+            body = _whole_body(app, environ, start_response)
         finally:
             profiler.disable()
             state["seconds"] += time.perf_counter() - t0
@@ -369,21 +386,10 @@ def serve_parts(port: int) -> None:
 
     from waitress import serve as waitress_serve
 
-    from apflow.config import Settings
-    from apflow.logs import setup_logging
-    from apflow.services.core import Core
-    from apflow.web import create_app, settle_heap
-
-    setup_logging(None)
-    core = Core(Settings.from_env())
-    core.db.upgrade()
-    app = create_app(core=core, run_scheduler=False)
-    core.steps.warm_up()
     local = threading.local()
     totals: dict = {}
     counts: dict = {}
-    _install_parts(totals, counts, lambda: getattr(local, "kind", "other"))
-    settle_heap()
+    app = _app_as_served(lambda: _install_parts(totals, counts, lambda: getattr(local, "kind", "other")))
 
     def wrapped(environ, start_response):
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD")
@@ -391,17 +397,13 @@ def serve_parts(port: int) -> None:
             if method == "DELETE":
                 totals.clear()
                 counts.clear()
-            body = json.dumps([[kind, label, totals[kind, label], counts[kind, label]] for kind, label in totals]).encode()
-            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-            return [body]
+            return _json_answer(start_response, json.dumps([[kind, label, totals[kind, label], counts[kind, label]]
+                                                            for kind, label in totals]).encode())
         local.kind = ("start" if method == "POST" and path.endswith("/instances") else
                       "complete" if method == "POST" and path.endswith("/complete") else "other")
         t0 = time.perf_counter()
         try:
-            result = app(environ, start_response)
-            body = b"".join(result)
-            if hasattr(result, "close"):
-                result.close()
+            body = _whole_body(app, environ, start_response)
         finally:
             key = (local.kind, "the whole request (WSGI)")
             totals[key] = totals.get(key, 0.0) + time.perf_counter() - t0
