@@ -284,7 +284,11 @@ def _start_early(core: Core, user: User | None, process_id: str, data, check_sta
     if record_kinds(start):
         return None
     action = {"kind": "start", "data": engine_data}
-    pending = core.steps.submit(f"{newest.process_id}:{newest.content_hash}", lambda: _version_spec(core, newest.id), {}, action)
+    try:
+        pending = core.steps.submit(f"{newest.process_id}:{newest.content_hash}", lambda: _version_spec(core, newest.id), {}, action)
+    except Exception:  # noqa: BLE001 - e.g. the pool shutting down: the step itself meets it and says so
+        log.debug("a start's code was not sent early", exc_info=True)
+        return None
     return _RunAhead.sent(newest.id, action, pending)
 
 

@@ -204,3 +204,34 @@ def test_a_failing_timer_is_recorded_backs_off_and_fires_later(core, people, tri
     assert instances.fire_due_timers(core) == 1
     assert instances.get_instance(core, people["manager"], started["id"])["status"] == "running"
     assert [t["name"] for t in instances.list_ready_tasks(core, people["headteacher"], started["id"])] == ["Chase late triage"]
+
+
+def test_a_start_sends_its_code_early_and_takes_the_answer_only_for_the_version_it_reads(core, people, triage, tmp_path, monkeypatch):
+    """A start's diagram code goes to a worker before its transaction begins, on the newest version this process has
+    seen started; the transaction takes that answer only if it reads the same version, else runs the step again on the
+    version it read. The early answer nobody takes is read, so its worker goes back to the pool (not stopped)."""
+    assert core.steps.isolated
+    sent = []  # the version each run went to a worker for (sent early, or run in the step)
+    submit, run = core.steps.submit, core.steps.run
+    monkeypatch.setattr(core.steps, "submit", lambda key, *args: sent.append(key) or submit(key, *args))
+    monkeypatch.setattr(core.steps, "run", lambda key, *args: sent.append(key) or run(key, *args))
+    stopped = core.steps.pool.stopped
+
+    start(core, people["coordinator"])  # the first start of the process here: nothing seen to send early
+    assert [key.split(":")[0] for key in sent] == ["referral_triage"]
+    sent.clear()
+    second = start(core, people["coordinator"])
+    assert len(sent) == 1 and second["version"] == 1  # sent early, and that answer taken
+
+    changed = tmp_path / "referral_triage.bpmn"
+    changed.write_text(flow_diagram(pid="referral_triage", form="chase_triage.schema.json"))
+    [deployed] = processes.deploy_paths(core, [changed], by="test")
+    sent.clear()
+    third = start(core, people["coordinator"])
+    assert third["version"] == 2 and len(sent) == 2 and sent[0] != sent[1]  # sent early on version 1, run again on 2
+    [task] = instances.list_ready_tasks(core, people["coordinator"], third["id"])
+    assert task["name"] == "Check"  # version 2's first task, not version 1's "Triage referral"
+    assert core.steps.pool.stopped == stopped
+    sent.clear()
+    start(core, people["coordinator"])
+    assert len(sent) == 1  # version 2 is now the one sent early
