@@ -93,6 +93,8 @@ class Database:
         waits and the same Unavailable as session(), for a fraction of its cost; nothing it does is kept."""
         try:
             with self.engine.connect() as connection:
+                if not self.is_sqlite:  # one statement's read needs no BEGIN and ROLLBACK, each a round trip
+                    connection = connection.execution_options(isolation_level="AUTOCOMMIT")
                 yield connection
         except BaseException as err:
             outage = unavailable_from(err)
