@@ -20,12 +20,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from .common import TRIAGE_ACCEPT, env_for, say, summary, table
+from sqlalchemy import create_engine, text
+
+from .common import POSTGRES_URL, TRIAGE_ACCEPT, env_for, say, summary, table
 from .http import _free_port, _wait_serving
 from .http_floor import SERVER_THREADS, Client, _prepare, _stop
 from .overhead import LibraryOnly
 
 ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS = ("ab_a", "ab_b")  # each side's database: a SQLite file of that name, or a PostgreSQL schema
 
 
 def _serve(code: Path, db: str, workdir: Path, name: str):
@@ -47,8 +50,8 @@ def run(rev: str, db: str, iterations: int, workdir: Path) -> dict:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sides = {}
     try:
-        sides["A"] = _serve(code, db, workdir, "ab_a")
-        sides["B"] = _serve(ROOT, db, workdir, "ab_b")
+        sides["A"] = _serve(code, db, workdir, SCHEMAS[0])
+        sides["B"] = _serve(ROOT, db, workdir, SCHEMAS[1])
         library = LibraryOnly()
         times = {f"{side}_{step}": [] for side in "ABL" for step in ("start", "complete")}
         warmup = 50
@@ -80,6 +83,12 @@ def run(rev: str, db: str, iterations: int, workdir: Path) -> dict:
             _stop(proc)
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(code)], check=False,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if db == "postgres":  # the two sides' schemas go with them
+            admin = create_engine(POSTGRES_URL)
+            with admin.begin() as connection:
+                for schema in SCHEMAS:
+                    connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            admin.dispose()
     out = {"rev": rev, "db": db, "iterations": iterations}
     for key, samples in times.items():
         out[f"{key}_ms"] = summary(samples)
