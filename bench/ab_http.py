@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from .common import POSTGRES_URL, TRIAGE_ACCEPT, env_for, say, summary, table
-from .http import _free_port, _wait_serving
-from .http_floor import SERVER_THREADS, Client, _prepare, _stop
+from .common import POSTGRES_URL, TRIAGE_ACCEPT, say, summary, table
+from .http import _wait_serving
+from .http_floor import Client, _prepare, _stop, start_server
 from .overhead import LibraryOnly
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,13 +31,7 @@ SCHEMAS = ("ab_a", "ab_b")  # each side's database: a SQLite file of that name, 
 
 def _serve(code: Path, db: str, workdir: Path, name: str):
     work, url, token = _prepare(db, workdir, name, schema=name)  # on PostgreSQL a schema each
-    port = _free_port()
-    log = work / "serve.log"
-    env = env_for(url, work, APFLOW_RUN_SCHEDULER="false")
-    env["PYTHONPATH"] = os.pathsep.join([str(code), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    with log.open("w") as handle:
-        proc = subprocess.Popen([sys.executable, "-m", "apflow", "serve", "--port", str(port), "--no-scheduler",
-                                 "--threads", str(SERVER_THREADS)], env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=work)
+    proc, port, log = start_server(url, work, code)
     _wait_serving(proc, log, port)
     return proc, Client(port, token)
 

@@ -97,15 +97,23 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-def run(db: str, workdir: Path, iterations: int) -> dict:
-    work, url, token = _prepare(db, workdir, "http_floor")
+def start_server(url: str, work: Path, code: Path | None = None) -> tuple[subprocess.Popen, int, Path]:
+    """`apflow serve --no-scheduler` on url in a subprocess (exactly the CLI: it sets up logging, APFLOW_LOG_LEVEL else
+    WARNING), from `code` first on PYTHONPATH if given; its process, port and log file. Wait for it with _wait_serving."""
     port = _free_port()
     log = work / "serve.log"
-    with log.open("w") as handle:  # exactly `apflow serve`: its CLI sets up logging (APFLOW_LOG_LEVEL, else WARNING)
+    env = env_for(url, work, APFLOW_RUN_SCHEDULER="false")
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(code), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    with log.open("w") as handle:
         proc = subprocess.Popen([sys.executable, "-m", "apflow", "serve", "--port", str(port), "--no-scheduler",
-                                 "--threads", str(SERVER_THREADS)],
-                                env=env_for(url, work, APFLOW_RUN_SCHEDULER="false"), stdout=handle,
-                                stderr=subprocess.STDOUT, cwd=work)
+                                 "--threads", str(SERVER_THREADS)], env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=work)
+    return proc, port, log
+
+
+def run(db: str, workdir: Path, iterations: int) -> dict:
+    work, url, token = _prepare(db, workdir, "http_floor")
+    proc, port, log = start_server(url, work)
     library = LibraryOnly()
     times = {"http_start": [], "http_complete": [], "library_start": [], "library_complete": []}
     try:

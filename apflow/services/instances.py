@@ -302,6 +302,7 @@ def _start_data(core: Core, bundle, user: User | None, data: dict | None) -> tup
 
 
 def _version_spec(core: Core, version_id: int) -> dict:
+    """A deployed version's spec (a deferred column), read in a read of its own."""
     with core.db.session(readonly=True) as session:
         return session.get(ProcessVersion, version_id).spec
 
@@ -649,8 +650,7 @@ def _run(core: Core, version: ProcessVersion, state: dict | None, action: dict, 
         try:
             return version.spec
         except DetachedInstanceError:
-            with core.db.session(readonly=True) as session:
-                set_committed_value(version, "spec", session.get(ProcessVersion, version.id).spec)
+            set_committed_value(version, "spec", _version_spec(core, version.id))
             return version.spec
 
     def bundle():
