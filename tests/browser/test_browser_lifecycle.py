@@ -76,8 +76,13 @@ def fill(page, schema: dict, ui: dict, values: dict, prefix: str = "") -> None:
                 if int(counter.input_value()) <= i:
                     page.get_by_role("button", name=f"Add {prop.get('title', key).lower()}", exact=True).click()
                     # Add posts the form and the page comes back with one more row; while the next page loads
-                    # there is no counter at all, so the wait reads a missing counter as "not yet".
-                    page.wait_for_function(f"""(document.querySelector('input[name="{name}.count"]')?.value ?? 0) > {i}""")
+                    # there is no counter at all, so the wait reads a missing counter as "not yet". The wait is a
+                    # function, not an expression: Playwright evaluates an expression again on every poll with eval,
+                    # which the page's Content-Security-Policy refuses; a function is evaluated once, on the first
+                    # check, inside DevTools' own evaluation, which the policy lets through.
+                    page.wait_for_function(
+                        "([name, i]) => (document.querySelector(`input[name=\"${name}.count\"]`)?.value ?? 0) > i",
+                        arg=[name, i])
                 if kind == "group":
                     fill(page, prop["items"], ui.get(key, {}).get("items", {}), item, f"{name}.{i}.")
                 else:
