@@ -99,6 +99,11 @@ class StepOutcome:
     fired: list[FiredTimer] = field(default_factory=list)
     caught: bool = True           # a signal: whether anything was waiting for it
     effects: list[dict] = field(default_factory=list)  # operations its service tasks asked for (engine/service_tasks.py)
+    # Each ready human task's data and properties, as a restore of `state` would give them (the web process's copy of
+    # the step it wrote: services/written.py); None when some value would not come back the same (a worker's answer
+    # turned a date into text).
+    task_data: dict[str, dict] | None = None
+    task_properties: dict[str, dict] | None = None
 
 
 class _Meter:
@@ -451,8 +456,11 @@ class WorkflowHost:
         """The workflow as plain data to store, with the due time of each ready task not in known_ready."""
         ready = self.ready_human_tasks(workflow)
         due = {t.id: self.due_time(workflow, t.id, t.due_in, now) for t in ready if t.due_in and t.id not in known_ready}
+        tasks = {t.id: self._task(workflow, t.id) for t in ready}
         return StepOutcome(self.dump(workflow), self.is_completed(workflow), self.current_data(workflow), ready,
-                           self.waiting_timers(workflow), due, effects=effects_of(workflow), **extra)
+                           self.waiting_timers(workflow), due, effects=effects_of(workflow),
+                           task_data={i: dict(t.data) for i, t in tasks.items()},
+                           task_properties={i: task_properties(t.task_spec) for i, t in tasks.items()}, **extra)
 
     def _task(self, workflow: BpmnWorkflow, task_id: str):
         try:

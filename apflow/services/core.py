@@ -17,6 +17,8 @@ from apflow.store import term_dates
 from apflow.store.db import Database
 from apflow.store.models import ProcessVersion
 
+from .written import WrittenSteps
+
 CALENDAR_CACHE_SECONDS = 60
 
 
@@ -35,6 +37,8 @@ class Core:
         self._specs_lock = threading.Lock()
         # per process id, the newest version a start here read (services/instances.py: a start's early run)
         self.newest_versions: dict[str, object] = {}
+        # per placement, the last step this process committed on it (services/written.py)
+        self.written = WrittenSteps()
         self._timer_listeners = []
         self._calendar = (None, None)
 

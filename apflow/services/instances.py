@@ -151,6 +151,12 @@ def _form(core: Core, version: ProcessVersion, task: HumanTask) -> Form | None:
     return core.form(version, task.form_schema, task.form_ui_schema)
 
 
+def _kept_forms(core: Core, version: ProcessVersion, rows: list[HumanTask]) -> dict | None:
+    """The forms of a step's ready tasks, for what this process keeps of the step (Core.written); None when the steps
+    run in this process, whose answers share values with the workflow they came from, so none is kept."""
+    return {row.id: _form(core, version, row) for row in rows} if core.steps.isolated else None
+
+
 def instance_dict(core: Core, session, instance: Instance, workflow=None, viewer: User | None = None) -> dict:
     """The instance as `viewer` may read it (disclosure decides); without a viewer, whole (for the engine's callers)."""
     if workflow is None:
@@ -239,7 +245,7 @@ def start_for(core: Core, user: User | None, process_id: str, data: dict | None,
                 return _start_once(core, user, process_id, data, organisation_id, ahead, last=attempt == STEP_ATTEMPTS - 1,
                                    check_start_lane=check_start_lane)
             except _RunAhead as plan:
-                ahead = plan
+                ahead = _RunAhead.instead(ahead, plan)
             ahead = _run_ahead(core, Actor.of(user), {"kind": "start", "process_id": process_id}, ahead)  # rolled back: no lock held
         raise AssertionError("the last attempt runs under the lock")
     finally:
@@ -341,14 +347,17 @@ def _start_once(core: Core, user: User | None, process_id: str, data: dict | Non
                 instance.state, instance.status = workflow.state, "completed" if workflow.completed else "running"
                 insert_row(session, instance)
             add_event(session, instance, actor, "instance_started", detail={"version": version.version, "keys_after": sorted(data or {})})
-            due = persist(core, session, instance, workflow, actor, before={}, ready_rows={}, timers_before=[], written=written).due
+            persisted = persist(core, session, instance, workflow, actor, before={}, ready_rows={}, timers_before=[], written=written)
+            ready = persisted.ready
         except (ServiceError, Unavailable):
             raise
         except Exception as err:  # the diagram failed before the instance existed: nothing is kept
             _raise_if_database_failed(err)
             raise WorkflowFailed(f"The process could not start: {explain(err)}", {"process_id": process_id}) from err
         result = instance_dict(core, session, instance, workflow)
-    core.timers_scheduled(due)
+        forms = _kept_forms(core, version, ready)
+    core.written.keep(instance, f"{version.process_id}:{version.content_hash}", workflow, ready, forms)
+    core.timers_scheduled(persisted.due)
     _signal_after(core, actor, after)
     return result
 
@@ -369,7 +378,39 @@ def complete_task(core: Core, user: User, task_id: str, data) -> dict:
     if not isinstance(data, dict):
         raise Invalid("`data` must be a JSON object of form fields.", {"data": ["Send an object of field names to values."]})
     return _step(core, Actor.of(user), {"kind": "complete", "task_id": str(task_id), "data": data, "user_id": user.id},
-                 viewer=user)
+                 viewer=user, ahead=_complete_early(core, user, str(task_id), data))
+
+
+def _complete_early(core: Core, user: User, task_id: str, data: dict) -> "_RunAhead | None":
+    """Send a completion's diagram code to a worker before the step's transaction begins, so that the worker runs it
+    while the transaction locks the instance, reads it and checks who may complete the task: on the state this process
+    committed last on the placement (Core.written), with the answers worked out from the task's data as it left it.
+    The transaction takes the answer only if the instance it reads holds exactly that state and the engine's action it
+    works out is the same (_run_in_step): a task that records something is sent with the answers as submitted, and
+    taken only if its handlers changed none of them. Else the step runs as usual and the early answer is dropped. Not
+    for a task whose handlers have changed its answers before (WrittenSteps.answers_changed), when the steps run in
+    this process, or when the task is plainly not this person's (held by someone else, or for a role they do not hold;
+    the rest is checked in the transaction)."""
+    written = core.written.of_task(task_id) if core.steps.isolated else None
+    task = written.tasks.get(task_id) if written is not None else None
+    if task is None or (written.version_id, task.spec_id) in core.written.answers_changed:
+        return None
+    if task.assignee_id != user.id and (task.assignee_id is not None or task.role not in permissions.staff_roles(user)):
+        return None
+    try:
+        _refuse_unsafe_data(data)
+        answers = _checked_answers(task.form, dict(task.data), data)
+    except Exception:  # noqa: BLE001 - refused, or worse: the step itself meets it and says so
+        return None
+    restricted = task.form.restricted if task.form else frozenset()
+    action = {"kind": "complete", "task_id": task_id, "data": {k: v for k, v in answers.items() if k not in restricted},
+              "known_ready": sorted(written.tasks)}
+    try:
+        pending = core.steps.submit(written.version_key, lambda: _version_spec(core, written.version_id), written.state, action)
+    except Exception:  # noqa: BLE001 - e.g. the pool shutting down: the step itself meets it and says so
+        log.debug("a completion's code was not sent early", exc_info=True)
+        return None
+    return _RunAhead.sent(written.version_id, action, pending, written)
 
 
 def retry(core: Core, user: User, instance_id: int) -> dict:
@@ -490,16 +531,20 @@ def _locked_step(core: Core, actor: Actor, action: dict, failure, instance_id: i
 
 
 def _step(core: Core, actor: Actor, action: dict, instance_id: int | None = None, retried_by: str | None = None,
-          viewer: User | None = None) -> dict:
-    """Complete the task the action names. viewer: the person asking, who must be able to see the task."""
-    ahead = None
-    for attempt in range(STEP_ATTEMPTS):
-        try:
-            return _step_once(core, actor, action, instance_id, retried_by, viewer, ahead, last=attempt == STEP_ATTEMPTS - 1)
-        except _RunAhead as plan:
-            ahead = plan
-        ahead = _run_ahead(core, actor, action, ahead)  # rolled back: no lock is held while the diagram's code runs
-    raise AssertionError("the last attempt runs under the lock")
+          viewer: User | None = None, ahead: "_RunAhead | None" = None) -> dict:
+    """Complete the task the action names. viewer: the person asking, who must be able to see the task. ahead: the
+    step's code sent before its transaction (_complete_early)."""
+    try:
+        for attempt in range(STEP_ATTEMPTS):
+            try:
+                return _step_once(core, actor, action, instance_id, retried_by, viewer, ahead, last=attempt == STEP_ATTEMPTS - 1)
+            except _RunAhead as plan:
+                ahead = _RunAhead.instead(ahead, plan)
+            ahead = _run_ahead(core, actor, action, ahead)  # rolled back: no lock is held while the diagram's code runs
+        raise AssertionError("the last attempt runs under the lock")
+    finally:
+        if ahead is not None:
+            ahead.settle()
 
 
 def _step_once(core: Core, actor: Actor, action: dict, instance_id: int | None, retried_by: str | None, viewer: User | None,
@@ -517,23 +562,31 @@ def _step_once(core: Core, actor: Actor, action: dict, instance_id: int | None, 
         _check_can_complete(session, actor, task, for_family=bool(action.get("on_behalf_of_family")))
         if tasks.drafted:  # first: nothing to autoflush yet
             session.execute(delete(TaskDraft).where(TaskDraft.task_id == task.id).execution_options(synchronize_session=False))
-        workflow = _reused(ahead, instance) or core.host.load(instance.state, core.bundle(instance.version))
-        timers_before = core.host.waiting_timers(workflow)
-        form = _form(core, instance.version, task)
-        task_data = core.host.task_data(workflow, task.id)
+        version = instance.version
+        written = core.written.matching(instance)
+        kept = written.tasks.get(task.id) if written is not None else None
+        if kept is not None:  # the state this process wrote last: what a restore would give is known already
+            workflow, timers_before, before = None, written.waiting, dict(written.data)
+            task_data, properties = dict(kept.data), kept.properties
+        else:
+            workflow = _reused(ahead, instance) or core.host.load(instance.state, core.bundle(version))
+            timers_before, before = core.host.waiting_timers(workflow), core.host.current_data(workflow)
+            task_data, properties = core.host.task_data(workflow, task.id), core.host.task_properties(workflow, task.id)
+        form = _form(core, version, task)
         answers = _checked_answers(form, task_data, action["data"])
         _check_documents(session, form, answers, instance.id)
-        before = core.host.current_data(workflow)
         after: list = []
-        answers.update(records.apply(core, session, instance, actor, task, core.host.task_properties(workflow, task.id),
-                                     answers, task_data, after))
+        updates = records.apply(core, session, instance, actor, task, properties, answers, task_data, after)
+        if any(k not in answers or answers[k] != v for k, v in updates.items()):  # a completion sent early is not taken
+            core.written.answers_changed.add((instance.process_version_id, task.spec_id))
+        answers.update(updates)
         restricted = form.restricted if form else frozenset()
         if restricted:  # child-protection answers go to the child's file, never into process data (R81)
             cp_file.keep_answers(session, instance, actor, task, form, {k: answers.pop(k) for k in list(answers) if k in restricted},
                                  {**before, **answers})
         try:
             workflow = _run_in_step(core, instance, {"kind": "complete", "task_id": task.id, "data": answers,
-                                                     "known_ready": sorted(tasks.rows)}, workflow, ahead, last, failure)
+                                                     "known_ready": sorted(tasks.rows)}, workflow, ahead, last, failure, written)
         except TaskNotReady:
             raise Conflict("This task is no longer waiting for an answer: the process has moved on without it.") from None
         detail = {"retried_by": retried_by} if retried_by else {}
@@ -546,6 +599,8 @@ def _step_once(core: Core, actor: Actor, action: dict, instance_id: int | None, 
         result = {"task": task_dict(task, {actor.id: actor.name} if actor.id else {}),
                   "instance": instance_dict(core, session, instance, workflow, viewer=actor.user),
                   "next_tasks": [task_dict(t) for t in persisted.ready]}
+        forms = _kept_forms(core, version, persisted.ready)
+    core.written.keep(instance, f"{version.process_id}:{version.content_hash}", workflow, persisted.ready, forms)
     core.timers_scheduled(persisted.due)
     _signal_after(core, actor, after)
     return result
@@ -561,18 +616,31 @@ class _RunAhead(ServiceError):
         self.action, self.failure, self.workflow, self.pending = action, failure, workflow, pending
         self.outcome: StepOutcome | None = None
         self.early = False
+        self.written = None  # a completion sent early: the step this process wrote last, whose state it ran on
 
     @classmethod
-    def sent(cls, version_id: int, action: dict, pending) -> "_RunAhead":
-        """A start's code sent before its transaction began (_start_early): its answer is awaited in the transaction."""
+    def sent(cls, version_id: int, action: dict, pending, written=None) -> "_RunAhead":
+        """A step's code sent before its transaction began (_start_early, _complete_early): its answer is awaited in the
+        transaction. written: for a completion, what it ran on (services/written.py)."""
         plan = cls(None, action, None, None, pending, version_id)
-        plan.early = True
+        plan.early, plan.written = True, written
+        if written is not None:
+            plan.instance_id, plan.lock_version = written.instance_id, written.lock_version
         return plan
 
-    def answers(self, instance: Instance, action: dict) -> bool:
-        """Whether this run is the step's: the same action on the same version of the instance, unchanged since."""
+    @staticmethod
+    def instead(ahead: "_RunAhead | None", plan: "_RunAhead") -> "_RunAhead":
+        """The plan a rolled-back attempt raised, in place of the one before it (whose answer, if it was not the one
+        awaited, is settled)."""
+        if ahead is not None and ahead.pending is not plan.pending:
+            ahead.settle()
+        return plan
+
+    def answers(self, instance: Instance, action: dict, written=None) -> bool:
+        """Whether this run is the step's: the same action on the same version of the instance, unchanged since (for a
+        completion sent early: on the state the instance holds, which the step found to be the one written here)."""
         return (self.version_id == instance.process_version_id and self.lock_version == instance.lock_version
-                and self.action == action)
+                and self.action == action and (self.written is None or self.written is written))
 
     def settle(self) -> None:
         """Read an answer nobody took (an early start the transaction did not use), so its worker goes back to the pool
@@ -594,7 +662,8 @@ def _reused(ahead: _RunAhead | None, instance: Instance):
 LOCK_GRACE_SECONDS = 0.1
 
 
-def _run_in_step(core: Core, instance: Instance, action: dict, workflow, ahead: _RunAhead | None, last: bool, failure) -> StepOutcome:
+def _run_in_step(core: Core, instance: Instance, action: dict, workflow, ahead: _RunAhead | None, last: bool, failure,
+                 written=None) -> StepOutcome:
     """The engine's run for a step that holds the instance's lock.
 
     On SQLite a writing transaction holds the one write lock of the whole database, so the diagram's code may not
@@ -604,7 +673,7 @@ def _run_in_step(core: Core, instance: Instance, action: dict, workflow, ahead: 
     changing under it runs its code under the lock, on the last attempt. On PostgreSQL the step's transaction holds
     only this placement's rows, and the code runs inside it.
     """
-    if ahead is not None and ahead.answers(instance, action):
+    if ahead is not None and ahead.answers(instance, action, written):
         if not ahead.early:
             return ahead.outcome
         ahead.early, pending = False, ahead.pending  # sent before this transaction began: awaited as if sent now

@@ -206,6 +206,50 @@ def test_a_failing_timer_is_recorded_backs_off_and_fires_later(core, people, tri
     assert [t["name"] for t in instances.list_ready_tasks(core, people["headteacher"], started["id"])] == ["Chase late triage"]
 
 
+def test_a_completion_sends_its_code_early_and_takes_the_answer_only_on_the_state_it_reads(core, people, triage, monkeypatch):
+    """A completion's diagram code goes to a worker before its transaction begins, on the state this process wrote last
+    on the placement (services/written.py); the transaction takes that answer only if the instance it reads still holds
+    exactly that state, else runs the step again on what it read. Nobody's code runs early for a task that is plainly
+    not theirs, or for answers the form refuses."""
+    sent, plans = [], []
+    submit, run, complete_early = core.steps.submit, core.steps.run, instances._complete_early
+    monkeypatch.setattr(core.steps, "submit", lambda key, *args: sent.append("submit") or submit(key, *args))
+    monkeypatch.setattr(core.steps, "run", lambda key, *args: sent.append("run") or run(key, *args))
+    monkeypatch.setattr(instances, "_complete_early", lambda *args: plans.append(complete_early(*args)) or plans[-1])
+    stopped = core.steps.pool.stopped
+    coordinator = people["coordinator"]
+
+    def ready(instance_id):
+        [task] = instances.list_ready_tasks(core, coordinator, instance_id)
+        sent.clear()
+        return task["id"]
+
+    started = start(core, coordinator)
+    done = instances.complete_task(core, coordinator, ready(started["id"]), ANSWERS)
+    assert done["instance"]["data"]["status"] == "accepted" and sent == ["submit"]
+    assert plans[-1] is not None and not plans[-1].early  # sent early, and that answer taken
+
+    # Another process writes the placement (its lock version moves on, the state stays): the early answer is not taken.
+    started = start(core, coordinator)
+    task_id = ready(started["id"])
+    with core.db.session() as s:
+        instance = s.get(Instance, started["id"])
+        instance.updated_at += timedelta(seconds=1)
+    done = instances.complete_task(core, coordinator, task_id, {**ANSWERS, "decision": "decline"})
+    assert done["instance"]["data"]["decision"] == "decline" and "status" not in done["instance"]["data"]
+    assert len(sent) == 2 and plans[-1].early
+    assert core.steps.pool.stopped == stopped  # the answer nobody took was read: its worker went back to the pool
+
+    # Nothing runs for someone who may not complete the task, nor for answers the form refuses.
+    started = start(core, coordinator)
+    task_id = ready(started["id"])
+    with pytest.raises(NotFound):  # a coordinator's task: the headteacher does not even see it
+        instances.complete_task(core, people["headteacher"], task_id, ANSWERS)
+    with pytest.raises(Invalid):
+        instances.complete_task(core, coordinator, task_id, {"decision": "maybe"})
+    assert sent == [] and plans[-2:] == [None, None]
+
+
 def test_a_start_sends_its_code_early_and_takes_the_answer_only_for_the_version_it_reads(core, people, triage, tmp_path, monkeypatch):
     """A start's diagram code goes to a worker before its transaction begins, on the newest version this process has
     seen started; the transaction takes that answer only if it reads the same version, else runs the step again on the
