@@ -355,6 +355,7 @@ PARTS = [
     ("apflow.services.users", "user_for_token", "who is asking (token, person)"),
     ("apflow.services.instances", "_start_early", "start: code sent to a worker before the transaction"),
     ("apflow.services.instances", "latest_version", "start: newest version read"),
+    ("apflow.services.instances", "_complete_early", "complete: code sent to a worker before the transaction"),
     ("apflow.services.instances", "_lock_and_read", "complete: lock, read instance and tasks"),
     ("apflow.engine.runtime:WorkflowHost", "load", "complete: the server restores the workflow"),
     ("apflow.services.instances", "_checked_answers", "complete: form check"),
