@@ -49,7 +49,7 @@ class Written:
 class WrittenSteps:
     """The last step this process committed on each of the placements it stepped most recently, bounded."""
 
-    SIZE = 256
+    SIZE = 128  # placements; a kept step holds its state and data (tens of kB each for a long placement)
 
     def __init__(self):
         self.kept: OrderedDict[int, Written] = OrderedDict()
