@@ -50,6 +50,12 @@ SPECS_PER_WORKER = 32         # parsed versions each worker keeps
 PROGRESS_BYTES = 240          # room for the name of the element a worker is running
 
 
+def step_cpu_seconds(script_seconds: float) -> int:
+    """The processor time one step may use: STEP_CPU_SECONDS, or more when one script may run longer (the backstop
+    must not stop a script before its own limits, the time and the sandbox's steps, do)."""
+    return max(STEP_CPU_SECONDS, math.ceil(script_seconds) + 1)
+
+
 @dataclass(frozen=True)
 class Limits:
     cpu_seconds: int = STEP_CPU_SECONDS
@@ -141,7 +147,7 @@ def runner(host: WorkflowHost, processes: int, setup: WorkerSetup, context: Call
     with _POOLS_LOCK:
         pool = _POOLS.get(key)
         if pool is None:
-            pool = _POOLS[key] = EnginePool(setup, workers=processes)
+            pool = _POOLS[key] = EnginePool(setup, workers=processes, limits=Limits(cpu_seconds=step_cpu_seconds(setup.script_seconds)))
     return PooledEngine(pool, context)
 
 

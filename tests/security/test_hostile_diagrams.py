@@ -23,7 +23,7 @@ from apflow.engine.diagrams import parse_sources
 from apflow.engine.problems import InvalidDiagram
 from apflow.engine.runtime import MAX_AUTOMATIC_STEPS, MAX_CALL_DEPTH, WorkflowHost, describe_failure
 from apflow.engine.validate import MAX_INSTANCES, check
-from apflow.engine.workers import EnginePool, Limits, PooledEngine, StepFailed, WorkerSetup
+from apflow.engine.workers import EnginePool, Limits, PooledEngine, StepFailed, WorkerSetup, step_cpu_seconds
 from apflow.errors import WorkflowFailed
 from apflow.services import instances, processes
 from apflow.services.records import KNOWN_KINDS
@@ -499,3 +499,11 @@ def test_a_circle_that_reached_the_engine_is_stopped_in_its_worker(hostile_pool)
 def test_every_expression_site_is_compiled_in_the_sandbox(element):
     problems = [p for p in problems_for(chain("compiled", element)) if p.element == element[1]]
     assert problems and all("refused" in p.message for p in problems), [str(p) for p in problems]
+
+
+def test_the_workers_processor_limit_never_stops_a_script_before_its_own_limits(core):
+    """A step may use 2 s of processor time, or the script time limit plus 1 s when that is longer, so a script is
+    stopped by its own limits (its time, the sandbox's steps) and says so; tests set the script limit out of reach, so
+    a runaway loop is stopped by the sandbox's steps on any machine (tests/security/test_malicious_diagrams.py)."""
+    assert [step_cpu_seconds(s) for s in (0.5, 1.0, 1.5, 5.0)] == [2, 2, 3, 6]
+    assert core.steps.pool.limits.cpu_seconds == step_cpu_seconds(core.settings.script_seconds) > 3600
