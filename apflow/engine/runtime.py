@@ -288,27 +288,31 @@ class WorkflowHost:
 
     # -- reading ---------------------------------------------------------------------------
     def ready_human_tasks(self, workflow: BpmnWorkflow) -> list[ReadyHumanTask]:
-        tasks = []
-        for task in workflow.get_tasks(state=TaskState.READY):
-            spec = task.task_spec
-            if not isinstance(spec, (UserTask, ManualTask)):
-                continue
-            tasks.append(ReadyHumanTask(
-                id=str(task.id),
-                spec_id=spec.bpmn_id or spec.name,
-                name=spec.bpmn_name or spec.bpmn_id or spec.name,
-                lane=spec.lane,
-                form=form_ref(spec),
-                due_in=task_properties(spec).get(DUE_IN_PROPERTY) or None,
-                documentation=spec.documentation,
-                manual=isinstance(spec, ManualTask),
-                process_id=task.workflow.spec.name,
-                assign_to=task_properties(spec).get(ASSIGN_TO_PROPERTY) or None,
-                assignee=assignee_of(task_properties(spec)),
-                alert=task_properties(spec).get(ALERT_PROPERTY) or None,
-                escalate_to=task_properties(spec).get(ESCALATE_TO_PROPERTY) or None,
-            ))
-        return tasks
+        return [self._ready_human_task(task) for task in self._human_tasks_ready(workflow)]
+
+    @staticmethod
+    def _human_tasks_ready(workflow: BpmnWorkflow) -> list:
+        return [task for task in workflow.get_tasks(state=TaskState.READY) if isinstance(task.task_spec, (UserTask, ManualTask))]
+
+    @staticmethod
+    def _ready_human_task(task) -> ReadyHumanTask:
+        spec = task.task_spec
+        properties = task_properties(spec)
+        return ReadyHumanTask(
+            id=str(task.id),
+            spec_id=spec.bpmn_id or spec.name,
+            name=spec.bpmn_name or spec.bpmn_id or spec.name,
+            lane=spec.lane,
+            form=form_ref(spec),
+            due_in=properties.get(DUE_IN_PROPERTY) or None,
+            documentation=spec.documentation,
+            manual=isinstance(spec, ManualTask),
+            process_id=task.workflow.spec.name,
+            assign_to=properties.get(ASSIGN_TO_PROPERTY) or None,
+            assignee=assignee_of(properties),
+            alert=properties.get(ALERT_PROPERTY) or None,
+            escalate_to=properties.get(ESCALATE_TO_PROPERTY) or None,
+        )
 
     def waiting_timers(self, workflow: BpmnWorkflow) -> list[WaitingTimer]:
         timers = []
@@ -454,9 +458,9 @@ class WorkflowHost:
 
     def outcome(self, workflow: BpmnWorkflow, now: datetime, known_ready=(), **extra) -> StepOutcome:
         """The workflow as plain data to store, with the due time of each ready task not in known_ready."""
-        ready = self.ready_human_tasks(workflow)
+        tasks = {str(task.id): task for task in self._human_tasks_ready(workflow)}
+        ready = [self._ready_human_task(task) for task in tasks.values()]
         due = {t.id: self.due_time(workflow, t.id, t.due_in, now) for t in ready if t.due_in and t.id not in known_ready}
-        tasks = {t.id: self._task(workflow, t.id) for t in ready}
         return StepOutcome(self.dump(workflow), self.is_completed(workflow), self.current_data(workflow), ready,
                            self.waiting_timers(workflow), due, effects=effects_of(workflow),
                            task_data={i: dict(t.data) for i, t in tasks.items()},

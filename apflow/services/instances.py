@@ -291,7 +291,7 @@ def _start_early(core: Core, user: User | None, process_id: str, data, check_sta
         return None
     action = {"kind": "start", "data": engine_data}
     try:
-        pending = core.steps.submit(f"{newest.process_id}:{newest.content_hash}", lambda: _version_spec(core, newest.id), {}, action)
+        pending = core.steps.submit(_version_key(newest), lambda: _version_spec(core, newest.id), {}, action)
     except Exception:  # noqa: BLE001 - e.g. the pool shutting down: the step itself meets it and says so
         log.debug("a start's code was not sent early", exc_info=True)
         return None
@@ -305,6 +305,11 @@ def _start_data(core: Core, bundle, user: User | None, data: dict | None) -> tup
     if start.get(INITIATOR_PROPERTY) and user is not None:  # camunda:initiator: the starter's username, for `${field}` assignees
         data[str(start[INITIATOR_PROPERTY])] = user.username
     return data, start
+
+
+def _version_key(version) -> str:
+    """How the engine's workers know a deployed version (a ProcessVersion, or _Newest): its process and content."""
+    return f"{version.process_id}:{version.content_hash}"
 
 
 def _version_spec(core: Core, version_id: int) -> dict:
@@ -356,7 +361,7 @@ def _start_once(core: Core, user: User | None, process_id: str, data: dict | Non
             raise WorkflowFailed(f"The process could not start: {explain(err)}", {"process_id": process_id}) from err
         result = instance_dict(core, session, instance, workflow)
         forms = _kept_forms(core, version, ready)
-    core.written.keep(instance, f"{version.process_id}:{version.content_hash}", workflow, ready, forms)
+    core.written.keep(instance, _version_key(version), workflow, ready, forms)
     core.timers_scheduled(persisted.due)
     _signal_after(core, actor, after)
     return result
@@ -600,7 +605,7 @@ def _step_once(core: Core, actor: Actor, action: dict, instance_id: int | None, 
                   "instance": instance_dict(core, session, instance, workflow, viewer=actor.user),
                   "next_tasks": [task_dict(t) for t in persisted.ready]}
         forms = _kept_forms(core, version, persisted.ready)
-    core.written.keep(instance, f"{version.process_id}:{version.content_hash}", workflow, persisted.ready, forms)
+    core.written.keep(instance, _version_key(version), workflow, persisted.ready, forms)
     core.timers_scheduled(persisted.due)
     _signal_after(core, actor, after)
     return result
@@ -679,7 +684,7 @@ def _run_in_step(core: Core, instance: Instance, action: dict, workflow, ahead: 
         ahead.early, pending = False, ahead.pending  # sent before this transaction began: awaited as if sent now
     elif core.steps.isolated and core.db.is_sqlite and not last:
         version = instance.version
-        pending = core.steps.submit(f"{version.process_id}:{version.content_hash}", lambda: version.spec, instance.state, action)
+        pending = core.steps.submit(_version_key(version), lambda: version.spec, instance.state, action)
     else:
         return _run(core, instance.version, instance.state, action, workflow)
     if not core.db.is_sqlite or last:
@@ -729,7 +734,7 @@ def _run(core: Core, version: ProcessVersion, state: dict | None, action: dict, 
             spec()
             return core.bundle(version)
 
-    return core.steps.run(f"{version.process_id}:{version.content_hash}", spec, bundle, state, action, workflow)
+    return core.steps.run(_version_key(version), spec, bundle, state, action, workflow)
 
 
 def _refuse_unsafe_data(data) -> None:

@@ -43,7 +43,7 @@ class Written:
     def matches(self, instance) -> bool:
         """Whether the instance as just read holds exactly what this step wrote."""
         return (self.version_id == instance.process_version_id and self.lock_version == instance.lock_version
-                and (self.state is instance.state or self.state == instance.state))
+                and self.state == instance.state)
 
 
 class WrittenSteps:
